@@ -1,0 +1,161 @@
+//! Per-method handlers of one route.
+
+use http::{HeaderValue, Method};
+
+use crate::handler::{BoxedHandler, Handler, boxed};
+
+/// The methods a route can answer individually, in the order `Allow` lists them.
+const METHODS: [Method; 8] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+    Method::OPTIONS,
+    Method::TRACE,
+];
+
+fn slot(method: &Method) -> Option<usize> {
+    METHODS.iter().position(|m| m == method)
+}
+
+/// The handlers of one route, one per method, built with [`get`], [`post`], ... and
+/// chained: `get(list).post(create)`.
+///
+/// A `HEAD` request is answered by the `GET` handler unless a `HEAD` handler is set (hyper
+/// sends the headers without the body). A method without a handler is answered
+/// `405 Method Not Allowed` with an `Allow` header, unless [`any`] set a catch-all.
+pub struct MethodRouter<S = ()> {
+    handlers: [Option<BoxedHandler<S>>; METHODS.len()],
+    any: Option<BoxedHandler<S>>,
+}
+
+impl<S> std::fmt::Debug for MethodRouter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MethodRouter")
+            .field("allow", &self.allow())
+            .field("any", &self.any.is_some())
+            .finish()
+    }
+}
+
+impl<S> Clone for MethodRouter<S> {
+    fn clone(&self) -> Self {
+        Self { handlers: self.handlers.clone(), any: self.any.clone() }
+    }
+}
+
+impl<S> Default for MethodRouter<S> {
+    fn default() -> Self {
+        Self { handlers: Default::default(), any: None }
+    }
+}
+
+impl<S: Send + Sync + 'static> MethodRouter<S> {
+    /// Routes `method` to `handler`. Panics if the route already has a handler for it.
+    pub fn on<H, T>(mut self, method: Method, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        let i = slot(&method).unwrap_or_else(|| {
+            panic!("method {method} cannot be routed on its own; use `any` for it")
+        });
+        assert!(self.handlers[i].is_none(), "this route already has a {method} handler");
+        self.handlers[i] = Some(boxed(handler));
+        self
+    }
+}
+
+impl<S> MethodRouter<S> {
+    /// The handler for `method`, if any.
+    pub(crate) fn handler(&self, method: &Method) -> Option<&BoxedHandler<S>> {
+        let found = match slot(method) {
+            Some(1) => self.handlers[1].as_ref().or(self.handlers[0].as_ref()),
+            Some(i) => self.handlers[i].as_ref(),
+            None => None,
+        };
+        found.or(self.any.as_ref())
+    }
+
+    /// The value of the `Allow` header of a 405 answer.
+    pub(crate) fn allow(&self) -> HeaderValue {
+        let has_get = self.handlers[0].is_some();
+        let allowed: Vec<&str> = METHODS
+            .iter()
+            .zip(&self.handlers)
+            .filter(|(m, h)| h.is_some() || (**m == Method::HEAD && has_get))
+            .map(|(m, _)| m.as_str())
+            .collect();
+        HeaderValue::from_str(&allowed.join(", ")).expect("method names are valid header text")
+    }
+
+    /// Adds `other`'s handlers to these. Panics on a method both routers handle.
+    pub(crate) fn merge(&mut self, other: MethodRouter<S>, path: &str) {
+        for (i, handler) in other.handlers.into_iter().enumerate() {
+            if let Some(handler) = handler {
+                assert!(
+                    self.handlers[i].is_none(),
+                    "route `{path}` has two {} handlers",
+                    METHODS[i]
+                );
+                self.handlers[i] = Some(handler);
+            }
+        }
+        if let Some(any) = other.any {
+            assert!(self.any.is_none(), "route `{path}` has two `any` handlers");
+            self.any = Some(any);
+        }
+    }
+}
+
+/// Routes every method to `handler`.
+pub fn any<H, T, S>(handler: H) -> MethodRouter<S>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Send + Sync + 'static,
+{
+    MethodRouter { any: Some(boxed(handler)), ..MethodRouter::default() }
+}
+
+macro_rules! method_fns {
+    ($($name:ident => $method:ident,)*) => {
+        $(
+            #[doc = concat!("Routes `", stringify!($method), "` requests to `handler`.")]
+            pub fn $name<H, T, S>(handler: H) -> MethodRouter<S>
+            where
+                H: Handler<T, S>,
+                T: 'static,
+                S: Send + Sync + 'static,
+            {
+                MethodRouter::default().on(Method::$method, handler)
+            }
+        )*
+
+        impl<S: Send + Sync + 'static> MethodRouter<S> {
+            $(
+                #[doc = concat!("Also routes `", stringify!($method), "` requests to `handler`.")]
+                pub fn $name<H, T>(self, handler: H) -> Self
+                where
+                    H: Handler<T, S>,
+                    T: 'static,
+                {
+                    self.on(Method::$method, handler)
+                }
+            )*
+        }
+    };
+}
+
+method_fns! {
+    get => GET,
+    head => HEAD,
+    post => POST,
+    put => PUT,
+    delete => DELETE,
+    patch => PATCH,
+    options => OPTIONS,
+    trace => TRACE,
+}

@@ -1,0 +1,254 @@
+//! The router: a route table built once, matched without allocating.
+
+mod method;
+mod path;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::ALLOW;
+use http::{HeaderValue, StatusCode};
+
+pub use self::method::{
+    MethodRouter, any, delete, get, head, options, patch, post, put, trace,
+};
+use crate::Request;
+use crate::extract::RawPathParams;
+use crate::handler::{BoxFuture, BoxedHandler, Handler, boxed};
+use crate::response::{IntoResponse, Problem, Response};
+
+/// Collects routes; [`Router::with_state`] (or [`Router::into_service`] when there is no
+/// state) freezes them into a [`RouterService`] that serves requests.
+///
+/// Patterns are static (`/health`), with parameters (`/users/:id` or `/users/{id}`) or end
+/// in a wildcard (`/files/*path` or `/files/{*path}`). A bad pattern, two handlers for one
+/// method of one route, or two routes that cannot be told apart is a programming error and
+/// panics when the router is built, naming the route.
+pub struct Router<S = ()> {
+    routes: Vec<Route<S>>,
+    fallback: Option<BoxedHandler<S>>,
+}
+
+struct Route<S> {
+    path: String,
+    methods: MethodRouter<S>,
+}
+
+impl<S> std::fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&str> = self.routes.iter().map(|r| r.path.as_str()).collect();
+        f.debug_struct("Router").field("routes", &paths).finish()
+    }
+}
+
+impl<S> Default for Router<S> {
+    fn default() -> Self {
+        Self { routes: Vec::new(), fallback: None }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Router<S> {
+    /// An empty router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the handlers of `methods` at `path`; calling it twice for one path combines the
+    /// methods.
+    #[track_caller]
+    pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
+        if let Err(reason) = path::parse(path) {
+            panic!("invalid route `{path}`: {reason}");
+        }
+        match self.routes.iter_mut().find(|r| r.path == path) {
+            Some(existing) => existing.methods.merge(methods, path),
+            None => self.routes.push(Route { path: path.to_owned(), methods }),
+        }
+        self
+    }
+
+    /// Serves `router`'s routes under `prefix`: `nest("/api", users)` serves users' `/list`
+    /// at `/api/list`. The nested router must not have a fallback of its own.
+    #[track_caller]
+    pub fn nest(mut self, prefix: &str, router: Router<S>) -> Self {
+        assert!(
+            router.fallback.is_none(),
+            "nest(`{prefix}`): a nested router cannot have its own fallback; set it on the outer router"
+        );
+        for route in router.routes {
+            self = self.route(&path::join(prefix, &route.path), route.methods);
+        }
+        self
+    }
+
+    /// Adds all of `other`'s routes (and its fallback, if this router has none).
+    #[track_caller]
+    pub fn merge(mut self, other: Router<S>) -> Self {
+        if let Some(fallback) = other.fallback {
+            assert!(self.fallback.is_none(), "merge: both routers have a fallback");
+            self.fallback = Some(fallback);
+        }
+        for route in other.routes {
+            self = self.route(&route.path, route.methods);
+        }
+        self
+    }
+
+    /// Answers requests that match no route (instead of the default 404 problem).
+    pub fn fallback<H, T>(mut self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.fallback = Some(boxed(handler));
+        self
+    }
+
+    /// Freezes the route table and gives every handler access to `state`.
+    #[track_caller]
+    pub fn with_state(self, state: S) -> RouterService<S> {
+        let mut matcher = matchit::Router::new();
+        let mut endpoints = Vec::with_capacity(self.routes.len());
+        for (index, route) in self.routes.into_iter().enumerate() {
+            let pattern = path::parse(&route.path).expect("checked in `route`");
+            if let Err(err) = matcher.insert(pattern.matchit, index) {
+                panic!("route `{}` cannot be added: {err}", route.path);
+            }
+            endpoints.push(Endpoint {
+                allow: route.methods.allow(),
+                methods: route.methods,
+                param_names: pattern.names.into(),
+            });
+        }
+        RouterService {
+            inner: Arc::new(Frozen { matcher, endpoints, fallback: self.fallback, state }),
+        }
+    }
+}
+
+impl Router<()> {
+    /// Freezes a router that needs no state.
+    #[track_caller]
+    pub fn into_service(self) -> RouterService<()> {
+        self.with_state(())
+    }
+}
+
+struct Endpoint<S> {
+    methods: MethodRouter<S>,
+    allow: HeaderValue,
+    param_names: Arc<[Box<str>]>,
+}
+
+struct Frozen<S> {
+    matcher: matchit::Router<usize>,
+    endpoints: Vec<Endpoint<S>>,
+    fallback: Option<BoxedHandler<S>>,
+    state: S,
+}
+
+/// A frozen router with its state: a `tower::Service` that never fails (every error is a
+/// response), cheap to clone.
+pub struct RouterService<S = ()> {
+    inner: Arc<Frozen<S>>,
+}
+
+impl<S> Clone for RouterService<S> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<S> std::fmt::Debug for RouterService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterService").field("routes", &self.inner.endpoints.len()).finish()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> RouterService<S> {
+    /// Routes one request and runs its handler.
+    pub fn handle(&self, mut req: Request) -> RouteFuture {
+        let inner = &*self.inner;
+        let path = req.uri().path();
+        let Ok(matched) = inner.matcher.at(path) else {
+            return match &inner.fallback {
+                Some(fallback) => RouteFuture::handler(fallback.call(req, inner.state.clone())),
+                None => RouteFuture::ready(
+                    Problem::new(StatusCode::NOT_FOUND)
+                        .with_detail(format!("no route matches `{path}`"))
+                        .into_response(),
+                ),
+            };
+        };
+        let endpoint = &inner.endpoints[*matched.value];
+        let params = (!matched.params.is_empty()).then(|| {
+            let values = matched.params.iter().map(|(_, value)| value);
+            RawPathParams::new(Arc::clone(&endpoint.param_names), path, values)
+        });
+        let Some(handler) = endpoint.methods.handler(req.method()) else {
+            let detail = format!("`{path}` does not answer {}", req.method());
+            let mut res =
+                Problem::new(StatusCode::METHOD_NOT_ALLOWED).with_detail(detail).into_response();
+            res.headers_mut().insert(ALLOW, endpoint.allow.clone());
+            return RouteFuture::ready(res);
+        };
+        if let Some(params) = params {
+            req.extensions_mut().insert(params);
+        }
+        RouteFuture::handler(handler.call(req, inner.state.clone()))
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> tower_service::Service<Request> for RouterService<S> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> RouteFuture {
+        self.handle(req)
+    }
+}
+
+/// The response future of [`RouterService`].
+pub struct RouteFuture(RouteFutureKind);
+
+enum RouteFutureKind {
+    Handler(BoxFuture<Response>),
+    Ready(Option<Response>),
+}
+
+impl RouteFuture {
+    fn handler(fut: BoxFuture<Response>) -> Self {
+        Self(RouteFutureKind::Handler(fut))
+    }
+
+    fn ready(res: Response) -> Self {
+        Self(RouteFutureKind::Ready(Some(res)))
+    }
+}
+
+impl std::fmt::Debug for RouteFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for RouteFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            RouteFutureKind::Handler(fut) => fut.as_mut().poll(cx).map(Ok),
+            RouteFutureKind::Ready(res) => {
+                Poll::Ready(Ok(res.take().expect("RouteFuture polled after completion")))
+            }
+        }
+    }
+}

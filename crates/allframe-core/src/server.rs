@@ -1,0 +1,359 @@
+//! The HTTP server: HTTP/1.1 and HTTP/2 (h2c) on one listener, limits against abusive
+//! clients, handler panics answered with 500, and graceful shutdown.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::{Future, IntoFuture, Pending, pending};
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::SERVER;
+use http::{HeaderValue, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use pin_project_lite::pin_project;
+use tokio::net::TcpListener;
+use tower_service::Service;
+
+use crate::Request;
+use crate::body::Body;
+use crate::response::{IntoResponse, Problem, Response};
+
+/// The address examples, demos and bench servers listen on: `ALLFRAME_ADDR`, else
+/// `127.0.0.1:3000`.
+pub fn env_addr() -> String {
+    std::env::var("ALLFRAME_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+}
+
+/// Resolves when the process receives Ctrl-C or (on Unix) SIGTERM: pass it to
+/// [`Serve::with_graceful_shutdown`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// Limits and protocol settings of a server. The defaults suit a public API server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    body_limit: usize,
+    header_read_timeout: Duration,
+    max_headers: usize,
+    max_header_bytes: usize,
+    shutdown_timeout: Duration,
+    server_header: Option<HeaderValue>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 2 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            shutdown_timeout: Duration::from_secs(30),
+            server_header: Some(HeaderValue::from_static("AllFrame")),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Largest request body the body extractors read (default 2 MiB); a larger one is
+    /// answered `413 Payload Too Large`.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Time a client has to send its request head, measured from the connection's first
+    /// wait for data (default 10 s). A slower client (slowloris) is disconnected.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Most header fields in one request (default 100); more are answered `431`.
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Largest request head in bytes (default 64 KiB, at least 8 KiB); a larger one is
+    /// answered `431 Request Header Fields Too Large`.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes.max(8 * 1024);
+        self
+    }
+
+    /// How long a graceful shutdown waits for open requests (default 30 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The `Server` header of every response (default `AllFrame`); `None` sends none.
+    pub fn server_header(mut self, value: Option<HeaderValue>) -> Self {
+        self.server_header = value;
+        self
+    }
+
+    fn connection_builder(&self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_headers(self.max_headers)
+            .max_buf_size(self.max_header_bytes)
+            // Responses to requests that arrived in one read leave in one write.
+            .pipeline_flush(true)
+            .keep_alive(true);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
+        builder
+    }
+}
+
+/// Serves `service` (usually a [`RouterService`](crate::RouterService), possibly wrapped in
+/// tower layers) on `listener`. Await the result to run the server.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use allframe_core::{Router, routing::get, serve, server::{env_addr, shutdown_signal}};
+///
+/// let app = Router::new().route("/", get(|| async { "Hello, World!" })).into_service();
+/// let listener = tokio::net::TcpListener::bind(env_addr()).await?;
+/// serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+/// # }
+/// ```
+pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S, Pending<()>> {
+    Serve { listener, service, config: ServerConfig::default(), signal: pending() }
+}
+
+/// A server ready to run; see [`serve`].
+#[derive(Debug)]
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve<S, G> {
+    listener: TcpListener,
+    service: S,
+    config: ServerConfig,
+    signal: G,
+}
+
+impl<S, G> Serve<S, G> {
+    /// Uses these limits instead of the defaults.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Stops accepting connections when `signal` resolves, lets open requests finish (up
+    /// to the shutdown timeout), then returns.
+    pub fn with_graceful_shutdown<G2>(self, signal: G2) -> Serve<S, G2>
+    where
+        G2: Future<Output = ()> + Send + 'static,
+    {
+        Serve { listener: self.listener, service: self.service, config: self.config, signal }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl<S, G> IntoFuture for Serve<S, G>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    G: Future<Output = ()> + Send + 'static,
+{
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self))
+    }
+}
+
+async fn run<S, G>(serve: Serve<S, G>) -> io::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    G: Future<Output = ()> + Send + 'static,
+{
+    let Serve { listener, service, config, signal } = serve;
+    let builder = config.connection_builder();
+    let shared = Arc::new(Shared {
+        body_limit: config.body_limit,
+        server_header: config.server_header.clone(),
+    });
+    let graceful = GracefulShutdown::new();
+    let mut signal = pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors or a connection reset before accept: keep
+                    // serving the connections we have and try again shortly.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = ConnectionService { service: service.clone(), shared: Arc::clone(&shared) };
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_read_timeout = config.header_read_timeout;
+        tokio::spawn(async move {
+            // hyper's header timeout starts once the protocol is known; a client that
+            // connects and sends nothing must not hold the connection forever either.
+            if tokio::time::timeout(header_read_timeout, stream.readable()).await.is_err() {
+                return;
+            }
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(err) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(config.shutdown_timeout) => {
+            tracing::warn!("graceful shutdown timed out; dropping the connections still open");
+        }
+    }
+    Ok(())
+}
+
+/// What every connection of one server shares.
+struct Shared {
+    body_limit: usize,
+    server_header: Option<HeaderValue>,
+}
+
+/// Adapts a tower service to hyper: limits the body, catches panics, adds `Server`.
+struct ConnectionService<S> {
+    service: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> hyper::service::Service<http::Request<Incoming>> for ConnectionService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture<S>;
+
+    fn call(&self, req: http::Request<Incoming>) -> ResponseFuture<S> {
+        let req = req.map(|body| Body::incoming(body, self.shared.body_limit));
+        ResponseFuture {
+            state: CallState::Ready { service: self.service.clone(), req: Some(req) },
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+pin_project! {
+    /// Waits for the service to be ready, calls it, and turns a panic anywhere in between
+    /// into a 500 response so the connection (and the server) keep serving.
+    struct ResponseFuture<S: Service<Request>> {
+        #[pin]
+        state: CallState<S, S::Future>,
+        shared: Arc<Shared>,
+    }
+}
+
+pin_project! {
+    #[project = CallStateProj]
+    enum CallState<S, F> {
+        Ready { service: S, req: Option<Request> },
+        Calling { #[pin] future: F },
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let outcome = loop {
+            match this.state.as_mut().project() {
+                CallStateProj::Ready { service, req } => {
+                    let called = catch_unwind(AssertUnwindSafe(|| {
+                        match service.poll_ready(cx) {
+                            Poll::Pending => None,
+                            Poll::Ready(Ok(())) => {
+                                Some(service.call(req.take().expect("request is called once")))
+                            }
+                        }
+                    }));
+                    match called {
+                        Ok(Some(future)) => this.state.set(CallState::Calling { future }),
+                        Ok(None) => return Poll::Pending,
+                        Err(panic) => break panic_response(&*panic),
+                    }
+                }
+                CallStateProj::Calling { future } => {
+                    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                        Ok(Poll::Ready(Ok(res))) => break res,
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Err(panic) => break panic_response(&*panic),
+                    }
+                }
+            }
+        };
+        let mut res = outcome;
+        if let Some(server) = &this.shared.server_header {
+            res.headers_mut().entry(SERVER).or_insert_with(|| server.clone());
+        }
+        Poll::Ready(Ok(res))
+    }
+}
+
+fn panic_response(panic: &(dyn Any + Send)) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_detail("the request handler panicked; the server logged the error")
+        .into_response()
+}

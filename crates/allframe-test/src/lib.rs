@@ -1,0 +1,325 @@
+//! Test support for AllFrame's own tests: a server on a free port of 127.0.0.1 and real
+//! clients for it (hyper's HTTP/1.1 and HTTP/2 clients, and a raw TCP connection for the
+//! requests a well-behaved client would never send).
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use allframe_core::{Request, Response, ServerConfig, serve};
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long a test waits for anything before it fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A server running `service` on a free port, shut down gracefully on [`TestServer::stop`].
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl TestServer {
+    /// Serves `service` with the default [`ServerConfig`].
+    pub async fn start<S>(service: S) -> Self
+    where
+        S: tower_service::Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self::start_with(service, ServerConfig::default()).await
+    }
+
+    /// Serves `service` with `config`.
+    pub async fn start_with<S>(service: S, config: ServerConfig) -> Self
+    where
+        S: tower_service::Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = serve(listener, service).config(config).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(server.into_future());
+        Self { addr, stop: Some(stop), task }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Asks for a graceful shutdown and waits for the server to return.
+    pub async fn stop(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("server stops in time")
+            .expect("server task does not panic")
+    }
+
+    /// A new HTTP/1.1 connection.
+    pub async fn http1(&self) -> Client {
+        Client::http1(self.addr).await
+    }
+
+    /// A new HTTP/2 connection (prior knowledge, no TLS).
+    pub async fn http2(&self) -> Client {
+        Client::http2(self.addr).await
+    }
+
+    /// A new raw TCP connection.
+    pub async fn raw(&self) -> RawConnection {
+        RawConnection::connect(self.addr).await
+    }
+
+    /// `GET path` on a fresh HTTP/1.1 connection.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.http1().await.get(path).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+enum Sender {
+    Http1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    Http2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+/// One client connection (HTTP/1.1 or HTTP/2) using hyper's client.
+pub struct Client {
+    sender: Sender,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("addr", &self.addr).finish()
+    }
+}
+
+impl Client {
+    /// Connects with HTTP/1.1.
+    pub async fn http1(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP/1.1 handshake");
+        tokio::spawn(conn);
+        Self { sender: Sender::Http1(sender), addr }
+    }
+
+    /// Connects with HTTP/2 (prior knowledge).
+    pub async fn http2(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .expect("HTTP/2 handshake");
+        tokio::spawn(conn);
+        Self { sender: Sender::Http2(sender), addr }
+    }
+
+    /// Sends a request (its URI is a path; the authority is added) and reads the response.
+    pub async fn send(&mut self, mut req: http::Request<Full<Bytes>>) -> TestResponse {
+        let authority = self.addr.to_string();
+        match self.sender {
+            Sender::Http1(_) => {
+                req.headers_mut().insert(http::header::HOST, authority.parse().expect("host"));
+            }
+            Sender::Http2(_) => {
+                let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                *req.uri_mut() = format!("http://{authority}{path}").parse().expect("uri");
+            }
+        }
+        let sent = async {
+            let res = match &mut self.sender {
+                Sender::Http1(s) => s.send_request(req).await,
+                Sender::Http2(s) => s.send_request(req).await,
+            }
+            .expect("request answered");
+            let (parts, body) = res.into_parts();
+            let body = body.collect().await.expect("response body").to_bytes();
+            TestResponse { status: parts.status, headers: parts.headers, version: parts.version, body }
+        };
+        tokio::time::timeout(PATIENCE, sent).await.expect("response in time")
+    }
+
+    /// Sends `method path` with `body` and the given headers.
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> TestResponse {
+        let mut req = http::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.send(req.body(Full::new(body.into())).expect("valid request")).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&mut self, path: &str, body: &serde_json::Value) -> TestResponse {
+        let body = serde_json::to_vec(body).expect("serializable");
+        self.request(Method::POST, path, &[("content-type", "application/json")], body).await
+    }
+}
+
+/// A response read completely.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The protocol version.
+    pub version: http::Version,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as UTF-8 text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("UTF-8 body")
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {:?}", self.text()))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("text header"))
+    }
+}
+
+/// A response parsed off a raw connection.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercased) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body (by `Content-Length`).
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A raw TCP connection, for pipelining and malformed requests.
+#[derive(Debug)]
+pub struct RawConnection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConnection {
+    /// Connects.
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Self { stream, buf: Vec::new() }
+    }
+
+    /// Writes `bytes` as they are, in one write.
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads one response (status line, headers, `Content-Length` body). Returns `None` if
+    /// the server closed the connection first.
+    pub async fn read_response(&mut self) -> Option<RawResponse> {
+        tokio::time::timeout(PATIENCE, self.read_response_inner()).await.expect("response in time")
+    }
+
+    async fn read_response_inner(&mut self) -> Option<RawResponse> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut parsed = httparse::Response::new(&mut headers);
+            if let httparse::Status::Complete(head_len) =
+                parsed.parse(&self.buf).expect("a well-formed response head")
+            {
+                let headers: Vec<(String, String)> = parsed
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned())
+                    })
+                    .collect();
+                let status = parsed.code.expect("status code");
+                let body_len = headers
+                    .iter()
+                    .find(|(n, _)| n == "content-length")
+                    .map_or(0, |(_, v)| v.parse::<usize>().expect("numeric content-length"));
+                while self.buf.len() < head_len + body_len {
+                    if !self.fill().await {
+                        return None;
+                    }
+                }
+                let body = self.buf[head_len..head_len + body_len].to_vec();
+                self.buf.drain(..head_len + body_len);
+                return Some(RawResponse { status, headers, body });
+            }
+            if !self.fill().await {
+                return None;
+            }
+        }
+    }
+
+    /// Reads more bytes; false when the peer closed the connection (or reset it).
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 8192];
+        match self.stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    /// Waits until the server closes the connection; true if it did within `within`.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        tokio::time::timeout(within, async {
+            while self.fill().await {}
+        })
+        .await
+        .is_ok()
+    }
+}
