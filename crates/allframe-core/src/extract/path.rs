@@ -45,6 +45,14 @@ impl RawPathParams {
     }
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for RawPathParams {
+    type Rejection = PathRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PathRejection> {
+        parts.extensions.get::<RawPathParams>().cloned().ok_or(PathRejection::NoParams)
+    }
+}
+
 /// Path parameters deserialized into `T`.
 ///
 /// `T` is a single value for a route with one parameter (`Path<u64>`), a tuple in pattern

@@ -1,10 +1,11 @@
 //! The HTTP server: HTTP/1.1 and HTTP/2 (h2c) on one listener, limits against abusive
 //! clients, handler panics answered with 500, and graceful shutdown.
 
+mod io;
+
 use std::any::Any;
 use std::convert::Infallible;
 use std::future::{Future, IntoFuture, Pending, pending};
-use std::io;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
@@ -144,7 +145,7 @@ impl ServerConfig {
 /// tower layers) on `listener`. Await the result to run the server.
 ///
 /// ```no_run
-/// # async fn run() -> std::io::Result<()> {
+/// # async fn run() -> std::std::io::Result<()> {
 /// use allframe_core::{Router, routing::get, serve, server::{env_addr, shutdown_signal}};
 ///
 /// let app = Router::new().route("/", get(|| async { "Hello, World!" })).into_service();
@@ -183,7 +184,7 @@ impl<S, G> Serve<S, G> {
     }
 
     /// The address the server listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 }
@@ -194,15 +195,15 @@ where
     S::Future: Send + 'static,
     G: Future<Output = ()> + Send + 'static,
 {
-    type Output = io::Result<()>;
-    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+    type Output = std::io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(run(self))
     }
 }
 
-async fn run<S, G>(serve: Serve<S, G>) -> io::Result<()>
+async fn run<S, G>(serve: Serve<S, G>) -> std::io::Result<()>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -238,12 +239,17 @@ where
         tokio::spawn(async move {
             // hyper's header timeout starts once the protocol is known; a client that
             // connects and sends nothing must not hold the connection forever either.
-            if tokio::time::timeout(header_read_timeout, stream.readable()).await.is_err() {
+            let mut first = [0u8; 1];
+            let first_byte = stream.peek(&mut first);
+            if !matches!(tokio::time::timeout(header_read_timeout, first_byte).await, Ok(Ok(1))) {
                 return;
             }
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(err) = watcher.watch(conn.into_owned()).await {
+            let (io, returned) = io::ConnectionIo::new(stream);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+            let result = watcher.watch(conn.into_owned()).await;
+            if let Err(err) = result {
                 tracing::debug!(error = %err, "connection ended with an error");
+                answer_malformed_request(&*err, &returned).await;
             }
         });
     }
@@ -255,6 +261,43 @@ where
         }
     }
     Ok(())
+}
+
+/// Answers a request hyper refused to parse, when hyper could not send its own answer (see
+/// [`io`]): `431` for a head over the limits, `400` for anything else malformed.
+async fn answer_malformed_request(
+    err: &(dyn std::error::Error + Send + Sync + 'static),
+    returned: &io::Returned,
+) {
+    use tokio::io::AsyncWriteExt;
+
+    let Some(err) = err.downcast_ref::<hyper::Error>().filter(|e| e.is_parse()) else {
+        return;
+    };
+    let Some((mut stream, answered)) = returned.take() else {
+        return;
+    };
+    if answered {
+        return;
+    }
+    let (status, detail) = if err.is_parse_too_large() {
+        (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request head is over the server's limits")
+    } else {
+        (StatusCode::BAD_REQUEST, "the request is not valid HTTP/1.1")
+    };
+    let body = Problem::new(status).with_detail(detail).to_json();
+    let head = format!(
+        "HTTP/1.1 {status}\r\nserver: AllFrame\r\ndate: {}\r\nconnection: close\r\n\
+         content-type: application/problem+json\r\ncontent-length: {}\r\n\r\n",
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
+        body.len()
+    );
+    let answer = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&body).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
 }
 
 /// What every connection of one server shares.

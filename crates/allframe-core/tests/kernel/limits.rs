@@ -1,0 +1,138 @@
+//! Bad and abusive input: each answered with its status while the server keeps serving.
+
+use std::time::Duration;
+
+use allframe_core::http::{Method, StatusCode};
+use allframe_core::routing::{get, post};
+use allframe_core::{Router, ServerConfig};
+use allframe_test::TestServer;
+use bytes::Bytes;
+
+fn app() -> allframe_core::RouterService {
+    Router::new()
+        .route("/ok", get(|| async { "ok" }))
+        .route("/upload", post(|body: Bytes| async move { body.len().to_string() }))
+        .route("/panic", get(panic_async))
+        .route("/panic-before-await", get(panic_sync))
+        .into_service()
+}
+
+async fn panic_async() -> &'static str {
+    tokio::task::yield_now().await;
+    panic!("boom")
+}
+
+#[allow(clippy::unused_async)]
+async fn panic_sync() -> &'static str {
+    let v: Vec<u8> = Vec::new();
+    let _ = v[3];
+    "unreachable"
+}
+
+async fn still_serving(server: &TestServer) {
+    assert_eq!(server.get("/ok").await.text(), "ok", "the server keeps serving");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let config = ServerConfig::default().body_limit(1024);
+    let server = TestServer::start_with(app(), config).await;
+    let mut c = server.http1().await;
+    assert_eq!(c.request(Method::POST, "/upload", &[], vec![1u8; 1024]).await.text(), "1024");
+
+    // Declared too large: refused before the body is read.
+    let res = c.request(Method::POST, "/upload", &[], vec![1u8; 1025]).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(res.json()["detail"].as_str().unwrap().contains("limit of 1024 bytes"));
+
+    // Undeclared (chunked) and too large: cut off while reading.
+    let mut raw = server.raw().await;
+    let chunk = "x".repeat(800);
+    raw.write(
+        format!(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+             320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(raw.read_response().await.unwrap().status, 413);
+
+    // Over HTTP/2 as well.
+    let res = server.http2().await.request(Method::POST, "/upload", &[], vec![0u8; 4096]).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_500_and_the_server_keeps_serving() {
+    let server = TestServer::start(app()).await;
+    let mut c = server.http1().await;
+    for path in ["/panic", "/panic-before-await"] {
+        let res = c.get(path).await;
+        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(res.header("server"), Some("AllFrame"));
+        assert!(res.json()["detail"].as_str().unwrap().contains("panicked"));
+    }
+    // The same connection is still usable.
+    assert_eq!(c.get("/ok").await.text(), "ok");
+    let mut h2 = server.http2().await;
+    assert_eq!(h2.get("/panic").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(h2.get("/ok").await.text(), "ok");
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400() {
+    let server = TestServer::start(app()).await;
+    for garbage in [
+        &b"NOT HTTP AT ALL\r\n\r\n"[..],
+        b"GET /ok HTTP/1.1\r\nHost x\r\n\r\n",
+        b"GET /ok HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    ] {
+        let mut raw = server.raw().await;
+        raw.write(garbage).await;
+        let res = raw.read_response().await.expect("an answer before the connection closes");
+        assert_eq!(res.status, 400, "{:?}", String::from_utf8_lossy(garbage));
+        assert_eq!(res.header("connection"), Some("close"));
+    }
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_431() {
+    let config = ServerConfig::default().max_headers(20).max_header_bytes(8 * 1024);
+    let server = TestServer::start_with(app(), config).await;
+
+    let mut many = String::from("GET /ok HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..30 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let mut raw = server.raw().await;
+    raw.write(many.as_bytes()).await;
+    assert_eq!(raw.read_response().await.unwrap().status, 431);
+
+    let big = format!("GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20 * 1024));
+    let mut raw = server.raw().await;
+    raw.write(big.as_bytes()).await;
+    assert_eq!(raw.read_response().await.unwrap().status, 431);
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn slow_clients_are_disconnected_after_the_header_timeout() {
+    let config = ServerConfig::default().header_read_timeout(Duration::from_millis(300));
+    let server = TestServer::start_with(app(), config).await;
+
+    // Slowloris: a request head that never ends.
+    let mut slow = server.raw().await;
+    slow.write(b"GET /ok HTTP/1.1\r\nHost: x\r\n").await;
+    // A connection that never sends a byte.
+    let mut silent = server.raw().await;
+
+    assert!(slow.closed_within(Duration::from_secs(5)).await, "slow client disconnected");
+    assert!(silent.closed_within(Duration::from_secs(5)).await, "silent client disconnected");
+    still_serving(&server).await;
+}

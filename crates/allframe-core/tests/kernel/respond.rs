@@ -1,0 +1,122 @@
+use allframe_core::http::header::{HeaderName, HeaderValue};
+use allframe_core::http::{HeaderMap, StatusCode};
+use allframe_core::routing::get;
+use allframe_core::{Html, Json, Problem, Router};
+use allframe_test::TestServer;
+use bytes::Bytes;
+use serde_json::json;
+
+#[derive(Debug)]
+enum AppError {
+    NotFound(u32),
+    Forbidden,
+}
+
+impl From<AppError> for Problem {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::NotFound(id) => {
+                Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no item {id}"))
+            }
+            AppError::Forbidden => Problem::new(StatusCode::FORBIDDEN),
+        }
+    }
+}
+
+fn find(id: u32) -> Result<u32, AppError> {
+    match id {
+        1 => Ok(1),
+        2 => Err(AppError::Forbidden),
+        other => Err(AppError::NotFound(other)),
+    }
+}
+
+async fn item(allframe_core::Path(id): allframe_core::Path<u32>) -> Result<Json<u32>, Problem> {
+    let found = find(id)?;
+    Ok(Json(found))
+}
+
+fn app() -> allframe_core::RouterService {
+    Router::new()
+        .route("/text", get(|| async { "plain" }))
+        .route("/string", get(|| async { String::from("owned") }))
+        .route("/json", get(|| async { Json(json!({"message": "Hello, World!"})) }))
+        .route("/html", get(|| async { Html("<h1>hi</h1>") }))
+        .route("/status", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/unit", get(|| async {}))
+        .route("/bytes", get(|| async { Bytes::from_static(b"\x00\x01") }))
+        .route("/created", get(|| async { (StatusCode::CREATED, Json(json!({"id": 1}))) }))
+        .route(
+            "/headers",
+            get(|| async {
+                let name = HeaderName::from_static("x-custom");
+                ([(name, HeaderValue::from_static("yes"))], "with header")
+            }),
+        )
+        .route(
+            "/all",
+            get(|| async {
+                let mut headers = HeaderMap::new();
+                headers.insert("x-a", HeaderValue::from_static("1"));
+                (StatusCode::ACCEPTED, headers, Html("accepted"))
+            }),
+        )
+        .route("/items/{id}", get(item))
+        .into_service()
+}
+
+#[tokio::test]
+async fn responders_set_body_and_content_type() {
+    let server = TestServer::start(app()).await;
+    let mut c = server.http1().await;
+    let cases = [
+        ("/text", "text/plain; charset=utf-8", "plain"),
+        ("/string", "text/plain; charset=utf-8", "owned"),
+        ("/json", "application/json", r#"{"message":"Hello, World!"}"#),
+        ("/html", "text/html; charset=utf-8", "<h1>hi</h1>"),
+        ("/bytes", "application/octet-stream", "\u{0}\u{1}"),
+    ];
+    for (path, content_type, body) in cases {
+        let res = c.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert_eq!(res.header("content-type"), Some(content_type), "{path}");
+        assert_eq!(res.text(), body, "{path}");
+        assert_eq!(res.header("content-length"), Some(body.len().to_string().as_str()));
+    }
+}
+
+#[tokio::test]
+async fn status_and_header_tuples() {
+    let server = TestServer::start(app()).await;
+    let mut c = server.http1().await;
+    assert_eq!(c.get("/status").await.status, StatusCode::NO_CONTENT);
+    let unit = c.get("/unit").await;
+    assert_eq!((unit.status, unit.body.len()), (StatusCode::OK, 0));
+    let created = c.get("/created").await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json(), json!({"id": 1}));
+    let with_header = c.get("/headers").await;
+    assert_eq!(with_header.header("x-custom"), Some("yes"));
+    assert_eq!(with_header.text(), "with header");
+    let all = c.get("/all").await;
+    assert_eq!(all.status, StatusCode::ACCEPTED);
+    assert_eq!(all.header("x-a"), Some("1"));
+    assert_eq!(all.header("content-type"), Some("text/html; charset=utf-8"));
+}
+
+#[tokio::test]
+async fn result_errors_become_problem_responses() {
+    let server = TestServer::start(app()).await;
+    let mut c = server.http1().await;
+    assert_eq!(c.get("/items/1").await.json(), json!(1));
+    let forbidden = c.get("/items/2").await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(forbidden.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        forbidden.json(),
+        json!({"type": "about:blank", "title": "Forbidden", "status": 403})
+    );
+    let missing = c.get("/items/9").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["detail"], "no item 9");
+}

@@ -1,0 +1,40 @@
+//! The smallest useful AllFrame service: `GET /json`, `GET /plaintext` and `POST /echo`.
+//!
+//! Run with `cargo run -p hello`, then:
+//! ```text
+//! curl localhost:3000/json
+//! curl localhost:3000/plaintext
+//! curl -d '{"any":"json"}' -H 'content-type: application/json' localhost:3000/echo
+//! ```
+
+use allframe::routing::{get, post};
+use allframe::{Json, Router, RouterService};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+async fn json() -> Json<Message> {
+    Json(Message { message: "Hello, World!" })
+}
+
+async fn plaintext() -> &'static str {
+    "Hello, World!"
+}
+
+/// Any JSON document in, the same document out. A body that is not JSON is answered 400,
+/// one without `Content-Type: application/json` 415.
+async fn echo(Json(body): Json<serde_json::Value>) -> Json<serde_json::Value> {
+    Json(body)
+}
+
+/// The application: its routes, frozen into a service.
+pub fn app() -> RouterService {
+    Router::new()
+        .route("/json", get(json))
+        .route("/plaintext", get(plaintext))
+        .route("/echo", post(echo))
+        .into_service()
+}
