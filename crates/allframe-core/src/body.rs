@@ -41,7 +41,11 @@ pub struct LengthLimitExceeded {
 
 impl fmt::Display for LengthLimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request body is larger than the limit of {} bytes", self.limit)
+        write!(
+            f,
+            "request body is larger than the limit of {} bytes",
+            self.limit
+        )
     }
 }
 
@@ -50,7 +54,9 @@ impl std::error::Error for LengthLimitExceeded {}
 impl Body {
     /// An empty body.
     pub const fn empty() -> Self {
-        Self { kind: Kind::Full(None) }
+        Self {
+            kind: Kind::Full(None),
+        }
     }
 
     /// Wraps any [`http_body::Body`] (a stream, a channel, ...).
@@ -59,12 +65,20 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Self { kind: Kind::Boxed(body.map_err(Into::into).boxed_unsync()) }
+        Self {
+            kind: Kind::Boxed(body.map_err(Into::into).boxed_unsync()),
+        }
     }
 
     /// A request body read from the connection, cut off after `limit` bytes.
     pub fn incoming(body: hyper::body::Incoming, limit: usize) -> Self {
-        Self { kind: Kind::Incoming { body, remaining: limit, limit } }
+        Self {
+            kind: Kind::Incoming {
+                body,
+                remaining: limit,
+                limit,
+            },
+        }
     }
 
     /// The body limit this request body enforces, if it comes from the connection.
@@ -106,7 +120,9 @@ impl fmt::Debug for Body {
 
 impl From<Bytes> for Body {
     fn from(bytes: Bytes) -> Self {
-        Self { kind: Kind::Full((!bytes.is_empty()).then_some(bytes)) }
+        Self {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
     }
 }
 
@@ -144,7 +160,11 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Incoming { body, remaining, limit } => {
+            Kind::Incoming {
+                body,
+                remaining,
+                limit,
+            } => {
                 let frame = match Pin::new(body).poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => frame,
                     Poll::Ready(Some(Err(err))) => return Poll::Ready(Some(Err(err.into()))),

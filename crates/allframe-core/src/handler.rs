@@ -6,9 +6,9 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::Request;
 use crate::extract::{FromRequest, FromRequestParts};
 use crate::response::{IntoResponse, Response};
-use crate::Request;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -115,5 +115,8 @@ where
     T: 'static,
     S: 'static,
 {
-    Arc::new(Erased { handler, _extractors: PhantomData })
+    Arc::new(Erased {
+        handler,
+        _extractors: PhantomData,
+    })
 }

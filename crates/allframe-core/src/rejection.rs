@@ -20,7 +20,13 @@ macro_rules! rejection_response {
     )*};
 }
 
-rejection_response!(BodyRejection, StringRejection, JsonRejection, QueryRejection, PathRejection);
+rejection_response!(
+    BodyRejection,
+    StringRejection,
+    JsonRejection,
+    QueryRejection,
+    PathRejection
+);
 
 /// The body could not be read.
 #[derive(Debug)]
@@ -37,7 +43,9 @@ pub enum BodyRejection {
 impl BodyRejection {
     pub(crate) fn from_error(err: BoxError) -> Self {
         match err.downcast_ref::<LengthLimitExceeded>() {
-            Some(exceeded) => Self::TooLarge { limit: exceeded.limit },
+            Some(exceeded) => Self::TooLarge {
+                limit: exceeded.limit,
+            },
             None => Self::Read(err),
         }
     }
@@ -193,7 +201,10 @@ impl fmt::Display for PathRejection {
         match self {
             Self::Invalid(msg) => write!(f, "invalid path parameter: {msg}"),
             Self::InvalidUtf8 { name } => {
-                write!(f, "path parameter `{name}` is not valid UTF-8 once percent-decoded")
+                write!(
+                    f,
+                    "path parameter `{name}` is not valid UTF-8 once percent-decoded"
+                )
             }
             Self::NoParams => {
                 f.write_str("the handler extracts `Path`, but its route has no parameters")

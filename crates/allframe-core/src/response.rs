@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::body::Body;
@@ -56,7 +56,8 @@ impl<const N: usize> IntoHeaders for [(HeaderName, &'static str); N] {
 
 fn with_content_type(body: impl Into<Body>, content_type: &'static str) -> Response {
     let mut res = Response::new(body.into());
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }
 
@@ -188,7 +189,9 @@ impl<T: Serialize> IntoResponse for Json<T> {
         match serde_json::to_writer(&mut buf, &self.0) {
             Ok(()) => with_content_type(buf.into_inner().freeze(), APPLICATION_JSON),
             Err(err) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_detail(format!("the response could not be serialized to JSON: {err}"))
+                .with_detail(format!(
+                    "the response could not be serialized to JSON: {err}"
+                ))
                 .into_response(),
         }
     }
@@ -208,7 +211,10 @@ pub struct Problem {
 impl Problem {
     /// A problem with this status and no detail yet.
     pub fn new(status: StatusCode) -> Self {
-        Self { status, detail: Cow::Borrowed("") }
+        Self {
+            status,
+            detail: Cow::Borrowed(""),
+        }
     }
 
     /// The human-readable explanation of this occurrence.

@@ -50,14 +50,22 @@ impl TestServer {
             + 'static,
         S::Future: Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = serve(listener, service).config(config).with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
+        let server = serve(listener, service)
+            .config(config)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
         let task = tokio::spawn(server.into_future());
-        Self { addr, stop: Some(stop), task }
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
     }
 
     /// The server's address.
@@ -128,7 +136,10 @@ impl Client {
             .await
             .expect("HTTP/1.1 handshake");
         tokio::spawn(conn);
-        Self { sender: Sender::Http1(sender), addr }
+        Self {
+            sender: Sender::Http1(sender),
+            addr,
+        }
     }
 
     /// Connects with HTTP/2 (prior knowledge).
@@ -139,7 +150,10 @@ impl Client {
                 .await
                 .expect("HTTP/2 handshake");
         tokio::spawn(conn);
-        Self { sender: Sender::Http2(sender), addr }
+        Self {
+            sender: Sender::Http2(sender),
+            addr,
+        }
     }
 
     /// Sends a request (its URI is a path; the authority is added) and reads the response.
@@ -147,10 +161,15 @@ impl Client {
         let authority = self.addr.to_string();
         match self.sender {
             Sender::Http1(_) => {
-                req.headers_mut().insert(http::header::HOST, authority.parse().expect("host"));
+                req.headers_mut()
+                    .insert(http::header::HOST, authority.parse().expect("host"));
             }
             Sender::Http2(_) => {
-                let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
                 *req.uri_mut() = format!("http://{authority}{path}").parse().expect("uri");
             }
         }
@@ -162,9 +181,16 @@ impl Client {
             .expect("request answered");
             let (parts, body) = res.into_parts();
             let body = body.collect().await.expect("response body").to_bytes();
-            TestResponse { status: parts.status, headers: parts.headers, version: parts.version, body }
+            TestResponse {
+                status: parts.status,
+                headers: parts.headers,
+                version: parts.version,
+                body,
+            }
         };
-        tokio::time::timeout(PATIENCE, sent).await.expect("response in time")
+        tokio::time::timeout(PATIENCE, sent)
+            .await
+            .expect("response in time")
     }
 
     /// Sends `method path` with `body` and the given headers.
@@ -179,7 +205,8 @@ impl Client {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        self.send(req.body(Full::new(body.into())).expect("valid request")).await
+        self.send(req.body(Full::new(body.into())).expect("valid request"))
+            .await
     }
 
     /// `GET path`.
@@ -190,7 +217,13 @@ impl Client {
     /// `POST path` with a JSON body.
     pub async fn post_json(&mut self, path: &str, body: &serde_json::Value) -> TestResponse {
         let body = serde_json::to_vec(body).expect("serializable");
-        self.request(Method::POST, path, &[("content-type", "application/json")], body).await
+        self.request(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
     }
 }
 
@@ -221,7 +254,9 @@ impl TestResponse {
 
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("text header"))
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("text header"))
     }
 }
 
@@ -239,7 +274,10 @@ pub struct RawResponse {
 impl RawResponse {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -254,7 +292,10 @@ impl RawConnection {
     /// Connects.
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        Self { stream, buf: Vec::new() }
+        Self {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     /// Writes `bytes` as they are, in one write.
@@ -265,28 +306,36 @@ impl RawConnection {
     /// Reads one response (status line, headers, `Content-Length` body). Returns `None` if
     /// the server closed the connection first.
     pub async fn read_response(&mut self) -> Option<RawResponse> {
-        tokio::time::timeout(PATIENCE, self.read_response_inner()).await.expect("response in time")
+        tokio::time::timeout(PATIENCE, self.read_response_inner())
+            .await
+            .expect("response in time")
     }
 
     async fn read_response_inner(&mut self) -> Option<RawResponse> {
         loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut parsed = httparse::Response::new(&mut headers);
-            if let httparse::Status::Complete(head_len) =
-                parsed.parse(&self.buf).expect("a well-formed response head")
+            if let httparse::Status::Complete(head_len) = parsed
+                .parse(&self.buf)
+                .expect("a well-formed response head")
             {
                 let headers: Vec<(String, String)> = parsed
                     .headers
                     .iter()
                     .map(|h| {
-                        (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned())
+                        (
+                            h.name.to_ascii_lowercase(),
+                            String::from_utf8_lossy(h.value).into_owned(),
+                        )
                     })
                     .collect();
                 let status = parsed.code.expect("status code");
                 let body_len = headers
                     .iter()
                     .find(|(n, _)| n == "content-length")
-                    .map_or(0, |(_, v)| v.parse::<usize>().expect("numeric content-length"));
+                    .map_or(0, |(_, v)| {
+                        v.parse::<usize>().expect("numeric content-length")
+                    });
                 while self.buf.len() < head_len + body_len {
                     if !self.fill().await {
                         return None;
@@ -294,7 +343,11 @@ impl RawConnection {
                 }
                 let body = self.buf[head_len..head_len + body_len].to_vec();
                 self.buf.drain(..head_len + body_len);
-                return Some(RawResponse { status, headers, body });
+                return Some(RawResponse {
+                    status,
+                    headers,
+                    body,
+                });
             }
             if !self.fill().await {
                 return None;
@@ -316,10 +369,8 @@ impl RawConnection {
 
     /// Waits until the server closes the connection; true if it did within `within`.
     pub async fn closed_within(&mut self, within: Duration) -> bool {
-        tokio::time::timeout(within, async {
-            while self.fill().await {}
-        })
-        .await
-        .is_ok()
+        tokio::time::timeout(within, async { while self.fill().await {} })
+            .await
+            .is_ok()
     }
 }

@@ -17,7 +17,9 @@ struct Message {
 }
 
 async fn json() -> Json<Message> {
-    Json(Message { message: "Hello, World!" })
+    Json(Message {
+        message: "Hello, World!",
+    })
 }
 
 async fn plaintext() -> &'static str {

@@ -7,5 +7,7 @@ async fn main() -> std::io::Result<()> {
     let addr = env_addr();
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("hello listening on http://{}", listener.local_addr()?);
-    allframe::serve(listener, hello::app()).with_graceful_shutdown(shutdown_signal()).await
+    allframe::serve(listener, hello::app())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }

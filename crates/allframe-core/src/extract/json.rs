@@ -1,13 +1,13 @@
 //! JSON request bodies.
 
-use http::header::CONTENT_TYPE;
 use http::HeaderMap;
+use http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 
 use super::{FromRequest, read_body};
+use crate::Request;
 use crate::rejection::JsonRejection;
 use crate::response::Json;
-use crate::Request;
 
 /// `application/json`, or any `application/*+json` type.
 fn is_json(headers: &HeaderMap) -> bool {
@@ -38,7 +38,9 @@ where
             return Err(JsonRejection::MissingJsonContentType);
         }
         let bytes = read_body(req).await?;
-        serde_json::from_slice(&bytes).map(Json).map_err(JsonRejection::from_serde)
+        serde_json::from_slice(&bytes)
+            .map(Json)
+            .map_err(JsonRejection::from_serde)
     }
 }
 

@@ -18,9 +18,9 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
+use crate::Request;
 use crate::rejection::{BodyRejection, StringRejection};
 use crate::response::IntoResponse;
-use crate::Request;
 
 pub use self::path::{Path, RawPathParams};
 pub use self::query::Query;
@@ -137,6 +137,7 @@ impl<S: Send + Sync> FromRequest<S> for String {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, StringRejection> {
         let bytes = read_body(req).await?;
-        String::from_utf8(bytes.into()).map_err(|err| StringRejection::InvalidUtf8(err.utf8_error()))
+        String::from_utf8(bytes.into())
+            .map_err(|err| StringRejection::InvalidUtf8(err.utf8_error()))
     }
 }

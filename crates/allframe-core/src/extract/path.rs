@@ -36,12 +36,19 @@ impl RawPathParams {
                 (start, start + v.len())
             })
             .collect();
-        Self { names, spans, path: path.into() }
+        Self {
+            names,
+            spans,
+            path: path.into(),
+        }
     }
 
     /// `(name, raw value)` pairs in the order of the route's pattern.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.names.iter().zip(self.spans.iter()).map(|(n, &(s, e))| (&**n, &self.path[s..e]))
+        self.names
+            .iter()
+            .zip(self.spans.iter())
+            .map(|(n, &(s, e))| (&**n, &self.path[s..e]))
     }
 }
 
@@ -49,7 +56,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RawPathParams {
     type Rejection = PathRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PathRejection> {
-        parts.extensions.get::<RawPathParams>().cloned().ok_or(PathRejection::NoParams)
+        parts
+            .extensions
+            .get::<RawPathParams>()
+            .cloned()
+            .ok_or(PathRejection::NoParams)
     }
 }
 
@@ -74,9 +85,11 @@ where
         };
         let mut decoded = Vec::with_capacity(raw.spans.len());
         for (name, value) in raw.iter() {
-            let value = percent_decode_str(value)
-                .decode_utf8()
-                .map_err(|_| PathRejection::InvalidUtf8 { name: name.to_owned() })?;
+            let value = percent_decode_str(value).decode_utf8().map_err(|_| {
+                PathRejection::InvalidUtf8 {
+                    name: name.to_owned(),
+                }
+            })?;
             decoded.push((name, value));
         }
         T::deserialize(ParamsDeserializer { params: &decoded })
@@ -153,7 +166,10 @@ impl<'de> de::Deserializer<'de> for ParamsDeserializer<'de> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let values = self.params.iter().map(|(name, value)| ValueDeserializer { name, value });
+        let values = self
+            .params
+            .iter()
+            .map(|(name, value)| ValueDeserializer { name, value });
         visitor.visit_seq(de::value::SeqDeserializer::new(values))
     }
 
@@ -177,8 +193,10 @@ impl<'de> de::Deserializer<'de> for ParamsDeserializer<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let entries =
-            self.params.iter().map(|(name, value)| (*name, ValueDeserializer { name, value }));
+        let entries = self
+            .params
+            .iter()
+            .map(|(name, value)| (*name, ValueDeserializer { name, value }));
         visitor.visit_map(de::value::MapDeserializer::new(entries))
     }
 

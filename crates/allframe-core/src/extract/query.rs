@@ -22,6 +22,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, QueryRejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query).map(Query).map_err(QueryRejection)
+        serde_urlencoded::from_str(query)
+            .map(Query)
+            .map_err(QueryRejection)
     }
 }

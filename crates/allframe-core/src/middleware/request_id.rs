@@ -6,16 +6,16 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use http::header::HeaderName;
 use http::HeaderValue;
+use http::header::HeaderName;
 use http::request::Parts;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::Request;
 use crate::extract::FromRequestParts;
 use crate::response::Response;
-use crate::Request;
 
 /// The header carrying the request id.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -80,7 +80,10 @@ where
                 id
             }
         };
-        RequestIdFuture { inner: self.inner.call(req), id: Some(id) }
+        RequestIdFuture {
+            inner: self.inner.call(req),
+            id: Some(id),
+        }
     }
 }
 

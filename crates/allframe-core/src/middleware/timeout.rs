@@ -13,8 +13,8 @@ use tokio::time::Sleep;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::{IntoResponse, Problem, Response};
 use crate::Request;
+use crate::response::{IntoResponse, Problem, Response};
 
 /// Answers `503 Service Unavailable` when the inner service takes longer than `timeout`.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,10 @@ impl<S> Layer<S> for TimeoutLayer {
     type Service = TimeoutService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TimeoutService { inner, timeout: self.timeout }
+        TimeoutService {
+            inner,
+            timeout: self.timeout,
+        }
     }
 }
 

@@ -12,8 +12,8 @@ use tower_service::Service;
 use tracing::Span;
 
 use super::REQUEST_ID;
-use crate::response::Response;
 use crate::Request;
+use crate::response::Response;
 
 /// Opens an `http.request` span (method, path, request id) around each request and logs
 /// the status and latency at `INFO` when the response is ready.
@@ -62,7 +62,11 @@ where
             request_id,
         );
         let inner = span.in_scope(|| self.inner.call(req));
-        TraceFuture { inner, span, start: Instant::now() }
+        TraceFuture {
+            inner,
+            span,
+            start: Instant::now(),
+        }
     }
 }
 

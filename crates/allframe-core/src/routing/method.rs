@@ -42,13 +42,19 @@ impl<S> std::fmt::Debug for MethodRouter<S> {
 
 impl<S> Clone for MethodRouter<S> {
     fn clone(&self) -> Self {
-        Self { handlers: self.handlers.clone(), any: self.any.clone() }
+        Self {
+            handlers: self.handlers.clone(),
+            any: self.any.clone(),
+        }
     }
 }
 
 impl<S> Default for MethodRouter<S> {
     fn default() -> Self {
-        Self { handlers: Default::default(), any: None }
+        Self {
+            handlers: Default::default(),
+            any: None,
+        }
     }
 }
 
@@ -62,7 +68,10 @@ impl<S: Send + Sync + 'static> MethodRouter<S> {
         let i = slot(&method).unwrap_or_else(|| {
             panic!("method {method} cannot be routed on its own; use `any` for it")
         });
-        assert!(self.handlers[i].is_none(), "this route already has a {method} handler");
+        assert!(
+            self.handlers[i].is_none(),
+            "this route already has a {method} handler"
+        );
         self.handlers[i] = Some(boxed(handler));
         self
     }
@@ -117,7 +126,10 @@ where
     T: 'static,
     S: Send + Sync + 'static,
 {
-    MethodRouter { any: Some(boxed(handler)), ..MethodRouter::default() }
+    MethodRouter {
+        any: Some(boxed(handler)),
+        ..MethodRouter::default()
+    }
 }
 
 macro_rules! method_fns {

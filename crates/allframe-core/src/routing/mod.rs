@@ -12,9 +12,7 @@ use std::task::{Context, Poll};
 use http::header::ALLOW;
 use http::{HeaderValue, StatusCode};
 
-pub use self::method::{
-    MethodRouter, any, delete, get, head, options, patch, post, put, trace,
-};
+pub use self::method::{MethodRouter, any, delete, get, head, options, patch, post, put, trace};
 use crate::Request;
 use crate::extract::RawPathParams;
 use crate::handler::{BoxFuture, BoxedHandler, Handler, boxed};
@@ -46,7 +44,10 @@ impl<S> std::fmt::Debug for Router<S> {
 
 impl<S> Default for Router<S> {
     fn default() -> Self {
-        Self { routes: Vec::new(), fallback: None }
+        Self {
+            routes: Vec::new(),
+            fallback: None,
+        }
     }
 }
 
@@ -65,7 +66,10 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         }
         match self.routes.iter_mut().find(|r| r.path == path) {
             Some(existing) => existing.methods.merge(methods, path),
-            None => self.routes.push(Route { path: path.to_owned(), methods }),
+            None => self.routes.push(Route {
+                path: path.to_owned(),
+                methods,
+            }),
         }
         self
     }
@@ -88,7 +92,10 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     #[track_caller]
     pub fn merge(mut self, other: Router<S>) -> Self {
         if let Some(fallback) = other.fallback {
-            assert!(self.fallback.is_none(), "merge: both routers have a fallback");
+            assert!(
+                self.fallback.is_none(),
+                "merge: both routers have a fallback"
+            );
             self.fallback = Some(fallback);
         }
         for route in other.routes {
@@ -124,7 +131,12 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             });
         }
         RouterService {
-            inner: Arc::new(Frozen { matcher, endpoints, fallback: self.fallback, state }),
+            inner: Arc::new(Frozen {
+                matcher,
+                endpoints,
+                fallback: self.fallback,
+                state,
+            }),
         }
     }
 }
@@ -158,13 +170,17 @@ pub struct RouterService<S = ()> {
 
 impl<S> Clone for RouterService<S> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
 impl<S> std::fmt::Debug for RouterService<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RouterService").field("routes", &self.inner.endpoints.len()).finish()
+        f.debug_struct("RouterService")
+            .field("routes", &self.inner.endpoints.len())
+            .finish()
     }
 }
 
@@ -190,8 +206,9 @@ impl<S: Clone + Send + Sync + 'static> RouterService<S> {
         });
         let Some(handler) = endpoint.methods.handler(req.method()) else {
             let detail = format!("`{path}` does not answer {}", req.method());
-            let mut res =
-                Problem::new(StatusCode::METHOD_NOT_ALLOWED).with_detail(detail).into_response();
+            let mut res = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                .with_detail(detail)
+                .into_response();
             res.headers_mut().insert(ALLOW, endpoint.allow.clone());
             return RouteFuture::ready(res);
         };

@@ -64,7 +64,11 @@ pub(crate) fn parse(path: &str) -> Result<Pattern, String> {
 pub(crate) fn join(prefix: &str, path: &str) -> String {
     let prefix = prefix.trim_end_matches('/');
     if path == "/" {
-        if prefix.is_empty() { "/".into() } else { prefix.into() }
+        if prefix.is_empty() {
+            "/".into()
+        } else {
+            prefix.into()
+        }
     } else {
         format!("{prefix}{path}")
     }
@@ -84,14 +88,24 @@ mod tests {
         assert_eq!(ok("/"), ("/".into(), vec![]));
         assert_eq!(ok("/users/:id"), ("/users/{id}".into(), vec!["id".into()]));
         assert_eq!(ok("/users/{id}/posts/{post_id}").1, vec!["id", "post_id"]);
-        assert_eq!(ok("/files/*rest"), ("/files/{*rest}".into(), vec!["rest".into()]));
-        assert_eq!(ok("/files/{*rest}"), ("/files/{*rest}".into(), vec!["rest".into()]));
+        assert_eq!(
+            ok("/files/*rest"),
+            ("/files/{*rest}".into(), vec!["rest".into()])
+        );
+        assert_eq!(
+            ok("/files/{*rest}"),
+            ("/files/{*rest}".into(), vec!["rest".into()])
+        );
     }
 
     #[test]
     fn rejects_bad_patterns_with_a_reason() {
         assert!(parse("users").unwrap_err().contains("start with `/`"));
-        assert!(parse("/files/*rest/more").unwrap_err().contains("last segment"));
+        assert!(
+            parse("/files/*rest/more")
+                .unwrap_err()
+                .contains("last segment")
+        );
         assert!(parse("/a/:id/b/{id}").unwrap_err().contains("twice"));
         assert!(parse("/a/:").unwrap_err().contains("parameter name"));
         assert!(parse("/a/x{id}").unwrap_err().contains("whole segment"));

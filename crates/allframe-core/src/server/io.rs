@@ -44,11 +44,21 @@ pub(super) struct ConnectionIo {
 impl ConnectionIo {
     pub(super) fn new(stream: TcpStream) -> (Self, Arc<Returned>) {
         let returned = Arc::new(Returned::default());
-        (Self { stream: Some(stream), returned: Arc::clone(&returned) }, returned)
+        (
+            Self {
+                stream: Some(stream),
+                returned: Arc::clone(&returned),
+            },
+            returned,
+        )
     }
 
     fn stream(&mut self) -> Pin<&mut TcpStream> {
-        Pin::new(self.stream.as_mut().expect("the stream is only taken on drop"))
+        Pin::new(
+            self.stream
+                .as_mut()
+                .expect("the stream is only taken on drop"),
+        )
     }
 }
 
@@ -77,7 +87,11 @@ impl AsyncRead for ConnectionIo {
 }
 
 impl AsyncWrite for ConnectionIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = std::task::ready!(this.stream().poll_write(cx, buf))?;
         if written > 0 {
@@ -100,7 +114,9 @@ impl AsyncWrite for ConnectionIo {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.as_ref().is_some_and(AsyncWrite::is_write_vectored)
+        self.stream
+            .as_ref()
+            .is_some_and(AsyncWrite::is_write_vectored)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

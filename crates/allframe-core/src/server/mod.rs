@@ -154,7 +154,12 @@ impl ServerConfig {
 /// # }
 /// ```
 pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S, Pending<()>> {
-    Serve { listener, service, config: ServerConfig::default(), signal: pending() }
+    Serve {
+        listener,
+        service,
+        config: ServerConfig::default(),
+        signal: pending(),
+    }
 }
 
 /// A server ready to run; see [`serve`].
@@ -180,7 +185,12 @@ impl<S, G> Serve<S, G> {
     where
         G2: Future<Output = ()> + Send + 'static,
     {
-        Serve { listener: self.listener, service: self.service, config: self.config, signal }
+        Serve {
+            listener: self.listener,
+            service: self.service,
+            config: self.config,
+            signal,
+        }
     }
 
     /// The address the server listens on.
@@ -209,7 +219,12 @@ where
     S::Future: Send + 'static,
     G: Future<Output = ()> + Send + 'static,
 {
-    let Serve { listener, service, config, signal } = serve;
+    let Serve {
+        listener,
+        service,
+        config,
+        signal,
+    } = serve;
     let builder = config.connection_builder();
     let shared = Arc::new(Shared {
         body_limit: config.body_limit,
@@ -232,7 +247,10 @@ where
             () = &mut signal => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = ConnectionService { service: service.clone(), shared: Arc::clone(&shared) };
+        let service = ConnectionService {
+            service: service.clone(),
+            shared: Arc::clone(&shared),
+        };
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let header_read_timeout = config.header_read_timeout;
@@ -241,7 +259,10 @@ where
             // connects and sends nothing must not hold the connection forever either.
             let mut first = [0u8; 1];
             let first_byte = stream.peek(&mut first);
-            if !matches!(tokio::time::timeout(header_read_timeout, first_byte).await, Ok(Ok(1))) {
+            if !matches!(
+                tokio::time::timeout(header_read_timeout, first_byte).await,
+                Ok(Ok(1))
+            ) {
                 return;
             }
             let (io, returned) = io::ConnectionIo::new(stream);
@@ -281,7 +302,10 @@ async fn answer_malformed_request(
         return;
     }
     let (status, detail) = if err.is_parse_too_large() {
-        (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request head is over the server's limits")
+        (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "the request head is over the server's limits",
+        )
     } else {
         (StatusCode::BAD_REQUEST, "the request is not valid HTTP/1.1")
     };
@@ -323,7 +347,10 @@ where
     fn call(&self, req: http::Request<Incoming>) -> ResponseFuture<S> {
         let req = req.map(|body| Body::incoming(body, self.shared.body_limit));
         ResponseFuture {
-            state: CallState::Ready { service: self.service.clone(), req: Some(req) },
+            state: CallState::Ready {
+                service: self.service.clone(),
+                req: Some(req),
+            },
             shared: Arc::clone(&self.shared),
         }
     }
@@ -358,12 +385,10 @@ where
         let outcome = loop {
             match this.state.as_mut().project() {
                 CallStateProj::Ready { service, req } => {
-                    let called = catch_unwind(AssertUnwindSafe(|| {
-                        match service.poll_ready(cx) {
-                            Poll::Pending => None,
-                            Poll::Ready(Ok(())) => {
-                                Some(service.call(req.take().expect("request is called once")))
-                            }
+                    let called = catch_unwind(AssertUnwindSafe(|| match service.poll_ready(cx) {
+                        Poll::Pending => None,
+                        Poll::Ready(Ok(())) => {
+                            Some(service.call(req.take().expect("request is called once")))
                         }
                     }));
                     match called {
@@ -383,7 +408,9 @@ where
         };
         let mut res = outcome;
         if let Some(server) = &this.shared.server_header {
-            res.headers_mut().entry(SERVER).or_insert_with(|| server.clone());
+            res.headers_mut()
+                .entry(SERVER)
+                .or_insert_with(|| server.clone());
         }
         Poll::Ready(Ok(res))
     }

@@ -20,7 +20,10 @@ struct AppState {
     visits: Visits,
 }
 
-provide!(AppState { greeter: Greeter, visits: Visits });
+provide!(AppState {
+    greeter: Greeter,
+    visits: Visits
+});
 
 /// A provider computed from other providers, written by hand.
 struct Banner(String);
@@ -42,8 +45,14 @@ async fn banner(Inject(Banner(text)): Inject<Banner>) -> String {
 
 #[tokio::test]
 async fn handlers_receive_injected_dependencies() {
-    let state = AppState { greeter: Greeter { greeting: "hello" }, visits: Visits::default() };
-    let app = Router::new().route("/", get(greet)).route("/banner", get(banner)).with_state(state);
+    let state = AppState {
+        greeter: Greeter { greeting: "hello" },
+        visits: Visits::default(),
+    };
+    let app = Router::new()
+        .route("/", get(greet))
+        .route("/banner", get(banner))
+        .with_state(state);
     let server = TestServer::start(app).await;
     assert_eq!(server.get("/").await.text(), "hello #1");
     assert_eq!(server.get("/").await.text(), "hello #2");

@@ -61,7 +61,10 @@ async fn struct_path(Path(p): Path<PostPath>) -> String {
 }
 
 async fn headers(headers: HeaderMap, method: Method, uri: Uri) -> String {
-    let agent = headers.get("x-agent").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    let agent = headers
+        .get("x-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
     format!("{method} {uri} {agent}")
 }
 
@@ -93,20 +96,31 @@ fn app() -> allframe_core::RouterService<AppState> {
         .route("/string", post(string))
         .route("/state", get(whole_state))
         .route("/count", get(part_of_state))
-        .with_state(AppState { name: "allframe", counter: Counter(Default::default()) })
+        .with_state(AppState {
+            name: "allframe",
+            counter: Counter(Default::default()),
+        })
 }
 
 #[tokio::test]
 async fn query_strings_deserialize_or_answer_400() {
     let server = TestServer::start(app()).await;
     let mut c = server.http1().await;
-    assert_eq!(c.get("/query?page=2&per_page=50").await.text(), "page 2 per 50");
+    assert_eq!(
+        c.get("/query?page=2&per_page=50").await.text(),
+        "page 2 per 50"
+    );
     assert_eq!(c.get("/query?page=3").await.text(), "page 3 per 10");
     assert_eq!(c.get("/raw-query?b=2&a=x%20y").await.text(), "a=x y&b=2");
     for bad in ["/query", "/query?page=two"] {
         let res = c.get(bad).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}");
-        assert!(res.json()["detail"].as_str().unwrap().contains("invalid query string"));
+        assert!(
+            res.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("invalid query string")
+        );
     }
 }
 
@@ -118,7 +132,10 @@ async fn path_params_deserialize_into_structs_and_reject_bad_values() {
     let res = c.get("/users/ann/posts/seven").await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     let detail = res.json()["detail"].as_str().unwrap().to_owned();
-    assert!(detail.contains("`post` is `seven`, which is not a valid u32"), "{detail}");
+    assert!(
+        detail.contains("`post` is `seven`, which is not a valid u32"),
+        "{detail}"
+    );
     let res = c.get("/users/%FF/posts/1").await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert!(res.text().contains("not valid UTF-8"));
@@ -128,7 +145,9 @@ async fn path_params_deserialize_into_structs_and_reject_bad_values() {
 async fn json_bodies_round_trip() {
     let server = TestServer::start(app()).await;
     let mut c = server.http1().await;
-    let res = c.post_json("/users", &json!({"name": "Ann", "age": 31})).await;
+    let res = c
+        .post_json("/users", &json!({"name": "Ann", "age": 31}))
+        .await;
     assert_eq!(res.status, StatusCode::CREATED);
     assert_eq!(res.header("content-type"), Some("application/json"));
     assert_eq!(res.json(), json!({"name": "Ann", "age": 31}));
@@ -140,16 +159,28 @@ async fn invalid_json_is_400_and_wrong_shape_is_422_saying_what_was_wrong() {
     let mut c = server.http1().await;
     let json_header = [("content-type", "application/json")];
 
-    let syntax = c.request(Method::POST, "/users", &json_header, "{\"name\": ").await;
+    let syntax = c
+        .request(Method::POST, "/users", &json_header, "{\"name\": ")
+        .await;
     assert_eq!(syntax.status, StatusCode::BAD_REQUEST);
     let detail = syntax.json()["detail"].as_str().unwrap().to_owned();
-    assert!(detail.contains("not valid JSON") && detail.contains("line 1"), "{detail}");
+    assert!(
+        detail.contains("not valid JSON") && detail.contains("line 1"),
+        "{detail}"
+    );
 
     let shape = c.post_json("/users", &json!({"name": "Ann"})).await;
     assert_eq!(shape.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(shape.json()["detail"].as_str().unwrap().contains("missing field `age`"));
+    assert!(
+        shape.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `age`")
+    );
 
-    let range = c.post_json("/users", &json!({"name": "Ann", "age": 300})).await;
+    let range = c
+        .post_json("/users", &json!({"name": "Ann", "age": 300}))
+        .await;
     assert_eq!(range.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let no_type = c.request(Method::POST, "/users", &[], "{}").await;
@@ -161,11 +192,25 @@ async fn invalid_json_is_400_and_wrong_shape_is_422_saying_what_was_wrong() {
 async fn head_extractors_and_raw_bodies() {
     let server = TestServer::start(app()).await;
     let mut c = server.http1().await;
-    let res = c.request(Method::GET, "/headers?x=1", &[("x-agent", "probe")], "").await;
+    let res = c
+        .request(Method::GET, "/headers?x=1", &[("x-agent", "probe")], "")
+        .await;
     assert_eq!(res.text(), "GET /headers?x=1 probe");
-    assert_eq!(c.request(Method::POST, "/bytes", &[], vec![7u8; 1000]).await.text(), "1000 bytes");
-    assert_eq!(c.request(Method::POST, "/string", &[], "shout").await.text(), "SHOUT");
-    let res = c.request(Method::POST, "/string", &[], vec![0xff, 0xfe]).await;
+    assert_eq!(
+        c.request(Method::POST, "/bytes", &[], vec![7u8; 1000])
+            .await
+            .text(),
+        "1000 bytes"
+    );
+    assert_eq!(
+        c.request(Method::POST, "/string", &[], "shout")
+            .await
+            .text(),
+        "SHOUT"
+    );
+    let res = c
+        .request(Method::POST, "/string", &[], vec![0xff, 0xfe])
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert!(res.text().contains("not valid UTF-8"));
 }

@@ -11,7 +11,10 @@ use bytes::Bytes;
 fn app() -> allframe_core::RouterService {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
-        .route("/upload", post(|body: Bytes| async move { body.len().to_string() }))
+        .route(
+            "/upload",
+            post(|body: Bytes| async move { body.len().to_string() }),
+        )
         .route("/panic", get(panic_async))
         .route("/panic-before-await", get(panic_sync))
         .into_service()
@@ -30,7 +33,11 @@ async fn panic_sync() -> &'static str {
 }
 
 async fn still_serving(server: &TestServer) {
-    assert_eq!(server.get("/ok").await.text(), "ok", "the server keeps serving");
+    assert_eq!(
+        server.get("/ok").await.text(),
+        "ok",
+        "the server keeps serving"
+    );
 }
 
 #[tokio::test]
@@ -38,12 +45,24 @@ async fn bodies_over_the_limit_are_413() {
     let config = ServerConfig::default().body_limit(1024);
     let server = TestServer::start_with(app(), config).await;
     let mut c = server.http1().await;
-    assert_eq!(c.request(Method::POST, "/upload", &[], vec![1u8; 1024]).await.text(), "1024");
+    assert_eq!(
+        c.request(Method::POST, "/upload", &[], vec![1u8; 1024])
+            .await
+            .text(),
+        "1024"
+    );
 
     // Declared too large: refused before the body is read.
-    let res = c.request(Method::POST, "/upload", &[], vec![1u8; 1025]).await;
+    let res = c
+        .request(Method::POST, "/upload", &[], vec![1u8; 1025])
+        .await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(res.json()["detail"].as_str().unwrap().contains("limit of 1024 bytes"));
+    assert!(
+        res.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1024 bytes")
+    );
 
     // Undeclared (chunked) and too large: cut off while reading.
     let mut raw = server.raw().await;
@@ -59,7 +78,11 @@ async fn bodies_over_the_limit_are_413() {
     assert_eq!(raw.read_response().await.unwrap().status, 413);
 
     // Over HTTP/2 as well.
-    let res = server.http2().await.request(Method::POST, "/upload", &[], vec![0u8; 4096]).await;
+    let res = server
+        .http2()
+        .await
+        .request(Method::POST, "/upload", &[], vec![0u8; 4096])
+        .await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
     still_serving(&server).await;
 }
@@ -77,7 +100,10 @@ async fn a_panicking_handler_is_500_and_the_server_keeps_serving() {
     // The same connection is still usable.
     assert_eq!(c.get("/ok").await.text(), "ok");
     let mut h2 = server.http2().await;
-    assert_eq!(h2.get("/panic").await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        h2.get("/panic").await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     assert_eq!(h2.get("/ok").await.text(), "ok");
 }
 
@@ -93,7 +119,10 @@ async fn malformed_requests_are_400() {
     ] {
         let mut raw = server.raw().await;
         raw.write(garbage).await;
-        let res = raw.read_response().await.expect("an answer before the connection closes");
+        let res = raw
+            .read_response()
+            .await
+            .expect("an answer before the connection closes");
         assert_eq!(res.status, 400, "{:?}", String::from_utf8_lossy(garbage));
         assert_eq!(res.header("connection"), Some("close"));
     }
@@ -102,7 +131,9 @@ async fn malformed_requests_are_400() {
 
 #[tokio::test]
 async fn too_many_or_too_large_headers_are_431() {
-    let config = ServerConfig::default().max_headers(20).max_header_bytes(8 * 1024);
+    let config = ServerConfig::default()
+        .max_headers(20)
+        .max_header_bytes(8 * 1024);
     let server = TestServer::start_with(app(), config).await;
 
     let mut many = String::from("GET /ok HTTP/1.1\r\nHost: x\r\n");
@@ -114,7 +145,10 @@ async fn too_many_or_too_large_headers_are_431() {
     raw.write(many.as_bytes()).await;
     assert_eq!(raw.read_response().await.unwrap().status, 431);
 
-    let big = format!("GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20 * 1024));
+    let big = format!(
+        "GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
     let mut raw = server.raw().await;
     raw.write(big.as_bytes()).await;
     assert_eq!(raw.read_response().await.unwrap().status, 431);
@@ -132,7 +166,13 @@ async fn slow_clients_are_disconnected_after_the_header_timeout() {
     // A connection that never sends a byte.
     let mut silent = server.raw().await;
 
-    assert!(slow.closed_within(Duration::from_secs(5)).await, "slow client disconnected");
-    assert!(silent.closed_within(Duration::from_secs(5)).await, "silent client disconnected");
+    assert!(
+        slow.closed_within(Duration::from_secs(5)).await,
+        "slow client disconnected"
+    );
+    assert!(
+        silent.closed_within(Duration::from_secs(5)).await,
+        "silent client disconnected"
+    );
     still_serving(&server).await;
 }

@@ -9,7 +9,10 @@ use serde_json::Value;
 fn app() -> allframe_core::RouterService {
     Router::new()
         .route("/plaintext", get(|| async { "Hello, World!" }))
-        .route("/n/{n}", get(|allframe_core::Path(n): allframe_core::Path<u32>| async move { n.to_string() }))
+        .route(
+            "/n/{n}",
+            get(|allframe_core::Path(n): allframe_core::Path<u32>| async move { n.to_string() }),
+        )
         .route("/echo", post(|Json(v): Json<Value>| async move { Json(v) }))
         .into_service()
 }
@@ -21,7 +24,9 @@ async fn http2_prior_knowledge_is_served_on_the_same_listener() {
     let res = h2.get("/plaintext").await;
     assert_eq!(res.version, Version::HTTP_2);
     assert_eq!(res.text(), "Hello, World!");
-    let echoed = h2.post_json("/echo", &serde_json::json!({"a": [1, 2]})).await;
+    let echoed = h2
+        .post_json("/echo", &serde_json::json!({"a": [1, 2]}))
+        .await;
     assert_eq!(echoed.json(), serde_json::json!({"a": [1, 2]}));
     assert_eq!(h2.get("/n/5").await.text(), "5");
     // And HTTP/1.1 still works next to it.
@@ -56,7 +61,10 @@ async fn every_response_has_server_and_date_headers() {
     ] {
         assert_eq!(res.header("server"), Some("AllFrame"), "{:?}", res.status);
         let date = res.header("date").expect("a Date header");
-        assert!(date.ends_with(" GMT") && date.len() == 29, "an IMF-fixdate: {date}");
+        assert!(
+            date.ends_with(" GMT") && date.len() == 29,
+            "an IMF-fixdate: {date}"
+        );
     }
 }
 
@@ -100,13 +108,15 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         .into_service();
     let server = TestServer::start(app).await;
     let addr = server.addr();
-    let request = tokio::spawn(async move {
-        allframe_test::Client::http1(addr).await.get("/slow").await
-    });
+    let request =
+        tokio::spawn(async move { allframe_test::Client::http1(addr).await.get("/slow").await });
     entered_rx.await.unwrap();
     server.stop().await.expect("server stops cleanly");
     let res = request.await.unwrap();
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.text(), "finished");
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
 }

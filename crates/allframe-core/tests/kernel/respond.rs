@@ -40,12 +40,18 @@ fn app() -> allframe_core::RouterService {
     Router::new()
         .route("/text", get(|| async { "plain" }))
         .route("/string", get(|| async { String::from("owned") }))
-        .route("/json", get(|| async { Json(json!({"message": "Hello, World!"})) }))
+        .route(
+            "/json",
+            get(|| async { Json(json!({"message": "Hello, World!"})) }),
+        )
         .route("/html", get(|| async { Html("<h1>hi</h1>") }))
         .route("/status", get(|| async { StatusCode::NO_CONTENT }))
         .route("/unit", get(|| async {}))
         .route("/bytes", get(|| async { Bytes::from_static(b"\x00\x01") }))
-        .route("/created", get(|| async { (StatusCode::CREATED, Json(json!({"id": 1}))) }))
+        .route(
+            "/created",
+            get(|| async { (StatusCode::CREATED, Json(json!({"id": 1}))) }),
+        )
         .route(
             "/headers",
             get(|| async {
@@ -72,7 +78,11 @@ async fn responders_set_body_and_content_type() {
     let cases = [
         ("/text", "text/plain; charset=utf-8", "plain"),
         ("/string", "text/plain; charset=utf-8", "owned"),
-        ("/json", "application/json", r#"{"message":"Hello, World!"}"#),
+        (
+            "/json",
+            "application/json",
+            r#"{"message":"Hello, World!"}"#,
+        ),
         ("/html", "text/html; charset=utf-8", "<h1>hi</h1>"),
         ("/bytes", "application/octet-stream", "\u{0}\u{1}"),
     ];
@@ -81,7 +91,10 @@ async fn responders_set_body_and_content_type() {
         assert_eq!(res.status, StatusCode::OK, "{path}");
         assert_eq!(res.header("content-type"), Some(content_type), "{path}");
         assert_eq!(res.text(), body, "{path}");
-        assert_eq!(res.header("content-length"), Some(body.len().to_string().as_str()));
+        assert_eq!(
+            res.header("content-length"),
+            Some(body.len().to_string().as_str())
+        );
     }
 }
 
@@ -111,7 +124,10 @@ async fn result_errors_become_problem_responses() {
     assert_eq!(c.get("/items/1").await.json(), json!(1));
     let forbidden = c.get("/items/2").await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    assert_eq!(forbidden.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        forbidden.header("content-type"),
+        Some("application/problem+json")
+    );
     assert_eq!(
         forbidden.json(),
         json!({"type": "about:blank", "title": "Forbidden", "status": 403})

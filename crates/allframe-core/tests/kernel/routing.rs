@@ -25,7 +25,11 @@ async fn file(Path(rest): Path<String>) -> String {
 }
 
 async fn raw(params: RawPathParams) -> String {
-    params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn app() -> Router {
@@ -37,7 +41,10 @@ fn app() -> Router {
         .route("/", get(|| async { "root" }))
         .route("/files/*rest", get(file))
         .route("/raw/{a}/{b}", get(raw))
-        .route("/anything", any(|method: Method| async move { method.to_string() }))
+        .route(
+            "/anything",
+            any(|method: Method| async move { method.to_string() }),
+        )
         .nest("/api", api)
 }
 
@@ -49,7 +56,10 @@ async fn static_param_and_wildcard_routes_match() {
     assert_eq!(c.get("/api/users").await.text(), "list");
     assert_eq!(c.get("/api/users/42").await.text(), "user 42");
     assert_eq!(c.get("/api/users/ann/posts/7").await.text(), "ann/7");
-    assert_eq!(c.get("/files/css/site.css").await.text(), "file css/site.css");
+    assert_eq!(
+        c.get("/files/css/site.css").await.text(),
+        "file css/site.css"
+    );
     assert_eq!(c.get("/raw/x%20y/2").await.text(), "a=x%20y,b=2");
     assert_eq!(c.get("/anything").await.text(), "GET");
     let deleted = c.request(Method::DELETE, "/anything", &[], "").await;
@@ -79,7 +89,10 @@ async fn unknown_path_is_404_with_a_problem_body() {
     assert_eq!(body["title"], "Not Found");
     assert!(body["detail"].as_str().unwrap().contains("/nope"));
     // A trailing slash is a different route.
-    assert_eq!(server.get("/api/users/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.get("/api/users/").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -108,7 +121,9 @@ async fn fallback_replaces_the_404() {
 #[tokio::test]
 async fn merged_routers_serve_both_route_sets() {
     let a = Router::new().route("/a", get(|| async { "a" }));
-    let b = Router::new().route("/b", get(|| async { "b" })).route("/a", post(|| async { "a!" }));
+    let b = Router::new()
+        .route("/b", get(|| async { "b" }))
+        .route("/a", post(|| async { "a!" }));
     let server = TestServer::start(a.merge(b).into_service()).await;
     let mut c = server.http1().await;
     assert_eq!(c.get("/a").await.text(), "a");
@@ -117,7 +132,9 @@ async fn merged_routers_serve_both_route_sets() {
 }
 
 #[test]
-#[should_panic(expected = "invalid route `/files/*rest/x`: wildcard `*rest` must be the last segment")]
+#[should_panic(
+    expected = "invalid route `/files/*rest/x`: wildcard `*rest` must be the last segment"
+)]
 fn a_bad_pattern_panics_at_build_time_naming_it() {
     let _ = Router::<()>::new().route("/files/*rest/x", get(list));
 }

@@ -1,0 +1,76 @@
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use allframe_test::{Client, TestServer};
+use serde_json::json;
+
+#[tokio::test]
+async fn serves_json_plaintext_and_echo() {
+    let server = TestServer::start(hello::app()).await;
+    let mut c = server.http1().await;
+
+    let res = c.get("/json").await;
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.json(), json!({"message": "Hello, World!"}));
+
+    let res = c.get("/plaintext").await;
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(res.text(), "Hello, World!");
+
+    let doc = json!({"nested": {"list": [1, 2.5, "three", null, true]}});
+    assert_eq!(c.post_json("/echo", &doc).await.json(), doc);
+}
+
+#[tokio::test]
+async fn echo_refuses_what_is_not_json() {
+    let server = TestServer::start(hello::app()).await;
+    let mut c = server.http1().await;
+    let res = c
+        .request(
+            http::Method::POST,
+            "/echo",
+            &[("content-type", "application/json")],
+            "{oops",
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    let res = c.request(http::Method::POST, "/echo", &[], "{}").await;
+    assert_eq!(res.status, 415);
+}
+
+/// Kills the child process when the test ends, passed or not.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_listens_on_allframe_addr() {
+    // A free port: bind it, note it, release it for the child.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hello"))
+        .env("ALLFRAME_ADDR", addr.to_string())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the hello binary");
+    let _running = Running(child);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let res = Client::http1(addr).await.get("/plaintext").await;
+    assert_eq!(res.text(), "Hello, World!");
+    assert_eq!(res.header("server"), Some("AllFrame"));
+}

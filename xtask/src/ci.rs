@@ -1,0 +1,135 @@
+//! `cargo xtask ci`: the steps of `quality.toml [ci]`, in order, then one table of results.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use xshell::cmd;
+
+use crate::config::{self, Step};
+use crate::summary::Table;
+use crate::{shell, test};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Run every step even after one fails.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// How to fix or reproduce a failed step, printed under its error.
+fn remedy(step: Step) -> &'static str {
+    match step {
+        Step::Fmt => "fix with `cargo fmt --all`",
+        Step::Clippy => {
+            "reproduce with `cargo clippy --workspace --all-targets --all-features -- -D warnings`"
+        }
+        Step::Test => "reproduce with `cargo xtask test` (or `cargo xtask test NAME` for one test)",
+    }
+}
+
+fn run_step(step: Step) -> Result<()> {
+    let sh = shell::at_root()?;
+    let cargo = shell::cargo();
+    match step {
+        Step::Fmt => cmd!(sh, "{cargo} fmt --all --check").run()?,
+        Step::Clippy => {
+            cmd!(
+                sh,
+                "{cargo} clippy --workspace --all-targets --all-features -- -D warnings"
+            )
+            .run()?;
+        }
+        Step::Test => test::run(&test::Args::default())?,
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: &Args) -> Result<()> {
+    let quality = config::load()?;
+    let steps = &quality.ci.steps;
+    let started = Instant::now();
+    let mut outcomes: Vec<(Step, Status, f64)> = Vec::new();
+    let mut failed = false;
+    for (i, &step) in steps.iter().enumerate() {
+        if failed && !args.keep_going {
+            outcomes.push((step, Status::Skipped, 0.0));
+            continue;
+        }
+        eprintln!("\n==> [{}/{}] {}", i + 1, steps.len(), step.name());
+        let start = Instant::now();
+        let status = match run_step(step) {
+            Ok(()) => Status::Passed,
+            Err(err) => {
+                eprintln!("\n✗ {} failed: {err:#}\n  {}", step.name(), remedy(step));
+                failed = true;
+                Status::Failed
+            }
+        };
+        outcomes.push((step, status, start.elapsed().as_secs_f64()));
+    }
+    table(&outcomes, started.elapsed().as_secs_f64()).publish()?;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, status, _)| *status == Status::Failed)
+        .map(|(step, _, _)| format!("{} ({})", step.name(), remedy(*step)))
+        .collect();
+    if !failures.is_empty() {
+        bail!("{} step(s) failed: {}", failures.len(), failures.join("; "));
+    }
+    Ok(())
+}
+
+fn table(outcomes: &[(Step, Status, f64)], total: f64) -> Table {
+    let mut table = Table::new("cargo xtask ci", &["step", "status", "seconds"]);
+    for (step, status, secs) in outcomes {
+        let status = match status {
+            Status::Passed => "ok",
+            Status::Failed => "FAILED",
+            Status::Skipped => "skipped",
+        };
+        table.row(vec![
+            step.name().to_owned(),
+            status.to_owned(),
+            format!("{secs:.1}"),
+        ]);
+    }
+    table.row(vec![
+        "total".to_owned(),
+        String::new(),
+        format!("{total:.1}"),
+    ]);
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_shows_each_step_and_the_total() {
+        let outcomes = [
+            (Step::Fmt, Status::Passed, 0.42),
+            (Step::Clippy, Status::Failed, 10.0),
+            (Step::Test, Status::Skipped, 0.0),
+        ];
+        let md = table(&outcomes, 10.5).to_markdown();
+        assert!(md.contains("| fmt | ok | 0.4 |"), "{md}");
+        assert!(md.contains("| clippy | FAILED | 10.0 |"), "{md}");
+        assert!(md.contains("| test | skipped | 0.0 |"), "{md}");
+        assert!(md.contains("| total |  | 10.5 |"), "{md}");
+    }
+
+    #[test]
+    fn every_step_names_its_remedy() {
+        for step in [Step::Fmt, Step::Clippy, Step::Test] {
+            assert!(remedy(step).contains("cargo "), "{step:?}");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `quality.toml`: loaded and validated in one place. An unknown key or a wrong type is an
+//! error that names the key and the line.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Quality {
+    pub(crate) ci: Ci,
+    pub(crate) database: Database,
+}
+
+/// `[ci]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Ci {
+    /// Steps of `cargo xtask ci`, in order.
+    pub(crate) steps: Vec<Step>,
+}
+
+/// A step of `cargo xtask ci`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Step {
+    Fmt,
+    Clippy,
+    Test,
+}
+
+impl Step {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Step::Fmt => "fmt",
+            Step::Clippy => "clippy",
+            Step::Test => "test",
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Database {
+    /// Used when `DATABASE_URL` is not set.
+    pub(crate) default_url: url::Url,
+}
+
+pub(crate) const FILE: &str = "quality.toml";
+
+/// Reads and validates `quality.toml` at the workspace root.
+pub(crate) fn load() -> Result<Quality> {
+    load_from(&crate::shell::root().join(FILE))
+}
+
+pub(crate) fn load_from(path: &Path) -> Result<Quality> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {} (every budget lives there)", path.display()))?;
+    parse(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+pub(crate) fn parse(text: &str) -> Result<Quality> {
+    let quality: Quality = toml::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))?;
+    if quality.ci.steps.is_empty() {
+        bail!("[ci] steps is empty: list at least one step");
+    }
+    for (i, step) in quality.ci.steps.iter().enumerate() {
+        if quality.ci.steps[..i].contains(step) {
+            bail!("[ci] steps lists `{}` twice", step.name());
+        }
+    }
+    Ok(quality)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+[ci]
+steps = ["fmt", "clippy", "test"]
+
+[database]
+default_url = "postgres://postgres@127.0.0.1:5432/postgres"
+"#;
+
+    fn error(text: &str) -> String {
+        format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn the_committed_file_is_valid() {
+        let quality = load().expect("quality.toml at the root parses");
+        assert!(quality.ci.steps.contains(&Step::Test));
+    }
+
+    #[test]
+    fn a_valid_file_parses() {
+        let quality = parse(VALID).unwrap();
+        assert_eq!(quality.ci.steps, [Step::Fmt, Step::Clippy, Step::Test]);
+        assert_eq!(quality.database.default_url.port(), Some(5432));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let text = VALID.replace("steps =", "stpes =");
+        let err = error(&text);
+        assert!(err.contains("unknown field `stpes`"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_section_is_named() {
+        let err = error(&format!("{VALID}\n[sise]\nlimit = 1\n"));
+        assert!(err.contains("unknown field `sise`"), "{err}");
+        assert!(err.contains("line 8"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_line() {
+        let err = error(&VALID.replace(r#"["fmt", "clippy", "test"]"#, r#""fmt""#));
+        assert!(
+            err.contains("invalid type") && err.contains("line 3"),
+            "{err}"
+        );
+        let err = error(&VALID.replace("postgres://postgres@127.0.0.1:5432/postgres", "not a url"));
+        assert!(
+            err.contains("line 6") && err.contains("default_url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_step_is_named() {
+        let err = error(&VALID.replace(r#""clippy""#, r#""clipy""#));
+        assert!(err.contains("unknown variant `clipy`"), "{err}");
+        assert!(err.contains("`fmt`, `clippy`, `test`"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_section_or_a_repeated_step_is_an_error() {
+        let err = error("[ci]\nsteps = [\"fmt\"]\n");
+        assert!(err.contains("missing field `database`"), "{err}");
+        let err = error(&VALID.replace(r#""clippy""#, r#""fmt""#));
+        assert!(err.contains("lists `fmt` twice"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_says_where_budgets_live() {
+        let err = format!(
+            "{:#}",
+            load_from(Path::new("/nonexistent/quality.toml")).unwrap_err()
+        );
+        assert!(
+            err.contains("/nonexistent/quality.toml") && err.contains("budget"),
+            "{err}"
+        );
+    }
+}

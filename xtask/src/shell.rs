@@ -1,0 +1,28 @@
+//! The shell every subcommand runs processes in: at the workspace root, with cargo found
+//! through `$CARGO` (the cargo that runs xtask).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+/// The workspace root (the parent of xtask's manifest directory).
+pub(crate) fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
+
+/// A shell at the workspace root.
+pub(crate) fn at_root() -> Result<Shell> {
+    let sh = Shell::new().context("creating a shell")?;
+    sh.change_dir(root());
+    Ok(sh)
+}
+
+/// The cargo that runs xtask, so a toolchain picked by rustup is the one used throughout.
+pub(crate) fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}

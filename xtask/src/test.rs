@@ -1,0 +1,172 @@
+//! `cargo xtask test`: the workspace tests, with PostgreSQL when one is reachable.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use xshell::cmd;
+
+use crate::{config, shell};
+
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Args {
+    /// Skip the doctests.
+    #[arg(long)]
+    no_doc: bool,
+    /// Run only tests whose name matches (passed to the test runner).
+    filter: Vec<String>,
+}
+
+pub(crate) fn run(args: &Args) -> Result<()> {
+    let quality = config::load()?;
+    let sh = shell::at_root()?;
+    let cargo = shell::cargo();
+
+    let database = Database::locate(&quality.database);
+    eprintln!("{}", database.describe());
+    if database.reachable.is_ok() {
+        sh.set_var("DATABASE_URL", database.url.as_str());
+    }
+
+    let filter = &args.filter;
+    let nextest = cmd!(sh, "{cargo} nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok();
+    if nextest {
+        cmd!(
+            sh,
+            "{cargo} nextest run --workspace --all-features --no-tests=warn {filter...}"
+        )
+        .run()
+        .context("tests failed; reproduce with `cargo nextest run --workspace --all-features`")?;
+    } else {
+        eprintln!(
+            "cargo-nextest is not installed (`cargo install cargo-nextest`): using cargo test"
+        );
+        cmd!(
+            sh,
+            "{cargo} test --workspace --all-features --lib --bins --tests {filter...}"
+        )
+        .run()
+        .context("tests failed; reproduce with `cargo test --workspace --all-features`")?;
+    }
+    if !args.no_doc {
+        cmd!(
+            sh,
+            "{cargo} test --workspace --all-features --doc {filter...}"
+        )
+        .run()
+        .context("doctests failed; reproduce with `cargo test --workspace --all-features --doc`")?;
+    }
+    Ok(())
+}
+
+/// Which PostgreSQL the tests use, and whether it answers.
+#[derive(Debug)]
+pub(crate) struct Database {
+    pub(crate) url: url::Url,
+    from_env: bool,
+    pub(crate) reachable: Result<(), String>,
+}
+
+impl Database {
+    /// `DATABASE_URL` when set, else the default of `quality.toml`; probed over TCP.
+    pub(crate) fn locate(config: &config::Database) -> Self {
+        let env = std::env::var("DATABASE_URL").ok();
+        let (url, from_env) = match env.as_deref().map(url::Url::parse) {
+            Some(Ok(url)) => (url, true),
+            Some(Err(err)) => {
+                let reachable = Err(format!("DATABASE_URL is not a URL: {err}"));
+                return Self {
+                    url: config.default_url.clone(),
+                    from_env: true,
+                    reachable,
+                };
+            }
+            None => (config.default_url.clone(), false),
+        };
+        let reachable = probe(&url);
+        Self {
+            url,
+            from_env,
+            reachable,
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let source = if self.from_env {
+            "DATABASE_URL"
+        } else {
+            "quality.toml [database] default_url"
+        };
+        let url = redacted(&self.url);
+        match &self.reachable {
+            Ok(()) => format!("PostgreSQL: using {url} (from {source})"),
+            Err(why) => format!(
+                "PostgreSQL: none reachable at {url} (from {source}): {why}. \
+                 Tests that need a database will be SKIPPED and say so."
+            ),
+        }
+    }
+}
+
+fn redacted(url: &url::Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url.to_string()
+}
+
+fn probe(url: &url::Url) -> Result<(), String> {
+    let host = url.host_str().ok_or("the URL has no host")?;
+    let port = url.port().unwrap_or(5432);
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve {host}: {err}"))?;
+    let mut last = format!("{host}:{port} resolves to no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            Ok(_) => return Ok(()),
+            Err(err) => last = format!("{addr}: {err}"),
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_reported_plainly() {
+        // Port 1 on loopback: nothing listens there.
+        let url = url::Url::parse("postgres://postgres:secret@127.0.0.1:1/db").unwrap();
+        let db = Database {
+            reachable: probe(&url),
+            url,
+            from_env: false,
+        };
+        assert!(db.reachable.is_err());
+        let text = db.describe();
+        assert!(
+            text.contains("none reachable") && text.contains("SKIPPED"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("secret"),
+            "passwords are not printed: {text}"
+        );
+    }
+
+    #[test]
+    fn a_listening_server_is_reachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = url::Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/db")).unwrap();
+        assert_eq!(probe(&url), Ok(()));
+    }
+}
