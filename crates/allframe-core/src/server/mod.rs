@@ -145,7 +145,7 @@ impl ServerConfig {
 /// tower layers) on `listener`. Await the result to run the server.
 ///
 /// ```no_run
-/// # async fn run() -> std::std::io::Result<()> {
+/// # async fn run() -> std::io::Result<()> {
 /// use allframe_core::{Router, routing::get, serve, server::{env_addr, shutdown_signal}};
 ///
 /// let app = Router::new().route("/", get(|| async { "Hello, World!" })).into_service();
