@@ -7,7 +7,7 @@ use xshell::cmd;
 
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{shell, test};
+use crate::{shell, size, test};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -31,6 +31,9 @@ fn remedy(step: Step) -> &'static str {
             "reproduce with `cargo clippy --workspace --all-targets --all-features -- -D warnings`"
         }
         Step::Test => "reproduce with `cargo xtask test` (or `cargo xtask test NAME` for one test)",
+        Step::Size => {
+            "reproduce with `cargo xtask size`; accept intended growth with `cargo xtask baseline size`"
+        }
     }
 }
 
@@ -47,6 +50,7 @@ fn run_step(step: Step) -> Result<()> {
             .run()?;
         }
         Step::Test => test::run(&test::Args::default())?,
+        Step::Size => size::run(&size::Args::default())?,
     }
     Ok(())
 }
@@ -128,7 +132,7 @@ mod tests {
 
     #[test]
     fn every_step_names_its_remedy() {
-        for step in [Step::Fmt, Step::Clippy, Step::Test] {
+        for step in [Step::Fmt, Step::Clippy, Step::Test, Step::Size] {
             assert!(remedy(step).contains("cargo "), "{step:?}");
         }
     }

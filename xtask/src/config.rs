@@ -12,6 +12,42 @@ use serde::Deserialize;
 pub(crate) struct Quality {
     pub(crate) ci: Ci,
     pub(crate) database: Database,
+    pub(crate) size: Size,
+}
+
+/// `[size]`: binary size of each feature configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Size {
+    /// The package whose binary is measured, built once per configuration.
+    pub(crate) probe: String,
+    /// The package built beside it for the ratio (axum's hello world).
+    pub(crate) reference: String,
+    /// Crates listed per configuration.
+    pub(crate) top_crates: usize,
+    /// Growth of the stripped size against the baseline that warns, in percent.
+    pub(crate) growth_warn_percent: f64,
+    /// Growth of the stripped size against the baseline that fails, in percent.
+    pub(crate) growth_fail_percent: f64,
+    #[serde(rename = "config")]
+    pub(crate) configs: Vec<SizeConfig>,
+}
+
+/// `[[size.config]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SizeConfig {
+    pub(crate) name: String,
+    /// Features of the probe (named as the `allframe` features they enable).
+    pub(crate) features: Vec<String>,
+    /// Over this is a warning (the PRD's target), in MiB.
+    pub(crate) target_mib: f64,
+    /// Over this is a failure (the PRD's hard limit), in MiB.
+    pub(crate) limit_mib: f64,
+    /// Our own goal, in MiB: over it is reported, not failed.
+    pub(crate) goal_mib: Option<f64>,
+    /// Our own goal as a ratio to the reference binary.
+    pub(crate) goal_vs_reference: Option<f64>,
 }
 
 /// `[ci]`
@@ -29,6 +65,7 @@ pub(crate) enum Step {
     Fmt,
     Clippy,
     Test,
+    Size,
 }
 
 impl Step {
@@ -37,6 +74,7 @@ impl Step {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
             Step::Test => "test",
+            Step::Size => "size",
         }
     }
 }
@@ -67,6 +105,21 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
     if quality.ci.steps.is_empty() {
         bail!("[ci] steps is empty: list at least one step");
     }
+    let size = &quality.size;
+    if size.growth_fail_percent < size.growth_warn_percent {
+        bail!("[size] growth_fail_percent must not be below growth_warn_percent");
+    }
+    for (i, config) in size.configs.iter().enumerate() {
+        if size.configs[..i].iter().any(|c| c.name == config.name) {
+            bail!("[[size.config]] `{}` appears twice", config.name);
+        }
+        if config.limit_mib < config.target_mib {
+            bail!(
+                "[[size.config]] `{}`: limit_mib is below target_mib",
+                config.name
+            );
+        }
+    }
     for (i, step) in quality.ci.steps.iter().enumerate() {
         if quality.ci.steps[..i].contains(step) {
             bail!("[ci] steps lists `{}` twice", step.name());
@@ -85,6 +138,20 @@ steps = ["fmt", "clippy", "test"]
 
 [database]
 default_url = "postgres://postgres@127.0.0.1:5432/postgres"
+
+[size]
+probe = "size-probe"
+reference = "size-axum"
+top_crates = 8
+growth_warn_percent = 5.0
+growth_fail_percent = 10.0
+
+[[size.config]]
+name = "minimal"
+features = []
+target_mib = 2.0
+limit_mib = 3.0
+goal_vs_reference = 1.25
 "#;
 
     fn error(text: &str) -> String {
@@ -114,9 +181,9 @@ default_url = "postgres://postgres@127.0.0.1:5432/postgres"
 
     #[test]
     fn an_unknown_section_is_named() {
-        let err = error(&format!("{VALID}\n[sise]\nlimit = 1\n"));
+        let err = error(&format!("[sise]\nlimit = 1\n{VALID}"));
         assert!(err.contains("unknown field `sise`"), "{err}");
-        assert!(err.contains("line 8"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
     }
 
     #[test]
@@ -137,13 +204,23 @@ default_url = "postgres://postgres@127.0.0.1:5432/postgres"
     fn an_unknown_step_is_named() {
         let err = error(&VALID.replace(r#""clippy""#, r#""clipy""#));
         assert!(err.contains("unknown variant `clipy`"), "{err}");
-        assert!(err.contains("`fmt`, `clippy`, `test`"), "{err}");
+        assert!(err.contains("`fmt`, `clippy`, `test`, `size`"), "{err}");
     }
 
     #[test]
     fn a_missing_section_or_a_repeated_step_is_an_error() {
         let err = error("[ci]\nsteps = [\"fmt\"]\n");
         assert!(err.contains("missing field `database`"), "{err}");
+        let err = error(&VALID.replace("limit_mib = 3.0", "limit_mib = 1.0"));
+        assert!(
+            err.contains("`minimal`: limit_mib is below target_mib"),
+            "{err}"
+        );
+        let err = error(&VALID.replace("target_mib = 2.0", "target_mb = 2.0"));
+        assert!(
+            err.contains("unknown field `target_mb`") && err.contains("line 18"),
+            "{err}"
+        );
         let err = error(&VALID.replace(r#""clippy""#, r#""fmt""#));
         assert!(err.contains("lists `fmt` twice"), "{err}");
     }

@@ -3,9 +3,11 @@
 //! `main` parses the command line and dispatches; each subcommand lives in its own module
 //! with a `run` function.
 
+mod baseline;
 mod ci;
 mod config;
 mod shell;
+mod size;
 mod summary;
 mod test;
 
@@ -27,6 +29,11 @@ enum Command {
     /// The workspace tests (cargo-nextest when installed), PostgreSQL-backed ones included
     /// when a database is reachable.
     Test(test::Args),
+    /// Binary size of every feature configuration: stripped bytes, `.text` by crate, the cost
+    /// of each feature, the ratio to axum, limits and the baseline.
+    Size(size::Args),
+    /// Rewrite the committed baselines from a fresh measurement (then commit them).
+    Baseline(baseline::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ci(args) => ci::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Size(args) => size::run(&args),
+        Command::Baseline(args) => baseline::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

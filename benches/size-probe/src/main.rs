@@ -1,0 +1,62 @@
+//! The size probe: a JSON server that really uses every enabled feature, so link-time
+//! optimisation cannot delete what a feature costs. Listens on `ALLFRAME_ADDR`.
+
+use allframe::routing::{get, post};
+use allframe::{Json, Path, Router};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Message {
+    message: String,
+}
+
+async fn json() -> Json<Message> {
+    Json(Message {
+        message: "Hello, World!".to_owned(),
+    })
+}
+
+async fn echo(Json(body): Json<Message>) -> Json<Message> {
+    Json(body)
+}
+
+async fn user(Path(id): Path<u64>) -> String {
+    format!("user {id}")
+}
+
+#[derive(Clone)]
+struct AppState {
+    #[cfg_attr(not(feature = "di"), allow(dead_code))]
+    greeting: Greeting,
+}
+
+#[derive(Clone)]
+struct Greeting(&'static str);
+
+#[cfg(feature = "di")]
+allframe::provide!(AppState { greeting: Greeting });
+
+#[cfg(feature = "di")]
+async fn greet(allframe::di::Inject(greeting): allframe::di::Inject<Greeting>) -> &'static str {
+    greeting.0
+}
+
+fn app() -> allframe::RouterService<AppState> {
+    let router = Router::new()
+        .route("/json", get(json))
+        .route("/echo", post(echo))
+        .route("/users/{id}", get(user));
+    #[cfg(feature = "di")]
+    let router = router.route("/greet", get(greet));
+    router.with_state(AppState {
+        greeting: Greeting("hello"),
+    })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(allframe::server::env_addr()).await?;
+    allframe::serve(listener, app())
+        .with_graceful_shutdown(allframe::server::shutdown_signal())
+        .await
+}
