@@ -53,8 +53,25 @@ fn app() -> allframe::RouterService<AppState> {
     })
 }
 
+/// A table only the `regression-fixture` build links: 40,000 distinct words.
+#[cfg(feature = "regression-fixture")]
+static REGRESSION_TABLE: [u64; 40_000] = {
+    let mut table = [0u64; 40_000];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        i += 1;
+    }
+    table
+};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
+    #[cfg(feature = "regression-fixture")]
+    {
+        let index = std::env::args().count() % REGRESSION_TABLE.len();
+        eprintln!("{}", std::hint::black_box(&REGRESSION_TABLE)[index]);
+    }
     let listener = tokio::net::TcpListener::bind(allframe::server::env_addr()).await?;
     allframe::serve(listener, app())
         .with_graceful_shutdown(allframe::server::shutdown_signal())

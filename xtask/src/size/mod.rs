@@ -440,6 +440,64 @@ mod tests {
         assert!(err.contains("`minmal`") && err.contains("minimal"), "{err}");
     }
 
+    /// A/B on real binaries: the probe with a 320 KiB table linked in is caught against the
+    /// plain probe as its baseline, and the plain probe against itself is not.
+    #[test]
+    fn a_real_size_regression_is_caught_and_a_against_a_is_not() {
+        let quality = config::load().unwrap();
+        let size = &quality.size;
+        let minimal = size.configs.iter().find(|c| c.name == "minimal").unwrap();
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .current_dir(shell::root())
+            .no_deps()
+            .exec()
+            .unwrap();
+        let builder = build::Builder::new(metadata.target_directory.as_std_path(), false).unwrap();
+        let plain = figures(
+            &builder
+                .build(&size.probe, &[], "minimal", "test 1/2")
+                .unwrap(),
+        )
+        .unwrap();
+        let fixture = ["regression-fixture".to_owned()];
+        let grown = figures(
+            &builder
+                .build(&size.probe, &fixture, "regression-fixture", "test 2/2")
+                .unwrap(),
+        )
+        .unwrap();
+        let growth = Growth {
+            warn: size.growth_warn_percent,
+            fail: size.growth_fail_percent,
+        };
+
+        let a_a = verdict::judge(
+            minimal,
+            growth,
+            plain.stripped_bytes,
+            None,
+            Some(plain.stripped_bytes),
+        );
+        assert_eq!(a_a.level, Level::Ok, "{a_a:?}");
+
+        let caught = verdict::judge(
+            minimal,
+            growth,
+            grown.stripped_bytes,
+            None,
+            Some(plain.stripped_bytes),
+        );
+        assert_eq!(caught.level, Level::Failure, "{caught:?}");
+        assert!(
+            caught
+                .reasons
+                .iter()
+                .any(|r| r.contains("since the baseline")),
+            "{caught:?}"
+        );
+        assert!(grown.stripped_bytes >= plain.stripped_bytes + 300 * 1024);
+    }
+
     #[test]
     fn the_default_configuration_matches_the_facade() {
         let metadata = cargo_metadata::MetadataCommand::new()
