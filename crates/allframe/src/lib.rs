@@ -8,5 +8,6 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `di` (default) | [`di::Inject`] and [`provide!`]: typed dependency injection checked at compile time |
+//! | `http2` (default) | HTTP/2 over cleartext (h2c) beside HTTP/1.1 on the same listener |
 
 pub use allframe_core::*;

@@ -4,6 +4,7 @@
 
 mod attribution;
 mod build;
+mod smoke;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -226,6 +227,7 @@ fn measure(
     for (i, config) in configs.iter().enumerate() {
         let progress = format!("{}/{total}", i + 2);
         let built = builder.build(&size.probe, &config.features, &config.name, &progress)?;
+        smoke::check(&built.stripped, &config.name)?;
         measured.push(figures(&built)?);
     }
     Ok((reference, measured, fingerprint))

@@ -1,6 +1,7 @@
 //! The HTTP server: HTTP/1.1 and HTTP/2 (h2c) on one listener, limits against abusive
 //! clients, handler panics answered with 500, and graceful shutdown.
 
+mod conn;
 mod io;
 
 use std::any::Any;
@@ -16,11 +17,9 @@ use std::time::Duration;
 use http::header::SERVER;
 use http::{HeaderValue, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use pin_project_lite::pin_project;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_service::Service;
 
 use crate::Request;
@@ -121,24 +120,6 @@ impl ServerConfig {
         self.server_header = value;
         self
     }
-
-    fn connection_builder(&self) -> auto::Builder<TokioExecutor> {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout)
-            .max_headers(self.max_headers)
-            .max_buf_size(self.max_header_bytes)
-            // Responses to requests that arrived in one read leave in one write.
-            .pipeline_flush(true)
-            .keep_alive(true);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
-        builder
-    }
 }
 
 /// Serves `service` (usually a [`RouterService`](crate::RouterService), possibly wrapped in
@@ -225,12 +206,13 @@ where
         config,
         signal,
     } = serve;
-    let builder = config.connection_builder();
+    let protocols = Arc::new(conn::Protocols::new(&config));
     let shared = Arc::new(Shared {
         body_limit: config.body_limit,
         server_header: config.server_header.clone(),
     });
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver: the sender's `closed` is "all connections ended".
+    let (stop, stopped) = watch::channel(false);
     let mut signal = pin!(signal);
     loop {
         let stream = tokio::select! {
@@ -251,32 +233,30 @@ where
             service: service.clone(),
             shared: Arc::clone(&shared),
         };
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let protocols = Arc::clone(&protocols);
+        let mut stopped = stopped.clone();
         let header_read_timeout = config.header_read_timeout;
         tokio::spawn(async move {
             // hyper's header timeout starts once the protocol is known; a client that
             // connects and sends nothing must not hold the connection forever either.
             let mut first = [0u8; 1];
-            let first_byte = stream.peek(&mut first);
-            if !matches!(
-                tokio::time::timeout(header_read_timeout, first_byte).await,
-                Ok(Ok(1))
-            ) {
-                return;
+            let first_byte = tokio::time::timeout(header_read_timeout, stream.peek(&mut first));
+            tokio::select! {
+                peeked = first_byte => if !matches!(peeked, Ok(Ok(1))) { return },
+                _ = stopped.wait_for(|stopping| *stopping) => return,
             }
             let (io, returned) = io::ConnectionIo::new(stream);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-            let result = watcher.watch(conn.into_owned()).await;
-            if let Err(err) = result {
+            if let Err(err) = protocols.serve(io, service, stopped).await {
                 tracing::debug!(error = %err, "connection ended with an error");
                 answer_malformed_request(&*err, &returned).await;
             }
         });
     }
     drop(listener);
+    stop.send_replace(true);
+    drop(stopped);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = stop.closed() => {}
         () = tokio::time::sleep(config.shutdown_timeout) => {
             tracing::warn!("graceful shutdown timed out; dropping the connections still open");
         }
