@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::ALLOW;
-use http::{HeaderValue, StatusCode};
+use http::header::{ALLOW, CONTENT_LENGTH};
+use http::{HeaderValue, Method, StatusCode};
+use http_body::Body as _;
 
 pub use self::method::{MethodRouter, any, delete, get, head, options, patch, post, put, trace};
 use crate::Request;
@@ -186,7 +187,14 @@ impl<S> std::fmt::Debug for RouterService<S> {
 
 impl<S: Clone + Send + Sync + 'static> RouterService<S> {
     /// Routes one request and runs its handler.
-    pub fn handle(&self, mut req: Request) -> RouteFuture {
+    pub fn handle(&self, req: Request) -> RouteFuture {
+        let head = req.method() == Method::HEAD;
+        let mut future = self.route(req);
+        future.head = head;
+        future
+    }
+
+    fn route(&self, mut req: Request) -> RouteFuture {
         let inner = &*self.inner;
         let path = req.uri().path();
         let Ok(matched) = inner.matcher.at(path) else {
@@ -234,7 +242,12 @@ impl<S: Clone + Send + Sync + 'static> tower_service::Service<Request> for Route
 }
 
 /// The response future of [`RouterService`].
-pub struct RouteFuture(RouteFutureKind);
+pub struct RouteFuture {
+    kind: RouteFutureKind,
+    /// A `HEAD` request: the response keeps its headers and loses its body (HTTP/2 would
+    /// otherwise send the body a `GET` handler produced).
+    head: bool,
+}
 
 enum RouteFutureKind {
     Handler(BoxFuture<Response>),
@@ -243,11 +256,11 @@ enum RouteFutureKind {
 
 impl RouteFuture {
     fn handler(fut: BoxFuture<Response>) -> Self {
-        Self(RouteFutureKind::Handler(fut))
+        Self { kind: RouteFutureKind::Handler(fut), head: false }
     }
 
     fn ready(res: Response) -> Self {
-        Self(RouteFutureKind::Ready(Some(res)))
+        Self { kind: RouteFutureKind::Ready(Some(res)), head: false }
     }
 }
 
@@ -261,11 +274,17 @@ impl Future for RouteFuture {
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().0 {
-            RouteFutureKind::Handler(fut) => fut.as_mut().poll(cx).map(Ok),
-            RouteFutureKind::Ready(res) => {
-                Poll::Ready(Ok(res.take().expect("RouteFuture polled after completion")))
+        let this = self.get_mut();
+        let mut res = match &mut this.kind {
+            RouteFutureKind::Handler(fut) => std::task::ready!(fut.as_mut().poll(cx)),
+            RouteFutureKind::Ready(res) => res.take().expect("RouteFuture polled after completion"),
+        };
+        if this.head {
+            if let Some(len) = res.body().size_hint().exact() {
+                res.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| len.into());
             }
+            *res.body_mut() = crate::Body::empty();
         }
+        Poll::Ready(Ok(res))
     }
 }

@@ -76,6 +76,12 @@ async fn methods_are_routed_per_route() {
     let head = c.request(Method::HEAD, "/api/users", &[], "").await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty(), "HEAD has no body");
+    assert_eq!(head.header("content-length"), Some("4"), "the length GET would send");
+    // HTTP/2 sends whatever body a response has: HEAD must still get none.
+    let head = server.http2().await.request(Method::HEAD, "/api/users", &[], "").await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty(), "HEAD has no body over HTTP/2");
+    assert_eq!(head.header("content-length"), Some("4"));
 }
 
 #[tokio::test]
