@@ -306,9 +306,14 @@ impl RawConnection {
     /// Reads one response (status line, headers, `Content-Length` body). Returns `None` if
     /// the server closed the connection first.
     pub async fn read_response(&mut self) -> Option<RawResponse> {
-        tokio::time::timeout(PATIENCE, self.read_response_inner())
+        self.read_response_within(PATIENCE).await
+    }
+
+    /// Like [`RawConnection::read_response`], failing the test after `within`.
+    pub async fn read_response_within(&mut self, within: Duration) -> Option<RawResponse> {
+        tokio::time::timeout(within, self.read_response_inner())
             .await
-            .expect("response in time")
+            .unwrap_or_else(|_| panic!("no response within {within:?}"))
     }
 
     async fn read_response_inner(&mut self) -> Option<RawResponse> {

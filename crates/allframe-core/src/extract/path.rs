@@ -32,7 +32,11 @@ impl RawPathParams {
         let base = path.as_ptr() as usize;
         let spans = values
             .map(|v| {
-                let start = v.as_ptr() as usize - base;
+                let start = (v.as_ptr() as usize).wrapping_sub(base);
+                assert!(
+                    start + v.len() <= path.len(),
+                    "a parameter value lies inside the path"
+                );
                 (start, start + v.len())
             })
             .collect();

@@ -62,10 +62,13 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// methods.
     #[track_caller]
     pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
-        if let Err(reason) = path::parse(path) {
-            panic!("invalid route `{path}`: {reason}");
-        }
-        match self.routes.iter_mut().find(|r| r.path == path) {
+        let pattern = match path::parse(path) {
+            Ok(pattern) => pattern.matchit,
+            Err(reason) => panic!("invalid route `{path}`: {reason}"),
+        };
+        // `/users/:id` and `/users/{id}` are one route: compare them as matchit sees them.
+        let same = |route: &Route<S>| path::parse(&route.path).is_ok_and(|p| p.matchit == pattern);
+        match self.routes.iter_mut().find(|r| same(r)) {
             Some(existing) => existing.methods.merge(methods, path),
             None => self.routes.push(Route {
                 path: path.to_owned(),
@@ -256,11 +259,17 @@ enum RouteFutureKind {
 
 impl RouteFuture {
     fn handler(fut: BoxFuture<Response>) -> Self {
-        Self { kind: RouteFutureKind::Handler(fut), head: false }
+        Self {
+            kind: RouteFutureKind::Handler(fut),
+            head: false,
+        }
     }
 
     fn ready(res: Response) -> Self {
-        Self { kind: RouteFutureKind::Ready(Some(res)), head: false }
+        Self {
+            kind: RouteFutureKind::Ready(Some(res)),
+            head: false,
+        }
     }
 }
 
@@ -280,8 +289,10 @@ impl Future for RouteFuture {
             RouteFutureKind::Ready(res) => res.take().expect("RouteFuture polled after completion"),
         };
         if this.head {
-            if let Some(len) = res.body().size_hint().exact() {
-                res.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| len.into());
+            if let Some(len) = res.body().size_hint().exact().filter(|len| *len > 0) {
+                res.headers_mut()
+                    .entry(CONTENT_LENGTH)
+                    .or_insert_with(|| len.into());
             }
             *res.body_mut() = crate::Body::empty();
         }

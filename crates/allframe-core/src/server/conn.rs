@@ -8,8 +8,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 
-use super::ServerConfig;
 use super::io::ConnectionIo;
+use super::{ServerConfig, Stop};
 use crate::body::BoxError;
 use crate::response::Response;
 
@@ -21,8 +21,7 @@ macro_rules! http1_settings {
             .header_read_timeout($config.header_read_timeout)
             .max_headers($config.max_headers)
             .max_buf_size($config.max_header_bytes)
-            // Responses to requests that arrived in one read leave in one write.
-            .pipeline_flush(true)
+            // Not hyper's `pipeline_flush`: `ConnectionIo` batches pipelined responses.
             .keep_alive(true)
     };
 }
@@ -45,7 +44,10 @@ impl Protocols {
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+            // Ping idle connections so a vanished peer does not hold one forever.
+            .keep_alive_interval(Some(std::time::Duration::from_secs(60)))
+            .keep_alive_timeout(std::time::Duration::from_secs(20));
         Self { builder }
     }
 
@@ -62,7 +64,7 @@ impl Protocols {
         &self,
         io: ConnectionIo,
         service: S,
-        stop: watch::Receiver<bool>,
+        stop: watch::Receiver<Stop>,
     ) -> Result<(), BoxError>
     where
         S: hyper::service::Service<http::Request<Incoming>, Response = Response> + Send + 'static,
@@ -89,10 +91,12 @@ impl Protocols {
     }
 }
 
+/// Runs `conn` to its end; shuts it down gracefully on [`Stop::Graceful`] and drops it on
+/// [`Stop::Abort`].
 async fn drive<C, E>(
     conn: C,
     graceful_shutdown: impl FnOnce(Pin<&mut C>),
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Stop>,
 ) -> Result<(), E>
 where
     C: Future<Output = Result<(), E>>,
@@ -100,8 +104,11 @@ where
     let mut conn = pin!(conn);
     tokio::select! {
         result = conn.as_mut() => return result,
-        _ = stop.wait_for(|stopping| *stopping) => {}
+        _ = stop.wait_for(|stop| *stop != Stop::Running) => {}
     }
     graceful_shutdown(conn.as_mut());
-    conn.await
+    tokio::select! {
+        result = conn => result,
+        _ = stop.wait_for(|stop| *stop == Stop::Abort) => Ok(()),
+    }
 }

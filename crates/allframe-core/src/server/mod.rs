@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -207,12 +208,8 @@ where
         signal,
     } = serve;
     let protocols = Arc::new(conn::Protocols::new(&config));
-    let shared = Arc::new(Shared {
-        body_limit: config.body_limit,
-        server_header: config.server_header.clone(),
-    });
     // Every connection task holds a receiver: the sender's `closed` is "all connections ended".
-    let (stop, stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(Stop::Running);
     let mut signal = pin!(signal);
     loop {
         let stream = tokio::select! {
@@ -229,85 +226,78 @@ where
             () = &mut signal => break,
         };
         let _ = stream.set_nodelay(true);
+        let shared = Arc::new(Shared {
+            body_limit: config.body_limit,
+            server_header: config.server_header.clone(),
+            upgraded: Arc::new(AtomicBool::new(false)),
+        });
         let service = ConnectionService {
             service: service.clone(),
-            shared: Arc::clone(&shared),
+            shared,
         };
         let protocols = Arc::clone(&protocols);
         let mut stopped = stopped.clone();
         let header_read_timeout = config.header_read_timeout;
         tokio::spawn(async move {
-            // hyper's header timeout starts once the protocol is known; a client that
-            // connects and sends nothing must not hold the connection forever either.
-            let mut first = [0u8; 1];
-            let first_byte = tokio::time::timeout(header_read_timeout, stream.peek(&mut first));
+            // hyper's header timeout starts once the protocol is known: a client that sends
+            // nothing, or a few bytes of the HTTP/2 preface, is timed out here.
+            let known = tokio::time::timeout(header_read_timeout, protocol_known(&stream));
             tokio::select! {
-                peeked = first_byte => if !matches!(peeked, Ok(Ok(1))) { return },
-                _ = stopped.wait_for(|stopping| *stopping) => return,
+                known = known => if !matches!(known, Ok(Ok(true))) { return },
+                _ = stopped.wait_for(|stop| *stop != Stop::Running) => return,
             }
-            let (io, returned) = io::ConnectionIo::new(stream);
+            let io = io::ConnectionIo::new(stream, Arc::clone(&service.shared.upgraded));
             if let Err(err) = protocols.serve(io, service, stopped).await {
                 tracing::debug!(error = %err, "connection ended with an error");
-                answer_malformed_request(&*err, &returned).await;
             }
         });
     }
     drop(listener);
-    stop.send_replace(true);
+    stop.send_replace(Stop::Graceful);
     drop(stopped);
     tokio::select! {
         () = stop.closed() => {}
         () = tokio::time::sleep(config.shutdown_timeout) => {
-            tracing::warn!("graceful shutdown timed out; dropping the connections still open");
+            tracing::warn!("graceful shutdown timed out; closing the connections still open");
+            stop.send_replace(Stop::Abort);
+            stop.closed().await;
         }
     }
     Ok(())
 }
 
-/// Answers a request hyper refused to parse, when hyper could not send its own answer (see
-/// [`io`]): `431` for a head over the limits, `400` for anything else malformed.
-async fn answer_malformed_request(
-    err: &(dyn std::error::Error + Send + Sync + 'static),
-    returned: &io::Returned,
-) {
-    use tokio::io::AsyncWriteExt;
-
-    let Some(err) = err.downcast_ref::<hyper::Error>().filter(|e| e.is_parse()) else {
-        return;
-    };
-    let Some((mut stream, answered)) = returned.take() else {
-        return;
-    };
-    if answered {
-        return;
-    }
-    let (status, detail) = if err.is_parse_too_large() {
-        (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "the request head is over the server's limits",
-        )
-    } else {
-        (StatusCode::BAD_REQUEST, "the request is not valid HTTP/1.1")
-    };
-    let body = Problem::new(status).with_detail(detail).to_json();
-    let head = format!(
-        "HTTP/1.1 {status}\r\nserver: AllFrame\r\ndate: {}\r\nconnection: close\r\n\
-         content-type: application/problem+json\r\ncontent-length: {}\r\n\r\n",
-        httpdate::fmt_http_date(std::time::SystemTime::now()),
-        body.len()
-    );
-    let answer = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&body).await?;
-        stream.shutdown().await
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+/// Where a server is in its life; connections watch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    Running,
+    /// Finish open requests, start no new ones.
+    Graceful,
+    /// The shutdown timeout passed: close now.
+    Abort,
 }
 
-/// What every connection of one server shares.
+/// Resolves to true once the first bytes tell HTTP/1.1 from HTTP/2 (false at end of input).
+async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<bool> {
+    let mut first = [0u8; io::H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut first).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if n == first.len() || first[..n] != io::H2_PREFACE[..n] {
+            return Ok(true);
+        }
+        // A partial HTTP/2 preface: wait for the rest (bounded by the header timeout).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What the requests of one connection share.
 struct Shared {
     body_limit: usize,
     server_header: Option<HeaderValue>,
+    /// The connection was upgraded (`101`): its socket stops holding responses back.
+    upgraded: Arc<AtomicBool>,
 }
 
 /// Adapts a tower service to hyper: limits the body, catches panics, adds `Server`.
@@ -387,6 +377,9 @@ where
             }
         };
         let mut res = outcome;
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+            this.shared.upgraded.store(true, Ordering::Relaxed);
+        }
         if let Some(server) = &this.shared.server_header {
             res.headers_mut()
                 .entry(SERVER)

@@ -51,6 +51,51 @@ async fn pipelined_requests_are_answered_in_order() {
     }
 }
 
+/// Responses are held back only while more input is waiting: a stray CRLF, half of the next
+/// request or a malformed one behind a good one must not hold (or lose) an answer.
+#[tokio::test]
+async fn trailing_bytes_never_hold_a_response_back() {
+    let server = TestServer::start(app()).await;
+    let prompt = Duration::from_secs(3);
+
+    let mut raw = server.raw().await;
+    raw.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}\r\n").await;
+    let res = raw.read_response_within(prompt).await.expect("answered");
+    assert_eq!((res.status, res.body.as_slice()), (200, &b"{}"[..]));
+
+    let mut raw = server.raw().await;
+    raw.write(b"GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /n/")
+        .await;
+    let res = raw.read_response_within(prompt).await.expect("answered");
+    assert_eq!(res.body, b"1");
+    raw.write(b"2 HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(
+        raw.read_response_within(prompt)
+            .await
+            .expect("answered")
+            .body,
+        b"2"
+    );
+
+    let mut raw = server.raw().await;
+    raw.write(b"GET /n/3 HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP\r\n\r\n")
+        .await;
+    assert_eq!(
+        raw.read_response_within(prompt)
+            .await
+            .expect("the good one")
+            .status,
+        200
+    );
+    assert_eq!(
+        raw.read_response_within(prompt)
+            .await
+            .expect("the bad one")
+            .status,
+        400
+    );
+}
+
 #[tokio::test]
 async fn every_response_has_server_and_date_headers() {
     let server = TestServer::start(app()).await;

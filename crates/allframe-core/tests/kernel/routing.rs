@@ -76,9 +76,17 @@ async fn methods_are_routed_per_route() {
     let head = c.request(Method::HEAD, "/api/users", &[], "").await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty(), "HEAD has no body");
-    assert_eq!(head.header("content-length"), Some("4"), "the length GET would send");
+    assert_eq!(
+        head.header("content-length"),
+        Some("4"),
+        "the length GET would send"
+    );
     // HTTP/2 sends whatever body a response has: HEAD must still get none.
-    let head = server.http2().await.request(Method::HEAD, "/api/users", &[], "").await;
+    let head = server
+        .http2()
+        .await
+        .request(Method::HEAD, "/api/users", &[], "")
+        .await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty(), "HEAD has no body over HTTP/2");
     assert_eq!(head.header("content-length"), Some("4"));
@@ -111,6 +119,20 @@ async fn wrong_method_is_405_with_allow() {
     assert_eq!(res.json()["status"], 405);
     let res = c.request(Method::PUT, "/api/users/1", &[], "").await;
     assert_eq!(res.header("allow"), Some("GET, HEAD"));
+}
+
+#[tokio::test]
+async fn both_parameter_syntaxes_name_one_route() {
+    let app = Router::new()
+        .route("/items/:id", get(|| async { "get" }))
+        .route("/items/{id}", post(|| async { "post" }));
+    let server = TestServer::start(app.into_service()).await;
+    let mut c = server.http1().await;
+    assert_eq!(c.get("/items/1").await.text(), "get");
+    assert_eq!(
+        c.request(Method::POST, "/items/1", &[], "").await.text(),
+        "post"
+    );
 }
 
 #[tokio::test]
