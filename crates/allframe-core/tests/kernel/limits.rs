@@ -165,6 +165,9 @@ async fn slow_clients_are_disconnected_after_the_header_timeout() {
     slow.write(b"GET /ok HTTP/1.1\r\nHost: x\r\n").await;
     // A connection that never sends a byte.
     let mut silent = server.raw().await;
+    // A few bytes of the HTTP/2 preface, then nothing: the protocol is never known.
+    let mut partial_preface = server.raw().await;
+    partial_preface.write(b"PRI * HT").await;
 
     assert!(
         slow.closed_within(Duration::from_secs(5)).await,

@@ -165,3 +165,30 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         "the listener is closed"
     );
 }
+
+#[tokio::test]
+async fn a_request_outliving_the_shutdown_timeout_is_cut_off() {
+    let app = Router::new()
+        .route(
+            "/forever",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+        .into_service();
+    let config =
+        allframe_core::ServerConfig::default().shutdown_timeout(Duration::from_millis(200));
+    let server = TestServer::start_with(app, config).await;
+    let mut raw = server.raw().await;
+    raw.write(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server
+        .stop()
+        .await
+        .expect("the server returns once the timeout has passed");
+    assert!(
+        raw.closed_within(Duration::from_secs(5)).await,
+        "the connection was closed"
+    );
+}
