@@ -17,11 +17,13 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use super::Shared;
 
 /// Most response bytes held back at once; past it they are written through.
 pub(super) const HOLD_LIMIT: usize = 64 * 1024;
@@ -48,24 +50,24 @@ pub(super) struct ConnectionIo {
     /// The last read found no input waiting (or the end of input).
     read_blocked: bool,
     mode: Mode,
-    /// Set by the connection's service when it answers `101 Switching Protocols`.
-    upgraded: Arc<AtomicBool>,
+    /// Its `upgraded` is set by the connection's service when it answers `101`.
+    shared: Arc<Shared>,
 }
 
 impl ConnectionIo {
-    pub(super) fn new(stream: TcpStream, upgraded: Arc<AtomicBool>) -> Self {
+    pub(super) fn new(stream: TcpStream, shared: Arc<Shared>) -> Self {
         Self {
             stream,
             held: Vec::new(),
             sent: 0,
             read_blocked: false,
             mode: Mode::Sniffing { seen: 0 },
-            upgraded,
+            shared,
         }
     }
 
     fn holds_back(&mut self) -> bool {
-        if self.mode == Mode::Http1 && self.upgraded.load(Ordering::Relaxed) {
+        if self.mode == Mode::Http1 && self.shared.upgraded.load(Ordering::Relaxed) {
             self.mode = Mode::Through;
         }
         self.mode == Mode::Http1

@@ -229,7 +229,7 @@ where
         let shared = Arc::new(Shared {
             body_limit: config.body_limit,
             server_header: config.server_header.clone(),
-            upgraded: Arc::new(AtomicBool::new(false)),
+            upgraded: AtomicBool::new(false),
         });
         let service = ConnectionService {
             service: service.clone(),
@@ -246,7 +246,7 @@ where
                 known = known => if !matches!(known, Ok(Ok(true))) { return },
                 _ = stopped.wait_for(|stop| *stop != Stop::Running) => return,
             }
-            let io = io::ConnectionIo::new(stream, Arc::clone(&service.shared.upgraded));
+            let io = io::ConnectionIo::new(stream, Arc::clone(&service.shared));
             if let Err(err) = protocols.serve(io, service, stopped).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
@@ -292,12 +292,13 @@ async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<bool>
     }
 }
 
-/// What the requests of one connection share.
-struct Shared {
+/// What the requests of one connection, and its socket, share.
+#[derive(Debug)]
+pub(super) struct Shared {
     body_limit: usize,
     server_header: Option<HeaderValue>,
     /// The connection was upgraded (`101`): its socket stops holding responses back.
-    upgraded: Arc<AtomicBool>,
+    pub(super) upgraded: AtomicBool,
 }
 
 /// Adapts a tower service to hyper: limits the body, catches panics, adds `Server`.
