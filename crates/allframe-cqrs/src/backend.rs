@@ -1,0 +1,145 @@
+//! The storage contract every backend implements (memory, durable file, PostgreSQL) and
+//! proves with [`crate::conformance`].
+
+use std::fmt;
+use std::future::Future;
+
+use crate::event::{Envelope, Event, NewEvent};
+
+/// What the writer believes the stream's version to be; a different actual version is a
+/// [`StoreError::Conflict`] and nothing is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// No check.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last event must have this version.
+    Exactly(u64),
+}
+
+impl ExpectedVersion {
+    /// Whether a stream at `actual` (0 for none) satisfies this expectation.
+    pub fn admits(self, actual: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => actual == 0,
+            Self::Exactly(expected) => expected == actual,
+        }
+    }
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream's version after the append.
+    pub version: u64,
+    /// Global position of the first appended event.
+    pub first_position: u64,
+    /// Global position of the last appended event.
+    pub last_position: u64,
+}
+
+/// The latest saved state of a stream, serialized by its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The stream version the state includes.
+    pub version: u64,
+    /// The serialized state.
+    pub data: Vec<u8>,
+}
+
+/// Counts a backend keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackendStats {
+    /// Events stored.
+    pub events: u64,
+    /// Streams with at least one event.
+    pub streams: u64,
+    /// The position of the last event (0 when empty).
+    pub head_position: u64,
+}
+
+/// Why a store operation failed.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The stream's version is not the expected one; nothing was written.
+    Conflict {
+        /// The stream.
+        stream: String,
+        /// What the writer expected.
+        expected: ExpectedVersion,
+        /// What the stream's version is.
+        actual: u64,
+    },
+    /// An append of no events.
+    EmptyAppend,
+    /// The backend failed (I/O, database, corruption); the message says where.
+    Backend(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conflict {
+                stream,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "stream `{stream}` is at version {actual}, the append expected {expected:?}"
+            ),
+            Self::EmptyAppend => f.write_str("an append needs at least one event"),
+            Self::Backend(msg) => write!(f, "event store backend: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Storage for events of type `E`. All methods are atomic: an append writes all of its
+/// events or none, and once it returns `Ok` its events are durable (as far as the backend
+/// promises durability) and visible to every read.
+pub trait Backend<E: Event>: Send + Sync + 'static {
+    /// Appends `events` to `stream` if its version admits `expected`.
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent<E>>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// The events of `stream` with a version above `after_version`, in order.
+    fn read_stream(
+        &self,
+        stream: &str,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<Envelope<E>>, StoreError>> + Send;
+
+    /// Up to `limit` events of all streams with a position above `after_position`, in
+    /// position order.
+    fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Envelope<E>>, StoreError>> + Send;
+
+    /// Stores `snapshot` as the stream's latest, replacing an older one.
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        snapshot: Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The stream's latest snapshot, if any.
+    fn load_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
+
+    /// Makes everything appended so far durable (a no-op where appends already are).
+    fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Counts.
+    fn stats(&self) -> impl Future<Output = Result<BackendStats, StoreError>> + Send;
+}

@@ -1,0 +1,36 @@
+//! CQRS and event sourcing for AllFrame: events in envelopes, an [`EventStore`] over a
+//! pluggable [`Backend`] with optimistic concurrency, and subscriptions that catch up from
+//! any position and then follow live without missing an event.
+//!
+//! ```
+//! use allframe_cqrs::{Event, EventStore, ExpectedVersion, NewEvent};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! enum Account { Opened { owner: String }, Deposited { amount: u64 } }
+//!
+//! impl Event for Account {
+//!     fn event_type(&self) -> &'static str {
+//!         match self { Account::Opened { .. } => "AccountOpened", Account::Deposited { .. } => "Deposited" }
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = EventStore::in_memory();
+//! let opened = NewEvent::new(Account::Opened { owner: "ann".into() });
+//! store.append("account-1", ExpectedVersion::NoStream, vec![opened]).await.unwrap();
+//! let events = store.read_stream("account-1", 0).await.unwrap();
+//! assert_eq!(events[0].version, 1);
+//! # });
+//! ```
+
+mod backend;
+pub mod conformance;
+mod event;
+mod memory;
+mod store;
+
+pub use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+pub use crate::event::{Envelope, Event, Metadata, NewEvent};
+pub use crate::memory::InMemoryBackend;
+pub use crate::store::{EventStore, Subscription};
