@@ -24,13 +24,21 @@
 //! # });
 //! ```
 
+mod aggregate;
 mod backend;
+mod command;
 pub mod conformance;
 mod event;
 mod memory;
 mod store;
 
+pub use crate::aggregate::{
+    Aggregate, AggregateOutcome, AggregateTest, Aggregates, ExecuteError, RetryPolicy,
+};
 pub use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+pub use crate::command::{
+    Command, CommandBus, CommandHandler, DEFAULT_IDEMPOTENCY_CAPACITY, ValidationError,
+};
 pub use crate::event::{Envelope, Event, Metadata, NewEvent};
 pub use crate::memory::InMemoryBackend;
 pub use crate::store::{EventStore, Subscription};

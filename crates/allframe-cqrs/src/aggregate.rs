@@ -1,0 +1,316 @@
+//! Aggregates: state rebuilt from events, commands decided against it, new events appended
+//! with the version the decision saw.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::{Appended, Backend, ExpectedVersion, Snapshot, StoreError};
+use crate::event::{Event, NewEvent};
+use crate::memory::InMemoryBackend;
+use crate::store::EventStore;
+
+/// A consistency boundary: its state is the fold of its events.
+pub trait Aggregate:
+    Default + Clone + Send + Sync + Serialize + DeserializeOwned + 'static
+{
+    /// The events it emits.
+    type Event: Event;
+    /// The commands it decides.
+    type Command: Clone + Send + Sync;
+    /// Why it refuses a command.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Decides a command: the events to append, or a refusal. Must not mutate.
+    fn handle(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Folds one event into the state.
+    fn apply(&mut self, event: &Self::Event);
+}
+
+/// How often an append that lost a race is retried (the command is decided again on the
+/// fresh state each time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 8 }
+    }
+}
+
+/// Why executing a command failed.
+#[derive(Debug)]
+pub enum ExecuteError<E> {
+    /// The aggregate refused the command.
+    Rejected(E),
+    /// The store failed, or the stream kept changing through every retry (a
+    /// [`StoreError::Conflict`]).
+    Store(StoreError),
+    /// A snapshot could not be read or written.
+    Snapshot(String),
+}
+
+impl<E: fmt::Display> fmt::Display for ExecuteError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rejected(err) => write!(f, "command rejected: {err}"),
+            Self::Store(err) => err.fmt(f),
+            Self::Snapshot(msg) => write!(f, "snapshot: {msg}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for ExecuteError<E> {}
+
+impl<E> From<StoreError> for ExecuteError<E> {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// Loads, decides and appends for aggregates of type `A` stored in `B`.
+///
+/// Recently used states stay cached with their version, so a command costs a read of the
+/// events appended since (usually none), not a replay of the stream. A cold state is loaded
+/// from the latest snapshot plus the events after it.
+pub struct Aggregates<A: Aggregate, B = InMemoryBackend<<A as Aggregate>::Event>> {
+    store: EventStore<A::Event, B>,
+    cache: Mutex<HashMap<Arc<str>, Loaded<A>>>,
+    cache_capacity: usize,
+    retry: RetryPolicy,
+    snapshot_every: Option<u64>,
+}
+
+impl<A: Aggregate, B> fmt::Debug for Aggregates<A, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Aggregates")
+            .field("retry", &self.retry)
+            .field("snapshot_every", &self.snapshot_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A state and the stream version it includes.
+#[derive(Debug, Clone)]
+struct Loaded<A> {
+    version: u64,
+    state: A,
+}
+
+impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
+    /// Aggregates over `store`, caching up to 10,000 states, no snapshots.
+    pub fn new(store: EventStore<A::Event, B>) -> Self {
+        Self {
+            store,
+            cache: Mutex::new(HashMap::new()),
+            cache_capacity: 10_000,
+            retry: RetryPolicy::default(),
+            snapshot_every: None,
+        }
+    }
+
+    /// Retries lost races per `policy`.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Saves a snapshot whenever a stream's version crosses a multiple of `every`.
+    pub fn with_snapshots_every(mut self, every: u64) -> Self {
+        self.snapshot_every = Some(every.max(1));
+        self
+    }
+
+    /// Caches at most `capacity` states.
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &EventStore<A::Event, B> {
+        &self.store
+    }
+
+    /// The current state of aggregate `id` and its version (0 for one never written).
+    pub async fn load(&self, id: &str) -> Result<(A, u64), ExecuteError<A::Error>> {
+        let loaded = self.load_loaded(id).await?;
+        let result = (loaded.state.clone(), loaded.version);
+        self.cache_put(id, loaded);
+        Ok(result)
+    }
+
+    /// Decides `command` on aggregate `id` and appends its events with the version the
+    /// decision saw; a lost race is decided again on the new state, up to the retry policy.
+    pub async fn execute(
+        &self,
+        id: &str,
+        command: A::Command,
+    ) -> Result<Appended, ExecuteError<A::Error>> {
+        let mut attempt = 0;
+        loop {
+            let mut loaded = self.load_loaded(id).await?;
+            let events = loaded
+                .state
+                .handle(command.clone())
+                .map_err(ExecuteError::Rejected)?;
+            let new: Vec<NewEvent<A::Event>> = events.iter().cloned().map(NewEvent::new).collect();
+            let before = loaded.version;
+            match self
+                .store
+                .append(id, ExpectedVersion::Exactly(before), new)
+                .await
+            {
+                Ok(appended) => {
+                    for event in &events {
+                        loaded.state.apply(event);
+                    }
+                    loaded.version = appended.version;
+                    if let Some(every) = self.snapshot_every
+                        && appended.version / every > before / every
+                    {
+                        self.snapshot(id, &loaded).await?;
+                    }
+                    self.cache_put(id, loaded);
+                    return Ok(appended);
+                }
+                Err(StoreError::Conflict { .. }) if attempt < self.retry.max_retries => {
+                    attempt += 1
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// The cached state brought up to date, or a cold load.
+    async fn load_loaded(&self, id: &str) -> Result<Loaded<A>, ExecuteError<A::Error>> {
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let mut loaded = match cached {
+            Some(loaded) => loaded,
+            None => self.cold(id).await?,
+        };
+        for envelope in self.store.read_stream(id, loaded.version).await? {
+            loaded.state.apply(&envelope.payload);
+            loaded.version = envelope.version;
+        }
+        Ok(loaded)
+    }
+
+    async fn cold(&self, id: &str) -> Result<Loaded<A>, ExecuteError<A::Error>> {
+        let Some(snapshot) = self.store.load_snapshot(id).await? else {
+            return Ok(Loaded {
+                version: 0,
+                state: A::default(),
+            });
+        };
+        let state = serde_json::from_slice(&snapshot.data).map_err(|err| {
+            ExecuteError::Snapshot(format!(
+                "the snapshot of `{id}` at version {} does not parse: {err}",
+                snapshot.version
+            ))
+        })?;
+        Ok(Loaded {
+            version: snapshot.version,
+            state,
+        })
+    }
+
+    async fn snapshot(&self, id: &str, loaded: &Loaded<A>) -> Result<(), ExecuteError<A::Error>> {
+        let data = serde_json::to_vec(&loaded.state).map_err(|err| {
+            ExecuteError::Snapshot(format!("the state of `{id}` does not serialize: {err}"))
+        })?;
+        self.store
+            .save_snapshot(
+                id,
+                Snapshot {
+                    version: loaded.version,
+                    data,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn cache_put(&self, id: &str, loaded: Loaded<A>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= self.cache_capacity {
+            // Any entry will do: a state evicted is only reloaded, never wrong.
+            if let Some(victim) = cache.keys().next().cloned() {
+                cache.remove(&victim);
+            }
+        }
+        if self.cache_capacity > 0 {
+            cache.insert(id.into(), loaded);
+        }
+    }
+}
+
+/// Given some events, when a command, then these events or this error:
+/// `AggregateTest::<Account>::given(vec![..]).when(cmd).then_events(vec![..])`.
+#[derive(Debug)]
+pub struct AggregateTest<A: Aggregate> {
+    state: A,
+}
+
+impl<A: Aggregate> AggregateTest<A>
+where
+    A::Event: PartialEq + fmt::Debug,
+    A::Error: PartialEq,
+{
+    /// The aggregate after `events`.
+    pub fn given(events: Vec<A::Event>) -> Self {
+        let mut state = A::default();
+        for event in &events {
+            state.apply(event);
+        }
+        Self { state }
+    }
+
+    /// Decides `command`.
+    pub fn when(self, command: A::Command) -> AggregateOutcome<A> {
+        AggregateOutcome {
+            result: self.state.handle(command),
+        }
+    }
+}
+
+/// The decision of [`AggregateTest::when`].
+#[derive(Debug)]
+pub struct AggregateOutcome<A: Aggregate> {
+    result: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Aggregate> AggregateOutcome<A>
+where
+    A::Event: PartialEq + fmt::Debug,
+    A::Error: PartialEq,
+{
+    /// Asserts the command emitted exactly `expected`.
+    #[track_caller]
+    pub fn then_events(self, expected: Vec<A::Event>) {
+        match self.result {
+            Ok(events) => assert_eq!(events, expected, "the command emitted other events"),
+            Err(err) => panic!("expected events {expected:?}, the command was rejected: {err}"),
+        }
+    }
+
+    /// Asserts the command was refused with `expected`.
+    #[track_caller]
+    pub fn then_error(self, expected: A::Error) {
+        match self.result {
+            Ok(events) => panic!("expected the error {expected}, the command emitted {events:?}"),
+            Err(err) => assert!(err == expected, "expected the error {expected}, got {err}"),
+        }
+    }
+}
