@@ -30,6 +30,7 @@ mod command;
 pub mod conformance;
 mod event;
 mod memory;
+mod projection;
 mod store;
 
 pub use crate::aggregate::{
@@ -41,4 +42,5 @@ pub use crate::command::{
 };
 pub use crate::event::{Envelope, Event, Metadata, NewEvent};
 pub use crate::memory::InMemoryBackend;
+pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::store::{EventStore, Subscription};
