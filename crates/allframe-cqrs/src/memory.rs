@@ -1,8 +1,9 @@
 //! The in-memory backend: the default for tests and demos.
 //!
 //! Each stream keeps its events in one `Vec`; a global log of (stream, index) pairs gives the
-//! position order. Per event that is the payload plus 32 bytes: position, timestamp, an
-//! optional boxed metadata, and the 8-byte log entry.
+//! position order. By layout an event costs its payload plus 32 bytes (position, timestamp,
+//! an optional boxed metadata, the 8-byte log entry), before `Vec` growth slack; the memory
+//! gate will measure the real figure.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
