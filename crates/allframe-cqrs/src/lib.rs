@@ -31,6 +31,7 @@ pub mod conformance;
 mod event;
 mod memory;
 mod projection;
+mod saga;
 mod store;
 
 pub use crate::aggregate::{
@@ -43,4 +44,5 @@ pub use crate::command::{
 pub use crate::event::{Envelope, Event, Metadata, NewEvent};
 pub use crate::memory::InMemoryBackend;
 pub use crate::projection::{Projection, ProjectionStatus, Projections};
+pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 pub use crate::store::{EventStore, Subscription};

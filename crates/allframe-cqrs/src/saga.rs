@@ -1,0 +1,366 @@
+//! Sagas: steps run in order, each with a timeout and retries; when one fails for good, the
+//! steps already done are compensated in reverse order. Progress is recorded as events, so a
+//! saga whose process died mid-way resumes (or compensates) from the store on restart.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, ExpectedVersion, StoreError};
+use crate::event::{Event, NewEvent};
+use crate::memory::InMemoryBackend;
+use crate::store::EventStore;
+
+/// A boxed, sendable future borrowing the saga's context.
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// One step: an action and the action that undoes it.
+pub trait SagaStep<C>: Send + Sync + 'static {
+    /// The step's name, recorded in the saga's events.
+    fn name(&self) -> &'static str;
+    /// Does the work; an `Err` says why it failed.
+    fn execute<'a>(&'a self, context: &'a C) -> StepFuture<'a>;
+    /// Undoes the work of a completed `execute`.
+    fn compensate<'a>(&'a self, context: &'a C) -> StepFuture<'a>;
+}
+
+/// What a saga records, in the stream `saga-<id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SagaEvent {
+    /// The saga began with this context.
+    Started {
+        /// The saga definition's name.
+        saga: String,
+        /// The context, serialized.
+        context: serde_json::Value,
+    },
+    /// Step `index` completed.
+    StepCompleted {
+        /// The step's index.
+        index: usize,
+    },
+    /// Step `index` failed for good (after its retries); compensation begins.
+    StepFailed {
+        /// The step's index.
+        index: usize,
+        /// Why.
+        error: String,
+    },
+    /// Step `index` was compensated.
+    StepCompensated {
+        /// The step's index.
+        index: usize,
+    },
+    /// Every step completed.
+    Completed,
+    /// Every completed step was compensated after a failure.
+    Compensated,
+}
+
+impl Event for SagaEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::Started { .. } => "SagaStarted",
+            Self::StepCompleted { .. } => "SagaStepCompleted",
+            Self::StepFailed { .. } => "SagaStepFailed",
+            Self::StepCompensated { .. } => "SagaStepCompensated",
+            Self::Completed => "SagaCompleted",
+            Self::Compensated => "SagaCompensated",
+        }
+    }
+}
+
+/// How a saga ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SagaOutcome {
+    /// Every step completed.
+    Completed,
+    /// A step failed; the steps before it were compensated.
+    Compensated {
+        /// The failed step's name.
+        failed_step: &'static str,
+        /// Why it failed.
+        error: String,
+    },
+}
+
+/// Why a saga could not be run or resumed.
+#[derive(Debug)]
+pub enum SagaError {
+    /// The store failed.
+    Store(StoreError),
+    /// A compensation failed: the saga is stuck and needs a person.
+    CompensationFailed {
+        /// The step whose compensation failed.
+        step: &'static str,
+        /// Why.
+        error: String,
+    },
+    /// The recorded saga does not match this definition (another saga, bad context).
+    Mismatch(String),
+}
+
+impl fmt::Display for SagaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(err) => err.fmt(f),
+            Self::CompensationFailed { step, error } => {
+                write!(
+                    f,
+                    "compensating step `{step}` failed: {error}; the saga needs attention"
+                )
+            }
+            Self::Mismatch(msg) => write!(f, "recorded saga does not match: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for SagaError {}
+
+impl From<StoreError> for SagaError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// Per-step limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepPolicy {
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// Attempts after the first.
+    pub retries: u32,
+    /// The wait before the first retry; doubled before each next one.
+    pub backoff: Duration,
+}
+
+impl Default for StepPolicy {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+/// A saga definition: named steps over a context `C`, and the store its progress goes to.
+pub struct Saga<C, B = InMemoryBackend<SagaEvent>> {
+    name: &'static str,
+    steps: Vec<(Box<dyn SagaStep<C>>, StepPolicy)>,
+    store: EventStore<SagaEvent, B>,
+}
+
+impl<C: 'static, B> fmt::Debug for Saga<C, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let steps: Vec<&str> = self.steps.iter().map(|(s, _)| s.name()).collect();
+        f.debug_struct("Saga")
+            .field("name", &self.name)
+            .field("steps", &steps)
+            .finish()
+    }
+}
+
+/// Where a recorded saga stands.
+#[derive(Debug, Default)]
+struct Progress {
+    context: Option<serde_json::Value>,
+    completed: usize,
+    failed: Option<(usize, String)>,
+    compensated: Vec<usize>,
+    finished: bool,
+    version: u64,
+}
+
+impl<C, B> Saga<C, B>
+where
+    C: Serialize + DeserializeOwned + Send + Sync + 'static,
+    B: Backend<SagaEvent>,
+{
+    /// A saga named `name` recording to `store`.
+    pub fn new(name: &'static str, store: EventStore<SagaEvent, B>) -> Self {
+        Self {
+            name,
+            steps: Vec::new(),
+            store,
+        }
+    }
+
+    /// Adds a step with the default policy.
+    pub fn step(self, step: impl SagaStep<C>) -> Self {
+        self.step_with(step, StepPolicy::default())
+    }
+
+    /// Adds a step with its own timeout and retries.
+    pub fn step_with(mut self, step: impl SagaStep<C>, policy: StepPolicy) -> Self {
+        self.steps.push((Box::new(step), policy));
+        self
+    }
+
+    fn stream(id: &str) -> String {
+        format!("saga-{id}")
+    }
+
+    /// Starts saga `id` with `context` and runs it to its end.
+    pub async fn run(&self, id: &str, context: C) -> Result<SagaOutcome, SagaError> {
+        let value = serde_json::to_value(&context)
+            .map_err(|err| SagaError::Mismatch(format!("the context does not serialize: {err}")))?;
+        let started = SagaEvent::Started {
+            saga: self.name.to_owned(),
+            context: value,
+        };
+        let appended = self
+            .store
+            .append(
+                &Self::stream(id),
+                ExpectedVersion::NoStream,
+                vec![NewEvent::new(started)],
+            )
+            .await?;
+        let progress = Progress {
+            version: appended.version,
+            ..Progress::default()
+        };
+        self.drive(id, &context, progress).await
+    }
+
+    /// Continues saga `id` from its recorded progress: the next step if none failed, else
+    /// the remaining compensations. A finished saga returns its outcome again.
+    pub async fn resume(&self, id: &str) -> Result<SagaOutcome, SagaError> {
+        let progress = self.progress(id).await?;
+        let value = progress
+            .context
+            .clone()
+            .ok_or_else(|| SagaError::Mismatch(format!("saga `{id}` was never started")))?;
+        let context: C = serde_json::from_value(value).map_err(|err| {
+            SagaError::Mismatch(format!("the recorded context does not parse: {err}"))
+        })?;
+        self.drive(id, &context, progress).await
+    }
+
+    async fn progress(&self, id: &str) -> Result<Progress, SagaError> {
+        let mut progress = Progress::default();
+        for envelope in self.store.read_stream(&Self::stream(id), 0).await? {
+            progress.version = envelope.version;
+            match envelope.payload {
+                SagaEvent::Started { saga, context } => {
+                    if saga != self.name {
+                        return Err(SagaError::Mismatch(format!(
+                            "`{id}` is a `{saga}` saga, not `{}`",
+                            self.name
+                        )));
+                    }
+                    progress.context = Some(context);
+                }
+                SagaEvent::StepCompleted { index } => progress.completed = index + 1,
+                SagaEvent::StepFailed { index, error } => progress.failed = Some((index, error)),
+                SagaEvent::StepCompensated { index } => progress.compensated.push(index),
+                SagaEvent::Completed | SagaEvent::Compensated => progress.finished = true,
+            }
+        }
+        Ok(progress)
+    }
+
+    async fn record(
+        &self,
+        id: &str,
+        progress: &mut Progress,
+        event: SagaEvent,
+    ) -> Result<(), SagaError> {
+        let expected = ExpectedVersion::Exactly(progress.version);
+        let appended = self
+            .store
+            .append(&Self::stream(id), expected, vec![NewEvent::new(event)])
+            .await?;
+        progress.version = appended.version;
+        Ok(())
+    }
+
+    async fn drive(
+        &self,
+        id: &str,
+        context: &C,
+        mut progress: Progress,
+    ) -> Result<SagaOutcome, SagaError> {
+        if progress.failed.is_none() {
+            while progress.completed < self.steps.len() {
+                let index = progress.completed;
+                let (step, policy) = &self.steps[index];
+                match attempt(*policy, || step.execute(context)).await {
+                    Ok(()) => {
+                        self.record(id, &mut progress, SagaEvent::StepCompleted { index })
+                            .await?;
+                        progress.completed += 1;
+                    }
+                    Err(error) => {
+                        let failed = SagaEvent::StepFailed {
+                            index,
+                            error: error.clone(),
+                        };
+                        self.record(id, &mut progress, failed).await?;
+                        progress.failed = Some((index, error));
+                        break;
+                    }
+                }
+            }
+            if progress.failed.is_none() {
+                if !progress.finished {
+                    self.record(id, &mut progress, SagaEvent::Completed).await?;
+                }
+                return Ok(SagaOutcome::Completed);
+            }
+        }
+        let (failed_index, error) = progress.failed.clone().expect("a failure was recorded");
+        // Compensate what completed, newest first, skipping what is already undone.
+        for index in (0..progress.completed).rev() {
+            if progress.compensated.contains(&index) {
+                continue;
+            }
+            let (step, policy) = &self.steps[index];
+            if let Err(error) = attempt(*policy, || step.compensate(context)).await {
+                return Err(SagaError::CompensationFailed {
+                    step: step.name(),
+                    error,
+                });
+            }
+            self.record(id, &mut progress, SagaEvent::StepCompensated { index })
+                .await?;
+            progress.compensated.push(index);
+        }
+        if !progress.finished {
+            self.record(id, &mut progress, SagaEvent::Compensated)
+                .await?;
+        }
+        let failed_step = self
+            .steps
+            .get(failed_index)
+            .map_or("(unknown)", |(s, _)| s.name());
+        Ok(SagaOutcome::Compensated { failed_step, error })
+    }
+}
+
+/// Runs `action` under the policy's timeout, retrying with doubling backoff.
+async fn attempt<'a, F>(policy: StepPolicy, action: F) -> Result<(), String>
+where
+    F: Fn() -> StepFuture<'a>,
+{
+    let mut backoff = policy.backoff;
+    let mut tries = 0;
+    loop {
+        let error = match tokio::time::timeout(policy.timeout, action()).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => error,
+            Err(_) => format!("timed out after {:?}", policy.timeout),
+        };
+        if tries >= policy.retries {
+            return Err(error);
+        }
+        tries += 1;
+        tokio::time::sleep(backoff).await;
+        backoff = backoff.saturating_mul(2);
+    }
+}

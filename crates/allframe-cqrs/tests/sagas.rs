@@ -1,0 +1,271 @@
+//! Sagas: compensation in reverse order, timeouts, retries, and resuming after a crash.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use allframe_cqrs::{
+    EventStore, ExpectedVersion, NewEvent, Saga, SagaError, SagaEvent, SagaOutcome, SagaStep,
+    StepFuture, StepPolicy,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Order {
+    id: u32,
+}
+
+type Journal = Arc<Mutex<Vec<String>>>;
+
+/// A step that logs what it does; it fails, hangs or flakes on demand.
+struct Step {
+    name: &'static str,
+    journal: Journal,
+    fail: bool,
+    hang: Arc<AtomicBool>,
+    flaky_failures: Arc<AtomicU32>,
+}
+
+impl Step {
+    fn new(name: &'static str, journal: &Journal) -> Self {
+        Self {
+            name,
+            journal: Arc::clone(journal),
+            fail: false,
+            hang: Arc::default(),
+            flaky_failures: Arc::default(),
+        }
+    }
+}
+
+impl SagaStep<Order> for Step {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn execute<'a>(&'a self, order: &'a Order) -> StepFuture<'a> {
+        Box::pin(async move {
+            if self.hang.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if self.fail {
+                return Err(format!("{} refused order {}", self.name, order.id));
+            }
+            if self.flaky_failures.load(Ordering::SeqCst) > 0 {
+                self.flaky_failures.fetch_sub(1, Ordering::SeqCst);
+                return Err("flaky".into());
+            }
+            self.journal.lock().unwrap().push(self.name.to_owned());
+            Ok(())
+        })
+    }
+
+    fn compensate<'a>(&'a self, _: &'a Order) -> StepFuture<'a> {
+        Box::pin(async move {
+            self.journal
+                .lock()
+                .unwrap()
+                .push(format!("undo {}", self.name));
+            Ok(())
+        })
+    }
+}
+
+fn quick() -> StepPolicy {
+    StepPolicy {
+        timeout: Duration::from_secs(5),
+        retries: 0,
+        backoff: Duration::from_millis(1),
+    }
+}
+
+fn journal(j: &Journal) -> Vec<String> {
+    j.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_failing_third_step_compensates_two_then_one() {
+    let j = Journal::default();
+    let store = EventStore::in_memory();
+    let saga = Saga::new("checkout", store.clone())
+        .step_with(Step::new("reserve", &j), quick())
+        .step_with(Step::new("charge", &j), quick())
+        .step_with(
+            Step {
+                fail: true,
+                ..Step::new("ship", &j)
+            },
+            quick(),
+        );
+    let outcome = saga.run("o1", Order { id: 1 }).await.unwrap();
+    assert_eq!(
+        outcome,
+        SagaOutcome::Compensated {
+            failed_step: "ship",
+            error: "ship refused order 1".into()
+        }
+    );
+    assert_eq!(
+        journal(&j),
+        ["reserve", "charge", "undo charge", "undo reserve"]
+    );
+    let recorded: Vec<&str> = store
+        .read_stream("saga-o1", 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            "SagaStarted",
+            "SagaStepCompleted",
+            "SagaStepCompleted",
+            "SagaStepFailed",
+            "SagaStepCompensated",
+            "SagaStepCompensated",
+            "SagaCompensated"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_step_compensates_the_ones_before() {
+    let j = Journal::default();
+    let hang = Step {
+        hang: Arc::new(AtomicBool::new(true)),
+        ..Step::new("charge", &j)
+    };
+    let saga = Saga::new("checkout", EventStore::in_memory())
+        .step_with(Step::new("reserve", &j), quick())
+        .step_with(
+            hang,
+            StepPolicy {
+                timeout: Duration::from_millis(50),
+                ..quick()
+            },
+        );
+    match saga.run("o2", Order { id: 2 }).await.unwrap() {
+        SagaOutcome::Compensated {
+            failed_step: "charge",
+            error,
+        } => assert!(error.contains("timed out"), "{error}"),
+        other => panic!("expected compensation, got {other:?}"),
+    }
+    assert_eq!(journal(&j), ["reserve", "undo reserve"]);
+}
+
+#[tokio::test]
+async fn retries_with_backoff_ride_out_a_flaky_step() {
+    let j = Journal::default();
+    let flaky = Step {
+        flaky_failures: Arc::new(AtomicU32::new(2)),
+        ..Step::new("charge", &j)
+    };
+    let saga = Saga::new("checkout", EventStore::in_memory()).step_with(
+        flaky,
+        StepPolicy {
+            retries: 2,
+            ..quick()
+        },
+    );
+    assert_eq!(
+        saga.run("o3", Order { id: 3 }).await.unwrap(),
+        SagaOutcome::Completed
+    );
+    assert_eq!(journal(&j), ["charge"]);
+}
+
+#[tokio::test]
+async fn a_saga_killed_mid_way_resumes_from_its_events() {
+    let j = Journal::default();
+    let store = EventStore::in_memory();
+    let hang = Arc::new(AtomicBool::new(true));
+    let build = |hang: &Arc<AtomicBool>| {
+        Saga::new("checkout", store.clone())
+            .step_with(Step::new("reserve", &j), quick())
+            .step_with(
+                Step {
+                    hang: Arc::clone(hang),
+                    ..Step::new("charge", &j)
+                },
+                quick(),
+            )
+            .step_with(Step::new("ship", &j), quick())
+    };
+    let first = build(&hang);
+    let running = tokio::spawn(async move { first.run("o4", Order { id: 4 }).await });
+    // Wait until step one is recorded, then "kill" the process: drop the running saga.
+    while store.read_stream("saga-o4", 0).await.unwrap().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    assert_eq!(journal(&j), ["reserve"]);
+
+    hang.store(false, Ordering::SeqCst);
+    let restarted = build(&hang);
+    assert_eq!(
+        restarted.resume("o4").await.unwrap(),
+        SagaOutcome::Completed
+    );
+    assert_eq!(
+        journal(&j),
+        ["reserve", "charge", "ship"],
+        "step one is not run again"
+    );
+    assert_eq!(
+        restarted.resume("o4").await.unwrap(),
+        SagaOutcome::Completed,
+        "resuming a finished saga is harmless"
+    );
+    assert_eq!(journal(&j).len(), 3);
+}
+
+#[tokio::test]
+async fn a_crash_during_compensation_finishes_the_compensation_on_resume() {
+    let j = Journal::default();
+    let store = EventStore::in_memory();
+    let recorded = [
+        SagaEvent::Started {
+            saga: "checkout".into(),
+            context: serde_json::json!({"id": 5}),
+        },
+        SagaEvent::StepCompleted { index: 0 },
+        SagaEvent::StepCompleted { index: 1 },
+        SagaEvent::StepFailed {
+            index: 2,
+            error: "no stock".into(),
+        },
+        SagaEvent::StepCompensated { index: 1 },
+    ];
+    let events = recorded.into_iter().map(NewEvent::new).collect();
+    store
+        .append("saga-o5", ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
+    let saga = Saga::<Order>::new("checkout", store.clone())
+        .step_with(Step::new("reserve", &j), quick())
+        .step_with(Step::new("charge", &j), quick())
+        .step_with(Step::new("ship", &j), quick());
+    let outcome = saga.resume("o5").await.unwrap();
+    assert_eq!(
+        outcome,
+        SagaOutcome::Compensated {
+            failed_step: "ship",
+            error: "no stock".into()
+        }
+    );
+    assert_eq!(
+        journal(&j),
+        ["undo reserve"],
+        "only what was not yet undone"
+    );
+
+    let other = Saga::<Order>::new("refund", store);
+    assert!(matches!(
+        other.resume("o5").await,
+        Err(SagaError::Mismatch(_))
+    ));
+}
