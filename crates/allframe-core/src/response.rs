@@ -252,22 +252,16 @@ struct ProblemBody<'a> {
     detail: &'a str,
 }
 
-impl Problem {
-    /// The JSON body.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
         let body = ProblemBody {
             kind: "about:blank",
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
             detail: &self.detail,
         };
-        serde_json::to_vec(&body).expect("a problem body always serializes")
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let mut res = with_content_type(self.to_json(), PROBLEM_JSON);
+        let json = serde_json::to_vec(&body).expect("a problem body always serializes");
+        let mut res = with_content_type(json, PROBLEM_JSON);
         *res.status_mut() = self.status;
         res
     }

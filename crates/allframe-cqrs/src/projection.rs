@@ -46,7 +46,7 @@ struct Slot<P> {
 trait Registered<E: Event>: Send + Sync {
     fn position(&self) -> u64;
     fn apply_batch(&self, events: &[Envelope<E>]);
-    fn reset(&self, rebuilding: bool);
+    fn set_rebuilding(&self, rebuilding: bool);
     fn status(&self, head: u64) -> ProjectionStatus;
     fn as_any(&self) -> &dyn Any;
 }
@@ -77,13 +77,14 @@ impl<E: Event, P: Projection<E>> Registered<E> for Entry<P> {
         }
     }
 
-    fn reset(&self, rebuilding: bool) {
+    fn set_rebuilding(&self, rebuilding: bool) {
         let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
-        *slot = Slot {
-            state: P::default(),
-            position: 0,
-            rebuilding,
-        };
+        if rebuilding {
+            // A rebuild starts from nothing.
+            slot.state = P::default();
+            slot.position = 0;
+        }
+        slot.rebuilding = rebuilding;
     }
 
     fn status(&self, head: u64) -> ProjectionStatus {
@@ -161,16 +162,22 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
     pub async fn catch_up(&self) -> Result<u64, StoreError> {
         let mut applied = 0;
         for entry in &self.entries {
-            loop {
-                let batch = self.store.read_all(entry.position(), BATCH).await?;
-                if batch.is_empty() {
-                    break;
-                }
-                applied += batch.len() as u64;
-                entry.apply_batch(&batch);
-            }
+            applied += self.replay(&**entry).await?;
         }
         Ok(applied)
+    }
+
+    /// Applies the stored events after `entry`'s checkpoint; returns how many.
+    async fn replay(&self, entry: &dyn Registered<E>) -> Result<u64, StoreError> {
+        let mut applied = 0;
+        loop {
+            let batch = self.store.read_all(entry.position(), BATCH).await?;
+            if batch.is_empty() {
+                return Ok(applied);
+            }
+            applied += batch.len() as u64;
+            entry.apply_batch(&batch);
+        }
     }
 
     /// Resets projection `P` to its default state and replays the whole store into it.
@@ -178,25 +185,11 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
         let index = *self.by_type.get(&TypeId::of::<P>()).ok_or_else(|| {
             StoreError::Backend(format!("projection `{}` is not registered", P::NAME))
         })?;
-        let entry = &self.entries[index];
-        entry.reset(true);
-        let replayed = async {
-            loop {
-                let batch = self.store.read_all(entry.position(), BATCH).await?;
-                if batch.is_empty() {
-                    return Ok(());
-                }
-                entry.apply_batch(&batch);
-            }
-        }
-        .await;
-        self.entry::<P>()
-            .expect("registered")
-            .slot
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .rebuilding = false;
-        replayed
+        let entry = &*self.entries[index];
+        entry.set_rebuilding(true);
+        let replayed = self.replay(entry).await;
+        entry.set_rebuilding(false);
+        replayed.map(drop)
     }
 
     /// Where each projection stands against the store's head.

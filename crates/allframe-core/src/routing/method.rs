@@ -23,8 +23,8 @@ fn slot(method: &Method) -> Option<usize> {
 /// The handlers of one route, one per method, built with [`get`], [`post`], ... and
 /// chained: `get(list).post(create)`.
 ///
-/// A `HEAD` request is answered by the `GET` handler unless a `HEAD` handler is set (hyper
-/// sends the headers without the body). A method without a handler is answered
+/// A `HEAD` request is answered by the `GET` handler unless a `HEAD` handler is set; the
+/// router sends the headers without the body. A method without a handler is answered
 /// `405 Method Not Allowed` with an `Allow` header, unless [`any`] set a catch-all.
 pub struct MethodRouter<S = ()> {
     handlers: [Option<BoxedHandler<S>>; METHODS.len()],
