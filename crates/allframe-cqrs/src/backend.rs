@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::event::{Envelope, Event, NewEvent};
+use crate::upcast::RawEvent;
 
 /// What the writer believes the stream's version to be; a different actual version is a
 /// [`StoreError::Conflict`] and nothing is written.
@@ -107,6 +108,16 @@ pub trait Backend<E: Event>: Send + Sync + 'static {
         stream: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent<E>>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// Appends events in their serialized form, as written by another program or an older
+    /// version of this one (imports, migrations between backends, fixtures). Stored as given
+    /// where the backend stores serialized events; [`Event::upcasters`] apply on read.
+    fn append_raw(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<RawEvent>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
 
     /// The events of `stream` with a version above `after_version`, in order.

@@ -6,10 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::backend::{Backend, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Event, Metadata, NewEvent};
 use crate::store::EventStore;
+use crate::upcast::{RawEvent, Upcasters};
 
 /// The event the suite appends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,12 +25,26 @@ pub enum TestEvent {
     },
 }
 
+/// Schema version 1 called `Numbered` `Counted`, and `Renamed`'s field `title`.
 impl Event for TestEvent {
+    const SCHEMA_VERSION: u32 = 2;
+
     fn event_type(&self) -> &'static str {
         match self {
             TestEvent::Numbered(_) => "Numbered",
             TestEvent::Renamed { .. } => "Renamed",
         }
+    }
+
+    fn upcasters() -> Upcasters {
+        Upcasters::new()
+            .add_renamed("Counted", 1, "Numbered", |v| {
+                Ok(json!({ "Numbered": v.get("Counted").ok_or("no `Counted` key")? }))
+            })
+            .add("Renamed", 1, |v| {
+                let title = v["Renamed"].get("title").ok_or("no `title`")?;
+                Ok(json!({ "Renamed": { "name": title } }))
+            })
     }
 }
 
@@ -50,6 +66,7 @@ where
     read_all_follows_positions(fresh().await).await;
     snapshots_keep_the_latest(fresh().await).await;
     subscriptions_catch_up_then_follow(fresh().await).await;
+    old_events_read_upcast(fresh().await).await;
     concurrent_writers_lose_nothing(fresh().await).await;
 }
 
@@ -253,6 +270,51 @@ pub async fn subscriptions_catch_up_then_follow<B: Backend<TestEvent>>(backend: 
         "every event after 2, once, in order"
     );
     assert_eq!(subscription.position(), 19);
+}
+
+/// Events written at schema version 1 read back in version 2's shape, from the stream and
+/// from the global log, with the version they were written at; a newer event is refused.
+pub async fn old_events_read_upcast<B: Backend<TestEvent>>(backend: B) {
+    let store = EventStore::with_backend(backend);
+    let raw = |event_type: &str, schema_version, payload| RawEvent {
+        event_type: String::from(event_type),
+        schema_version,
+        metadata: Metadata::default(),
+        payload,
+    };
+    store
+        .append_raw(
+            "old",
+            ExpectedVersion::NoStream,
+            vec![
+                raw("Counted", 1, json!({ "Counted": 7 })),
+                raw("Renamed", 1, json!({ "Renamed": { "title": "t" } })),
+                raw("Numbered", 2, json!({ "Numbered": 8 })),
+            ],
+        )
+        .await
+        .expect("append raw events");
+    store
+        .append("old", ExpectedVersion::Exactly(3), numbered(9..10))
+        .await
+        .expect("append a current event after them");
+    let expected = [
+        TestEvent::Numbered(7),
+        TestEvent::Renamed { name: "t".into() },
+        TestEvent::Numbered(8),
+        TestEvent::Numbered(9),
+    ];
+    for events in [
+        store.read_stream("old", 0).await.expect("read the stream"),
+        store.read_all(0, 10).await.expect("read all"),
+    ] {
+        let payloads: Vec<_> = events.iter().map(|e| e.payload.clone()).collect();
+        assert_eq!(payloads, expected, "upcast on read");
+        let types: Vec<_> = events.iter().map(|e| e.event_type).collect();
+        assert_eq!(types, ["Numbered", "Renamed", "Numbered", "Numbered"]);
+        let written: Vec<_> = events.iter().map(|e| e.schema_version).collect();
+        assert_eq!(written, [1, 1, 2, 2], "the version each was written at");
+    }
 }
 
 /// Eight writers race on one stream with expected versions: every event acknowledged is

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::upcast::Upcasters;
+
 /// A domain event: a fact, named, serializable, with a schema version.
 pub trait Event: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {
     /// The event's type name, stable across releases (`"OrderPlaced"`).
@@ -12,6 +14,12 @@ pub trait Event: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {
 
     /// The version of this event's schema; bump it with an upcaster when the shape changes.
     const SCHEMA_VERSION: u32 = 1;
+
+    /// How events written at older schema versions become this type: every backend applies
+    /// the chain as it reads (and the memory backend as raw events are imported).
+    fn upcasters() -> Upcasters {
+        Upcasters::new()
+    }
 }
 
 /// Correlation and causation ids: which request or command caused an event.
@@ -65,7 +73,7 @@ pub struct Envelope<E> {
     pub position: u64,
     /// [`Event::event_type`].
     pub event_type: &'static str,
-    /// [`Event::SCHEMA_VERSION`] it was written with.
+    /// The schema version it was written with; the payload has been upcast to the current one.
     pub schema_version: u32,
     /// When it was appended, in milliseconds since the Unix epoch.
     pub timestamp_ms: u64,

@@ -33,6 +33,7 @@ mod memory;
 mod projection;
 mod saga;
 mod store;
+mod upcast;
 
 pub use crate::aggregate::{
     Aggregate, AggregateOutcome, AggregateTest, Aggregates, ExecuteError, RetryPolicy,
@@ -46,3 +47,4 @@ pub use crate::memory::InMemoryBackend;
 pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 pub use crate::store::{EventStore, Subscription};
+pub use crate::upcast::{RawEvent, UpcastError, Upcasters};

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::upcast::{RawEvent, from_raw};
 
 /// Events in memory; lost when the process ends.
 #[derive(Debug)]
@@ -25,6 +26,9 @@ struct Inner<E> {
     /// Position `p` is `log[p - 1]`: (stream index, event index in the stream).
     log: Vec<(u32, u32)>,
     snapshots: HashMap<Arc<str>, Snapshot>,
+    /// Schema versions of imported events written before the current one, by position
+    /// (rare, so kept aside rather than in every event).
+    written_versions: HashMap<u64, u32>,
 }
 
 #[derive(Debug)]
@@ -49,6 +53,7 @@ impl<E> Default for InMemoryBackend<E> {
                 streams: Vec::new(),
                 log: Vec::new(),
                 snapshots: HashMap::new(),
+                written_versions: HashMap::new(),
             }),
         }
     }
@@ -71,15 +76,19 @@ fn poisoned() -> StoreError {
     StoreError::Backend("the in-memory store's lock was poisoned by a panic".into())
 }
 
-impl<E: Event> Stream<E> {
-    fn envelope(&self, index: usize) -> Envelope<E> {
-        let stored = &self.events[index];
+impl<E: Event> Inner<E> {
+    fn envelope(&self, stream: &Stream<E>, index: usize) -> Envelope<E> {
+        let stored = &stream.events[index];
         Envelope {
-            stream_id: Arc::clone(&self.id),
+            stream_id: Arc::clone(&stream.id),
             version: index as u64 + 1,
             position: stored.position,
             event_type: stored.payload.event_type(),
-            schema_version: E::SCHEMA_VERSION,
+            schema_version: self
+                .written_versions
+                .get(&stored.position)
+                .copied()
+                .unwrap_or(E::SCHEMA_VERSION),
             timestamp_ms: stored.timestamp_ms,
             metadata: stored.metadata.as_deref().cloned().unwrap_or_default(),
             payload: stored.payload.clone(),
@@ -87,12 +96,14 @@ impl<E: Event> Stream<E> {
     }
 }
 
-impl<E: Event> Backend<E> for InMemoryBackend<E> {
-    async fn append(
+impl<E: Event> InMemoryBackend<E> {
+    /// Appends events, each with the schema version it was written with when older than
+    /// the current one.
+    fn append_written(
         &self,
         stream: &str,
         expected: ExpectedVersion,
-        events: Vec<NewEvent<E>>,
+        events: Vec<(NewEvent<E>, Option<u32>)>,
     ) -> Result<Appended, StoreError> {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend);
@@ -124,13 +135,17 @@ impl<E: Event> Backend<E> for InMemoryBackend<E> {
         };
         let timestamp_ms = now_ms();
         let first_position = inner.log.len() as u64 + 1;
-        let target = &mut inner.streams[stream_index as usize];
-        for (offset, event) in events.into_iter().enumerate() {
+        for (offset, (event, written_version)) in events.into_iter().enumerate() {
+            let position = first_position + offset as u64;
+            if let Some(version) = written_version {
+                inner.written_versions.insert(position, version);
+            }
+            let target = &mut inner.streams[stream_index as usize];
             let event_index = u32::try_from(target.events.len()).map_err(|_| {
                 StoreError::Backend("more than 4 billion events in a stream".into())
             })?;
             target.events.push(Stored {
-                position: first_position + offset as u64,
+                position,
                 timestamp_ms,
                 metadata: (!event.metadata.is_empty()).then(|| Box::new(event.metadata)),
                 payload: event.payload,
@@ -138,10 +153,50 @@ impl<E: Event> Backend<E> for InMemoryBackend<E> {
             inner.log.push((stream_index, event_index));
         }
         Ok(Appended {
-            version: target.events.len() as u64,
+            version: inner.streams[stream_index as usize].events.len() as u64,
             first_position,
             last_position: inner.log.len() as u64,
         })
+    }
+}
+
+impl<E: Event> Backend<E> for InMemoryBackend<E> {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent<E>>,
+    ) -> Result<Appended, StoreError> {
+        self.append_written(
+            stream,
+            expected,
+            events.into_iter().map(|event| (event, None)).collect(),
+        )
+    }
+
+    /// Events here are typed, so raw events are upcast and decoded as they enter; a raw
+    /// event that cannot be brought to the current schema fails the whole append.
+    async fn append_raw(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<RawEvent>,
+    ) -> Result<Appended, StoreError> {
+        let upcasters = E::upcasters();
+        let decoded = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let written = raw.schema_version;
+                let metadata = raw.metadata.clone();
+                let payload = from_raw(&upcasters, raw).map_err(|e| {
+                    StoreError::Backend(format!("raw event {i} for stream `{stream}`: {e}"))
+                })?;
+                let event = NewEvent::new(payload).with_metadata(metadata);
+                Ok((event, (written != E::SCHEMA_VERSION).then_some(written)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.append_written(stream, expected, decoded)
     }
 
     async fn read_stream(
@@ -158,7 +213,7 @@ impl<E: Event> Backend<E> for InMemoryBackend<E> {
             .unwrap_or(usize::MAX)
             .min(stream.events.len());
         Ok((start..stream.events.len())
-            .map(|index| stream.envelope(index))
+            .map(|index| inner.envelope(stream, index))
             .collect())
     }
 
@@ -174,7 +229,7 @@ impl<E: Event> Backend<E> for InMemoryBackend<E> {
         let end = start.saturating_add(limit).min(inner.log.len());
         Ok(inner.log[start..end]
             .iter()
-            .map(|&(s, e)| inner.streams[s as usize].envelope(e as usize))
+            .map(|&(s, e)| inner.envelope(&inner.streams[s as usize], e as usize))
             .collect())
     }
 

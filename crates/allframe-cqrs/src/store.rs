@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Envelope, Event, NewEvent};
 use crate::memory::InMemoryBackend;
+use crate::upcast::RawEvent;
 
 /// How many events a subscription reads per round trip while catching up.
 const CATCH_UP_BATCH: usize = 512;
@@ -64,7 +65,25 @@ impl<E: Event, B: Backend<E>> EventStore<E, B> {
         events: Vec<NewEvent<E>>,
     ) -> Result<Appended, StoreError> {
         let appended = self.backend.append(stream, expected, events).await?;
-        // Only now, with the append durable, may subscribers hear of it.
+        self.announce(appended);
+        Ok(appended)
+    }
+
+    /// Appends events in serialized form (imports, migrations, fixtures written by older
+    /// code); they read back upcast by [`Event::upcasters`].
+    pub async fn append_raw(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<RawEvent>,
+    ) -> Result<Appended, StoreError> {
+        let appended = self.backend.append_raw(stream, expected, events).await?;
+        self.announce(appended);
+        Ok(appended)
+    }
+
+    /// Only now, with the append durable, may subscribers hear of it.
+    fn announce(&self, appended: Appended) {
         self.head.send_if_modified(|head| {
             let advanced = appended.last_position > *head;
             if advanced {
@@ -72,7 +91,6 @@ impl<E: Event, B: Backend<E>> EventStore<E, B> {
             }
             advanced
         });
-        Ok(appended)
     }
 
     /// The events of `stream` after `after_version` (0 for all).

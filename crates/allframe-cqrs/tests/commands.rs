@@ -180,6 +180,14 @@ impl allframe_cqrs::Backend<AccountEvent> for RacedOnce {
         }
         self.inner.append(stream, expected, events).await
     }
+    async fn append_raw(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<allframe_cqrs::RawEvent>,
+    ) -> Result<allframe_cqrs::Appended, StoreError> {
+        self.inner.append_raw(stream, expected, events).await
+    }
     async fn read_stream(
         &self,
         s: &str,

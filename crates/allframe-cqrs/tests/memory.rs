@@ -13,7 +13,7 @@ mod broken {
     use allframe_cqrs::conformance::TestEvent;
     use allframe_cqrs::{
         Appended, Backend, BackendStats, Envelope, ExpectedVersion, InMemoryBackend, NewEvent,
-        Snapshot, StoreError,
+        RawEvent, Snapshot, StoreError,
     };
 
     #[derive(Default)]
@@ -27,6 +27,16 @@ mod broken {
             events: Vec<NewEvent<TestEvent>>,
         ) -> Result<Appended, StoreError> {
             self.0.append(stream, ExpectedVersion::Any, events).await
+        }
+        async fn append_raw(
+            &self,
+            stream: &str,
+            _: ExpectedVersion,
+            events: Vec<RawEvent>,
+        ) -> Result<Appended, StoreError> {
+            self.0
+                .append_raw(stream, ExpectedVersion::Any, events)
+                .await
         }
         async fn read_stream(
             &self,
