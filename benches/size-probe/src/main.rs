@@ -1,6 +1,9 @@
 //! The size probe: a JSON server that really uses every enabled feature, so link-time
 //! optimisation cannot delete what a feature costs. Listens on `ALLFRAME_ADDR`.
 
+#[cfg(feature = "cqrs")]
+mod cqrs;
+
 use allframe::routing::{get, post};
 use allframe::{Json, Path, Router};
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,8 @@ fn app() -> allframe::RouterService<AppState> {
         .route("/users/{id}", get(user));
     #[cfg(feature = "di")]
     let router = router.route("/greet", get(greet));
+    #[cfg(feature = "cqrs")]
+    let router = cqrs::routes(router);
     router.with_state(AppState {
         greeting: Greeting("hello"),
     })

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::event::{Envelope, Event, NewEvent};
 use crate::upcast::RawEvent;
@@ -75,7 +77,16 @@ pub enum StoreError {
     },
     /// An append of no events.
     EmptyAppend,
-    /// The backend failed (I/O, database, corruption); the message says where.
+    /// Stored data is damaged; the store refuses it rather than lose what follows.
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// The byte offset of the damage in it.
+        offset: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// The backend failed (I/O, database, an undecodable event); the message says where.
     Backend(String),
 }
 
@@ -91,6 +102,16 @@ impl fmt::Display for StoreError {
                 "stream `{stream}` is at version {actual}, the append expected {expected:?}"
             ),
             Self::EmptyAppend => f.write_str("an append needs at least one event"),
+            Self::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{} is corrupt at byte offset {offset}: {reason}; refusing it rather than drop \
+                 the events after it (restore the file, or cut it there knowingly)",
+                path.display()
+            ),
             Self::Backend(msg) => write!(f, "event store backend: {msg}"),
         }
     }
@@ -153,4 +174,11 @@ pub trait Backend<E: Event>: Send + Sync + 'static {
 
     /// Counts.
     fn stats(&self) -> impl Future<Output = Result<BackendStats, StoreError>> + Send;
+
+    /// How often a live subscription looks for events appended by other processes, for
+    /// backends that several processes share (PostgreSQL). `None`: every writer is in this
+    /// process, whose appends wake subscriptions at once.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
 }

@@ -30,10 +30,14 @@ mod command;
 pub mod conformance;
 mod event;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod projection;
 mod saga;
 mod store;
 mod upcast;
+#[cfg(feature = "wal")]
+mod wal;
 
 pub use crate::aggregate::{
     Aggregate, AggregateOutcome, AggregateTest, Aggregates, ExecuteError, RetryPolicy,
@@ -44,7 +48,11 @@ pub use crate::command::{
 };
 pub use crate::event::{Envelope, Event, Metadata, NewEvent};
 pub use crate::memory::InMemoryBackend;
+#[cfg(feature = "postgres")]
+pub use crate::postgres::PostgresBackend;
 pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 pub use crate::store::{EventStore, Subscription};
 pub use crate::upcast::{RawEvent, UpcastError, Upcasters};
+#[cfg(feature = "wal")]
+pub use crate::wal::{SyncMode, Truncation, WalBackend, WalOptions};

@@ -168,7 +168,12 @@ impl<E: Event, B: Backend<E>> Subscription<E, B> {
             }
             let after = self.after;
             // The store outlives this wait (we hold a clone), so the channel stays open.
-            let _ = self.head.wait_for(|head| *head > after).await;
+            let appended_here = self.head.wait_for(|head| *head > after);
+            match self.store.backend.poll_interval() {
+                None => drop(appended_here.await),
+                // Appends by other processes wake nobody here: look again after a while.
+                Some(interval) => drop(tokio::time::timeout(interval, appended_here).await),
+            }
         }
     }
 

@@ -9,5 +9,12 @@
 //! |---|---|
 //! | `di` (default) | [`di::Inject`] and [`provide!`]: typed dependency injection checked at compile time |
 //! | `http2` (default) | HTTP/2 over cleartext (h2c) beside HTTP/1.1 on the same listener |
+//! | `cqrs` | [`cqrs`]: commands, aggregates, an event store in memory, projections, upcasting, sagas |
+//! | `cqrs-wal` | [`cqrs::WalBackend`]: the durable event store on local segment files |
+//! | `cqrs-postgres` | [`cqrs::PostgresBackend`]: the event store on PostgreSQL (sqlx) |
 
 pub use allframe_core::*;
+
+/// CQRS and event sourcing ([`allframe_cqrs`]).
+#[cfg(feature = "cqrs")]
+pub use allframe_cqrs as cqrs;

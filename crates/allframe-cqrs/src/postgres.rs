@@ -1,0 +1,414 @@
+//! The PostgreSQL backend: events in one table, keyed by global position, with a unique
+//! (stream, version) key for optimistic concurrency.
+//!
+//! # Positions commit in order
+//!
+//! A follower reads `read_all(after_position)` and moves on from the last position it saw,
+//! so it must never see position `p + 1` committed while `p` is still in flight: when `p`
+//! commits later it would be skipped forever. A sequence (`bigserial`) allows exactly that,
+//! since it hands out numbers outside transactions. Here positions come from the single
+//! row of `allframe_head` instead: each append adds its event count to it and keeps the
+//! row locked until it commits. The next append waits on that lock, which PostgreSQL
+//! releases only once the committing transaction is visible, so no later position can be
+//! visible before an earlier one. The counter rolls back with a failed append, so positions
+//! are also gapless. The price is that appends are serialized, one commit at a time.
+//!
+//! The stream's version is read after the lock is taken: in PostgreSQL's default READ
+//! COMMITTED isolation each statement sees everything committed before it, and no other
+//! append can be in flight, so the version is exact and `ExpectedVersion::Any` never
+//! races. The unique key stays as the last line of defence (a writer that bypasses this
+//! code, say).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::upcast::{RawEvent, Upcasters, decode};
+
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Events in PostgreSQL, in the tables of `migrations/` (created on first use, in the first
+/// schema of the connections' `search_path`).
+pub struct PostgresBackend<E> {
+    pool: PgPool,
+    upcasters: Upcasters,
+    poll_interval: Duration,
+    _events: PhantomData<fn() -> E>,
+}
+
+impl<E> fmt::Debug for PostgresBackend<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("pool", &self.pool)
+            .field("upcasters", &self.upcasters)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
+}
+
+/// An event ready for the insert.
+struct Row {
+    event_type: String,
+    schema_version: i32,
+    metadata: Option<String>,
+    payload: String,
+}
+
+/// The columns a read selects, in this order.
+type Stored = (i64, String, i64, String, i32, i64, Option<String>, String);
+const COLUMNS: &str = "position, stream_id, version, event_type, schema_version, timestamp_ms, \
+                       metadata::text, payload::text";
+
+/// What a failed database call was doing.
+fn failed(doing: impl fmt::Display) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| StoreError::Backend(format!("PostgreSQL: {doing}: {e}"))
+}
+
+/// A `u64` bound for a `bigint` parameter (nothing stored is beyond `i64::MAX`).
+fn bigint(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn serialized(stream: &str, index: usize, e: serde_json::Error) -> StoreError {
+    StoreError::Backend(format!(
+        "cannot serialize event {index} for stream `{stream}`: {e}"
+    ))
+}
+
+impl<E: Event> PostgresBackend<E> {
+    /// Connects to `url` with a default pool and creates the tables if needed.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .connect(url)
+            .await
+            .map_err(failed("connecting"))?;
+        Self::new(pool).await
+    }
+
+    /// A backend on `pool`; creates the tables if needed.
+    pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            StoreError::Backend(format!("PostgreSQL: migrating the event store: {e}"))
+        })?;
+        Ok(Self {
+            pool,
+            upcasters: E::upcasters(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            _events: PhantomData,
+        })
+    }
+
+    /// How often live subscriptions look for events other processes appended (100 ms by
+    /// default; appends through this backend wake them at once).
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        let (version,): (i64,) = sqlx::query_as(
+            "select coalesce(max(version), 0) from allframe_events where stream_id = $1",
+        )
+        .bind(stream)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(failed(format_args!("reading the version of `{stream}`")))?;
+        Ok(version as u64)
+    }
+
+    async fn append_rows(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        rows: Vec<Row>,
+    ) -> Result<Appended, StoreError> {
+        if rows.is_empty() {
+            return Err(StoreError::EmptyAppend);
+        }
+        let doing = &format!("appending to `{stream}`");
+        let count = rows.len() as i64;
+        let mut tx = self.pool.begin().await.map_err(failed(doing))?;
+        // Taken first and held to the commit: see the module documentation.
+        let (last_position,): (i64,) =
+            sqlx::query_as("update allframe_head set position = position + $1 returning position")
+                .bind(count)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(failed(doing))?;
+        let (actual,): (i64,) = sqlx::query_as(
+            "select coalesce(max(version), 0) from allframe_events where stream_id = $1",
+        )
+        .bind(stream)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(failed(doing))?;
+        let actual = actual as u64;
+        if !expected.admits(actual) {
+            tx.rollback().await.map_err(failed(doing))?;
+            return Err(StoreError::Conflict {
+                stream: stream.to_owned(),
+                expected,
+                actual,
+            });
+        }
+        let first_position = last_position - count + 1;
+        let mut event_types = Vec::with_capacity(rows.len());
+        let mut schema_versions = Vec::with_capacity(rows.len());
+        let mut metadata = Vec::with_capacity(rows.len());
+        let mut payloads = Vec::with_capacity(rows.len());
+        for row in rows {
+            event_types.push(row.event_type);
+            schema_versions.push(row.schema_version);
+            metadata.push(row.metadata);
+            payloads.push(row.payload);
+        }
+        let inserted = sqlx::query(
+            "insert into allframe_events (position, stream_id, version, event_type, \
+                 schema_version, timestamp_ms, metadata, payload) \
+             select $1 + n - 1, $2, $3 + n, event_type, schema_version, $4, \
+                 metadata::jsonb, payload::jsonb \
+             from unnest($5::text[], $6::integer[], $7::text[], $8::text[]) \
+                 with ordinality as e(event_type, schema_version, metadata, payload, n)",
+        )
+        .bind(first_position)
+        .bind(stream)
+        .bind(bigint(actual))
+        .bind(now_ms())
+        .bind(event_types)
+        .bind(schema_versions)
+        .bind(metadata)
+        .bind(payloads)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                // Another writer added these versions first.
+                tx.rollback().await.map_err(failed(doing))?;
+                return Err(StoreError::Conflict {
+                    stream: stream.to_owned(),
+                    expected,
+                    actual: self.stream_version(stream).await?,
+                });
+            }
+            Err(e) => return Err(failed(doing)(e)),
+        }
+        tx.commit().await.map_err(failed(doing))?;
+        Ok(Appended {
+            version: actual + count as u64,
+            first_position: first_position as u64,
+            last_position: last_position as u64,
+        })
+    }
+
+    fn envelope(&self, stored: Stored) -> Result<Envelope<E>, StoreError> {
+        let (
+            position,
+            stream_id,
+            version,
+            event_type,
+            schema_version,
+            timestamp_ms,
+            metadata,
+            payload,
+        ) = stored;
+        let undecodable = |why: String| {
+            StoreError::Backend(format!(
+                "stream `{stream_id}` version {version} (position {position}): {why}"
+            ))
+        };
+        let metadata: Metadata = match metadata {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| undecodable(format!("undecodable metadata: {e}")))?,
+            None => Metadata::default(),
+        };
+        let schema_version = u32::try_from(schema_version)
+            .map_err(|_| undecodable(format!("negative schema version {schema_version}")))?;
+        let payload: E = decode(
+            &self.upcasters,
+            &event_type,
+            schema_version,
+            &metadata,
+            payload.as_bytes(),
+        )
+        .map_err(undecodable)?;
+        Ok(Envelope {
+            stream_id: Arc::from(stream_id),
+            version: version as u64,
+            position: position as u64,
+            event_type: payload.event_type(),
+            schema_version,
+            timestamp_ms: timestamp_ms as u64,
+            metadata,
+            payload,
+        })
+    }
+}
+
+impl<E: Event> Backend<E> for PostgresBackend<E> {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent<E>>,
+    ) -> Result<Appended, StoreError> {
+        let rows = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| {
+                let metadata = (!event.metadata.is_empty())
+                    .then(|| serde_json::to_string(&event.metadata))
+                    .transpose();
+                Ok(Row {
+                    event_type: event.payload.event_type().to_owned(),
+                    schema_version: schema_version(E::SCHEMA_VERSION, stream, i)?,
+                    metadata: metadata.map_err(|e| serialized(stream, i, e))?,
+                    payload: serde_json::to_string(&event.payload)
+                        .map_err(|e| serialized(stream, i, e))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.append_rows(stream, expected, rows).await
+    }
+
+    /// Stored as given; upcast on read.
+    async fn append_raw(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<RawEvent>,
+    ) -> Result<Appended, StoreError> {
+        let rows = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let metadata = (!raw.metadata.is_empty())
+                    .then(|| serde_json::to_string(&raw.metadata))
+                    .transpose();
+                Ok(Row {
+                    schema_version: schema_version(raw.schema_version, stream, i)?,
+                    event_type: raw.event_type,
+                    metadata: metadata.map_err(|e| serialized(stream, i, e))?,
+                    payload: raw.payload.to_string(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.append_rows(stream, expected, rows).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after_version: u64,
+    ) -> Result<Vec<Envelope<E>>, StoreError> {
+        let rows: Vec<Stored> = sqlx::query_as(&format!(
+            "select {COLUMNS} from allframe_events \
+             where stream_id = $1 and version > $2 order by version"
+        ))
+        .bind(stream)
+        .bind(bigint(after_version))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed(format_args!("reading stream `{stream}`")))?;
+        rows.into_iter().map(|row| self.envelope(row)).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope<E>>, StoreError> {
+        let rows: Vec<Stored> = sqlx::query_as(&format!(
+            "select {COLUMNS} from allframe_events \
+             where position > $1 order by position limit $2"
+        ))
+        .bind(bigint(after_position))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed(format_args!(
+            "reading all events after position {after_position}"
+        )))?;
+        rows.into_iter().map(|row| self.envelope(row)).collect()
+    }
+
+    async fn save_snapshot(&self, stream: &str, snapshot: Snapshot) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into allframe_snapshots (stream_id, version, data) values ($1, $2, $3) \
+             on conflict (stream_id) do update set version = excluded.version, data = excluded.data",
+        )
+        .bind(stream)
+        .bind(bigint(snapshot.version))
+        .bind(snapshot.data)
+        .execute(&self.pool)
+        .await
+        .map_err(failed(format_args!("saving the snapshot of `{stream}`")))?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("select version, data from allframe_snapshots where stream_id = $1")
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(failed(format_args!("loading the snapshot of `{stream}`")))?;
+        Ok(row.map(|(version, data)| Snapshot {
+            version: version as u64,
+            data,
+        }))
+    }
+
+    /// A committed append is already durable.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(self.poll_interval)
+    }
+
+    async fn stats(&self) -> Result<BackendStats, StoreError> {
+        let (events, streams, head): (i64, i64, i64) = sqlx::query_as(
+            "select count(*), count(distinct stream_id), \
+                 (select position from allframe_head) \
+             from allframe_events",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(failed("counting events"))?;
+        Ok(BackendStats {
+            events: events as u64,
+            streams: streams as u64,
+            head_position: head as u64,
+        })
+    }
+}
+
+/// Schema versions are stored as `integer`.
+fn schema_version(version: u32, stream: &str, index: usize) -> Result<i32, StoreError> {
+    i32::try_from(version).map_err(|_| {
+        StoreError::Backend(format!(
+            "event {index} for stream `{stream}`: schema version {version} is beyond PostgreSQL's integer"
+        ))
+    })
+}
