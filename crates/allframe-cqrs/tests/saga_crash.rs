@@ -43,10 +43,11 @@ impl Step {
             match behaviour {
                 Behaviour::Hang => {
                     // The parent reads this line on our stdout to know when to kill us.
-                    let mut stdout = std::io::stdout().lock();
-                    writeln!(stdout, "hanging in {what}").expect("stdout");
-                    stdout.flush().expect("stdout");
-                    drop(stdout);
+                    {
+                        let mut stdout = std::io::stdout().lock();
+                        writeln!(stdout, "hanging in {what}").expect("stdout");
+                        stdout.flush().expect("stdout");
+                    }
                     std::future::pending::<()>().await;
                     unreachable!()
                 }
