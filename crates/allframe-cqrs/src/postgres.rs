@@ -21,11 +21,12 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Envelope, Event, Metadata, NewEvent};
@@ -96,6 +97,34 @@ impl<E: Event> PostgresBackend<E> {
             .connect(url)
             .await
             .map_err(failed("connecting"))?;
+        Self::new(pool).await
+    }
+
+    /// Connects to `url` with its tables in `schema` (created if missing), so several
+    /// stores (tenants, test runs, benchmarks) can share one database. The name must be a
+    /// plain identifier: lowercase ASCII letters, digits and `_`.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let plain = !schema.is_empty()
+            && !schema.starts_with(|c: char| c.is_ascii_digit())
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain {
+            return Err(StoreError::Backend(format!(
+                "`{schema}` is not a plain schema name (lowercase letters, digits, `_`)"
+            )));
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(failed("parsing the database URL"))?
+            .options([("search_path", schema)]);
+        let pool = PgPoolOptions::new()
+            .connect_with(options)
+            .await
+            .map_err(failed("connecting"))?;
+        sqlx::query(&format!("create schema if not exists {schema}"))
+            .execute(&pool)
+            .await
+            .map_err(failed(format_args!("creating schema `{schema}`")))?;
         Self::new(pool).await
     }
 

@@ -460,3 +460,49 @@ async fn a_subscription_hears_appends_made_through_another_pool() {
         .expect("listener");
     assert_eq!(positions, [1, 2, 3, 4, 5]);
 }
+
+#[tokio::test]
+async fn a_schema_name_that_is_not_plain_is_refused_before_connecting() {
+    for name in ["", "Public", "a; drop table x", "1abc", "tenant-1"] {
+        let error =
+            PostgresBackend::<TestEvent>::connect_in_schema("postgres://127.0.0.1:1/x", name)
+                .await
+                .expect_err("refused");
+        assert!(
+            error.to_string().contains("not a plain schema name"),
+            "{name}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn connect_in_schema_keeps_the_tables_in_that_schema() {
+    let Some(db) = TestDb::connect("connect_in_schema_keeps_the_tables_in_that_schema").await
+    else {
+        return;
+    };
+    let schema = db.schema().await;
+    let store = EventStore::with_backend(
+        PostgresBackend::<TestEvent>::connect_in_schema(&db.url, &schema)
+            .await
+            .expect("connect in the schema"),
+    );
+    store
+        .append(
+            "s",
+            ExpectedVersion::NoStream,
+            vec![NewEvent::new(TestEvent::Numbered(1))],
+        )
+        .await
+        .expect("append");
+    let (tables,): (i64,) = sqlx::query_as(
+        "select count(*) from information_schema.tables \
+         where table_schema = $1 and table_name like 'allframe_%'",
+    )
+    .bind(&schema)
+    .fetch_one(&db.admin)
+    .await
+    .expect("count tables");
+    assert_eq!(tables, 3, "events, head and snapshots in {schema}");
+    store.backend().pool().close().await;
+}

@@ -308,7 +308,10 @@ impl<E: Event> WalBackend<E> {
         let segment = state.segments.last_mut().expect("a segment is always open");
         let mut bytes = Vec::new();
         let timestamp_ms = now_ms();
-        let positions = state.streams.entry(Arc::from(stream)).or_default();
+        if !state.streams.contains_key(stream) {
+            state.streams.insert(Arc::from(stream), Vec::new());
+        }
+        let positions = state.streams.get_mut(stream).expect("inserted above");
         for (index, event) in events.iter().enumerate() {
             let offset = segment.len + bytes.len() as u64;
             let before = bytes.len();
