@@ -1,7 +1,9 @@
 //! Sagas on the in-memory store: a two-step saga that completes, and one whose second step
 //! fails so the first is compensated. Every run records its progress as events.
 
-use allframe::cqrs::{EventStore, Saga, SagaOutcome, SagaStep, StepFuture};
+use std::time::Duration;
+
+use allframe::cqrs::{EventStore, Saga, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 
@@ -41,16 +43,28 @@ fn sagas(c: &mut Criterion) {
     let mut group = c.benchmark_group("sagas");
     group.throughput(Throughput::Elements(1));
 
+    // No retries: a failure compensates at once, so the machinery is what is timed.
+    let policy = StepPolicy {
+        timeout: Duration::from_secs(10),
+        retries: 0,
+        backoff: Duration::ZERO,
+    };
     for (id, second_fails) in [("two_steps", false), ("compensation", true)] {
         let saga = Saga::new("transfer", EventStore::in_memory())
-            .step(Step {
-                name: "debit",
-                fails: false,
-            })
-            .step(Step {
-                name: "credit",
-                fails: second_fails,
-            });
+            .step_with(
+                Step {
+                    name: "debit",
+                    fails: false,
+                },
+                policy,
+            )
+            .step_with(
+                Step {
+                    name: "credit",
+                    fails: second_fails,
+                },
+                policy,
+            );
         let mut n = 0u64;
         group.bench_function(id, |b| {
             b.to_async(&runtime).iter(|| {

@@ -141,9 +141,9 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
 
     /// The current state of aggregate `id` and its version (0 for one never written).
     pub async fn load(&self, id: &str) -> Result<(A, u64), ExecuteError<A::Error>> {
-        let loaded = self.load_loaded(id).await?;
+        let (key, loaded) = self.load_loaded(id).await?;
         let result = (loaded.state.clone(), loaded.version);
-        self.cache_put(id, loaded);
+        self.cache_put(key, id, loaded);
         Ok(result)
     }
 
@@ -156,29 +156,34 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
     ) -> Result<Appended, ExecuteError<A::Error>> {
         let mut attempt = 0;
         loop {
-            let mut loaded = self.load_loaded(id).await?;
-            let events = loaded
-                .state
-                .handle(command.clone())
-                .map_err(ExecuteError::Rejected)?;
-            let new: Vec<NewEvent<A::Event>> = events.iter().cloned().map(NewEvent::new).collect();
+            let (key, mut loaded) = self.load_loaded(id).await?;
+            let events = match loaded.state.handle(command.clone()) {
+                Ok(events) => events,
+                Err(refusal) => {
+                    self.cache_put(key, id, loaded);
+                    return Err(ExecuteError::Rejected(refusal));
+                }
+            };
             let before = loaded.version;
+            // Folded in before the append so the events move into it without a copy; if
+            // the append fails, this state is dropped and the next attempt reloads.
+            for event in &events {
+                loaded.state.apply(event);
+            }
+            let new: Vec<NewEvent<A::Event>> = events.into_iter().map(NewEvent::new).collect();
             match self
                 .store
                 .append(id, ExpectedVersion::Exactly(before), new)
                 .await
             {
                 Ok(appended) => {
-                    for event in &events {
-                        loaded.state.apply(event);
-                    }
                     loaded.version = appended.version;
                     if let Some(every) = self.snapshot_every
                         && appended.version / every > before / every
                     {
                         self.snapshot(id, &loaded).await?;
                     }
-                    self.cache_put(id, loaded);
+                    self.cache_put(key, id, loaded);
                     return Ok(appended);
                 }
                 Err(StoreError::Conflict { .. }) if attempt < self.retry.max_retries => {
@@ -189,22 +194,26 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
         }
     }
 
-    /// The cached state brought up to date, or a cold load.
-    async fn load_loaded(&self, id: &str) -> Result<Loaded<A>, ExecuteError<A::Error>> {
+    /// The cached state brought up to date, or a cold load; with the cache's key for `id`
+    /// when it had one, to put the state back without allocating a new key.
+    async fn load_loaded(
+        &self,
+        id: &str,
+    ) -> Result<(Option<Arc<str>>, Loaded<A>), ExecuteError<A::Error>> {
         let cached = self
             .cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-        let mut loaded = match cached {
-            Some(loaded) => loaded,
-            None => self.cold(id).await?,
+            .remove_entry(id);
+        let (key, mut loaded) = match cached {
+            Some((key, loaded)) => (Some(key), loaded),
+            None => (None, self.cold(id).await?),
         };
         for envelope in self.store.read_stream(id, loaded.version).await? {
             loaded.state.apply(&envelope.payload);
             loaded.version = envelope.version;
         }
-        Ok(loaded)
+        Ok((key, loaded))
     }
 
     async fn cold(&self, id: &str) -> Result<Loaded<A>, ExecuteError<A::Error>> {
@@ -242,7 +251,7 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
         Ok(())
     }
 
-    fn cache_put(&self, id: &str, loaded: Loaded<A>) {
+    fn cache_put(&self, key: Option<Arc<str>>, id: &str, loaded: Loaded<A>) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= self.cache_capacity {
             // Any entry will do: a state evicted is only reloaded, never wrong.
@@ -251,7 +260,7 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
             }
         }
         if self.cache_capacity > 0 {
-            cache.insert(id.into(), loaded);
+            cache.insert(key.unwrap_or_else(|| id.into()), loaded);
         }
     }
 }

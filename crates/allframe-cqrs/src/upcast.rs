@@ -170,6 +170,7 @@ impl Upcasters {
 
 /// Decodes a stored payload into the current event type, upcasting when it is older.
 /// `Err` carries a message; the backend adds where the event is.
+#[cfg(any(feature = "wal", feature = "postgres"))]
 pub(crate) fn decode<E: Event>(
     upcasters: &Upcasters,
     event_type: &str,
