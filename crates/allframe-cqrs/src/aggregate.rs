@@ -1,7 +1,6 @@
 //! Aggregates: state rebuilt from events, commands decided against it, new events appended
 //! with the version the decision saw.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::backend::{Appended, Backend, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Event, NewEvent};
+use crate::map::FastMap;
 use crate::memory::InMemoryBackend;
 use crate::store::EventStore;
 
@@ -82,7 +82,7 @@ impl<E> From<StoreError> for ExecuteError<E> {
 /// from the latest snapshot plus the events after it.
 pub struct Aggregates<A: Aggregate, B = InMemoryBackend<<A as Aggregate>::Event>> {
     store: EventStore<A::Event, B>,
-    cache: Mutex<HashMap<Arc<str>, Loaded<A>>>,
+    cache: Mutex<FastMap<Arc<str>, Loaded<A>>>,
     cache_capacity: usize,
     retry: RetryPolicy,
     snapshot_every: Option<u64>,
@@ -109,7 +109,7 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
     pub fn new(store: EventStore<A::Event, B>) -> Self {
         Self {
             store,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(FastMap::default()),
             cache_capacity: 10_000,
             retry: RetryPolicy::default(),
             snapshot_every: None,

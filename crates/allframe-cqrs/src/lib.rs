@@ -29,6 +29,7 @@ mod backend;
 mod command;
 pub mod conformance;
 mod event;
+mod map;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

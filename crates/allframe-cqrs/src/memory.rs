@@ -5,12 +5,12 @@
 //! an optional boxed metadata, the 8-byte log entry), before `Vec` growth slack; the memory
 //! gate will measure the real figure.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::map::FastMap;
 use crate::upcast::{RawEvent, from_raw};
 
 /// Events in memory; lost when the process ends.
@@ -21,14 +21,14 @@ pub struct InMemoryBackend<E> {
 
 #[derive(Debug)]
 struct Inner<E> {
-    index: HashMap<Arc<str>, u32>,
+    index: FastMap<Arc<str>, u32>,
     streams: Vec<Stream<E>>,
     /// Position `p` is `log[p - 1]`: (stream index, event index in the stream).
     log: Vec<(u32, u32)>,
-    snapshots: HashMap<Arc<str>, Snapshot>,
+    snapshots: FastMap<Arc<str>, Snapshot>,
     /// Schema versions of imported events written before the current one, by position
     /// (rare, so kept aside rather than in every event).
-    written_versions: HashMap<u64, u32>,
+    written_versions: FastMap<u64, u32>,
 }
 
 #[derive(Debug)]
@@ -49,11 +49,11 @@ impl<E> Default for InMemoryBackend<E> {
     fn default() -> Self {
         Self {
             inner: RwLock::new(Inner {
-                index: HashMap::new(),
+                index: FastMap::default(),
                 streams: Vec::new(),
                 log: Vec::new(),
-                snapshots: HashMap::new(),
-                written_versions: HashMap::new(),
+                snapshots: FastMap::default(),
+                written_versions: FastMap::default(),
             }),
         }
     }

@@ -16,7 +16,6 @@ mod record;
 mod recovery;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::marker::PhantomData;
@@ -30,6 +29,7 @@ use self::record::{MAX_BODY, Parsed, Record, SEGMENT_MAGIC};
 pub use self::recovery::Truncation;
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::map::FastMap;
 use crate::upcast::{RawEvent, Upcasters, decode};
 
 const SEGMENT_EXTENSION: &str = "wal";
@@ -91,7 +91,7 @@ struct Segment {
 struct State {
     /// The positions of each stream's events, version `v` at index `v - 1`; includes
     /// appends not yet durable (they decide the next version).
-    streams: HashMap<Arc<str>, Vec<u64>>,
+    streams: FastMap<Arc<str>, Vec<u64>>,
     /// Position `p` is `log[p - 1]`.
     log: Vec<Location>,
     segments: Vec<Segment>,
@@ -306,14 +306,19 @@ impl<E: Event> WalBackend<E> {
         }
         let segment_index = (state.segments.len() - 1) as u32;
         let segment = state.segments.last_mut().expect("a segment is always open");
-        let mut bytes = Vec::new();
+        // Appends queued for one segment share one buffer: one write for the whole group.
+        if state.queued.last().is_none_or(|(s, _)| *s != segment_index) {
+            state.queued.push((segment_index, Vec::new()));
+        }
+        let bytes = &mut state.queued.last_mut().expect("pushed above").1;
+        let start = bytes.len();
         let timestamp_ms = now_ms();
         if !state.streams.contains_key(stream) {
             state.streams.insert(Arc::from(stream), Vec::new());
         }
         let positions = state.streams.get_mut(stream).expect("inserted above");
         for (index, event) in events.iter().enumerate() {
-            let offset = segment.len + bytes.len() as u64;
+            let offset = segment.len + (bytes.len() - start) as u64;
             let before = bytes.len();
             let position = first_position + index as u64;
             Record {
@@ -328,7 +333,7 @@ impl<E: Event> WalBackend<E> {
                 metadata: &event.metadata,
                 payload: &event.payload,
             }
-            .encode(&mut bytes);
+            .encode(bytes);
             state.log.push(Location {
                 segment: segment_index,
                 offset,
@@ -336,9 +341,8 @@ impl<E: Event> WalBackend<E> {
             });
             positions.push(position);
         }
-        segment.len += bytes.len() as u64;
+        segment.len += (bytes.len() - start) as u64;
         segment.empty = false;
-        state.queued.push((segment_index, bytes));
         Ok(Appended {
             version: positions.len() as u64,
             first_position,

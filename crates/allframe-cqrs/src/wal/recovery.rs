@@ -2,7 +2,6 @@
 //! tail (an append that reached the disk only in part when the process died) is cut off.
 //! Damage anywhere else refuses to open: the events after it were acknowledged.
 
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use std::sync::Arc;
 use super::record::{self, HEADER, Parsed, SEGMENT_MAGIC};
 use super::{Location, SEGMENT_EXTENSION};
 use crate::backend::StoreError;
+use crate::map::FastMap;
 
 /// A segment found on disk.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ pub(super) struct Recovered {
     /// Position `p` is `log[p - 1]`.
     pub(super) log: Vec<Location>,
     /// The positions of each stream's events, version `v` at index `v - 1`.
-    pub(super) streams: HashMap<Arc<str>, Vec<u64>>,
+    pub(super) streams: FastMap<Arc<str>, Vec<u64>>,
     pub(super) truncation: Option<Truncation>,
 }
 
