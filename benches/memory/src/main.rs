@@ -5,6 +5,7 @@
 //! Set `ALLFRAME_MEMORY_INJECT_BYTES=n` to leak `n` extra bytes per event: the gate's own
 //! test uses it to check that a regression is caught.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use allframe::cqrs::{
@@ -73,7 +74,9 @@ fn main() {
             )),
         }
     });
-    println!("{}", serde_json::to_string(&figures).expect("JSON"));
+    // The one line `cargo xtask memory` reads.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::to_string(&figures).expect("JSON")).expect("stdout");
     drop(profiler);
 }
 
@@ -141,7 +144,10 @@ fn payload_bytes() -> f64 {
 }
 
 /// `events` appends of one event each, round-robin over 1,000 streams.
-async fn fill(store: &EventStore<AccountEvent, impl allframe::cqrs::Backend<AccountEvent>>, events: u64) {
+async fn fill(
+    store: &EventStore<AccountEvent, impl allframe::cqrs::Backend<AccountEvent>>,
+    events: u64,
+) {
     let ids = account_ids(1_000);
     for n in 0..events {
         store
@@ -222,11 +228,19 @@ async fn command_dispatch(events: u64) -> Figures {
     let bus = CommandBus::new(Pong);
     // Fill the idempotency memory first: what follows must not grow it.
     for n in 0..allframe::cqrs::DEFAULT_IDEMPOTENCY_CAPACITY as u64 {
-        let _ = bus.dispatch(Ping { key: format!("warm-{n}") }).await;
+        let _ = bus
+            .dispatch(Ping {
+                key: format!("warm-{n}"),
+            })
+            .await;
     }
     measure("command_dispatch", events, 0.0, async || {
         for n in 0..events {
-            let _ = bus.dispatch(Ping { key: format!("k-{n}") }).await;
+            let _ = bus
+                .dispatch(Ping {
+                    key: format!("k-{n}"),
+                })
+                .await;
         }
     })
     .await
@@ -236,14 +250,17 @@ async fn command_dispatch(events: u64) -> Figures {
 async fn wal_replay(events: u64) -> Figures {
     let dir = tempfile::TempDir::new().expect("temp dir");
     {
-        let store = EventStore::with_backend(
-            WalBackend::<AccountEvent>::open(dir.path()).expect("open"),
-        );
+        let store =
+            EventStore::with_backend(WalBackend::<AccountEvent>::open(dir.path()).expect("open"));
         let ids = account_ids(1_000);
         for chunk in 0..events / 100 {
             let batch = (0..100).map(|n| NewEvent::new(deposited(n))).collect();
             store
-                .append(&ids[chunk as usize % ids.len()], ExpectedVersion::Any, batch)
+                .append(
+                    &ids[chunk as usize % ids.len()],
+                    ExpectedVersion::Any,
+                    batch,
+                )
                 .await
                 .expect("append");
         }

@@ -127,8 +127,16 @@ fn durable(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
 
     for (id, sync, writers) in [
-        ("append/wal_group_commit/256_writers", SyncMode::GroupCommit, 256),
-        ("append/wal_group_commit/1024_writers", SyncMode::GroupCommit, 1024),
+        (
+            "append/wal_group_commit/256_writers",
+            SyncMode::GroupCommit,
+            256,
+        ),
+        (
+            "append/wal_group_commit/1024_writers",
+            SyncMode::GroupCommit,
+            1024,
+        ),
         ("append/wal_fsync_per_append", SyncMode::PerAppend, 1),
     ] {
         let dir = tempfile::TempDir::new().expect("temp dir");
