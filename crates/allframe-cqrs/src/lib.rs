@@ -26,6 +26,8 @@
 
 mod aggregate;
 mod backend;
+#[cfg(any(feature = "wal", feature = "postgres"))]
+mod codec;
 mod command;
 pub mod conformance;
 mod event;

@@ -29,8 +29,9 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+use crate::codec::{Serialized, decode, serialize, serialize_raw};
 use crate::event::{Envelope, Event, Metadata, NewEvent};
-use crate::upcast::{RawEvent, Upcasters, decode};
+use crate::upcast::{RawEvent, Upcasters};
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -55,14 +56,6 @@ impl<E> fmt::Debug for PostgresBackend<E> {
     }
 }
 
-/// An event ready for the insert.
-struct Row {
-    event_type: String,
-    schema_version: i32,
-    metadata: Option<String>,
-    payload: String,
-}
-
 /// The columns a read selects, in this order.
 type Stored = (i64, String, i64, String, i32, i64, Option<String>, String);
 const COLUMNS: &str = "position, stream_id, version, event_type, schema_version, timestamp_ms, \
@@ -82,12 +75,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn serialized(stream: &str, index: usize, e: serde_json::Error) -> StoreError {
-    StoreError::Backend(format!(
-        "cannot serialize event {index} for stream `{stream}`: {e}"
-    ))
 }
 
 impl<E: Event> PostgresBackend<E> {
@@ -168,7 +155,7 @@ impl<E: Event> PostgresBackend<E> {
         &self,
         stream: &str,
         expected: ExpectedVersion,
-        rows: Vec<Row>,
+        rows: Vec<Serialized>,
     ) -> Result<Appended, StoreError> {
         if rows.is_empty() {
             return Err(StoreError::EmptyAppend);
@@ -188,9 +175,9 @@ impl<E: Event> PostgresBackend<E> {
         let mut schema_versions = Vec::with_capacity(rows.len());
         let mut metadata = Vec::with_capacity(rows.len());
         let mut payloads = Vec::with_capacity(rows.len());
-        for row in rows {
+        for (i, row) in rows.into_iter().enumerate() {
             event_types.push(row.event_type);
-            schema_versions.push(row.schema_version);
+            schema_versions.push(schema_version(row.schema_version, stream, i)?);
             metadata.push(row.metadata);
             payloads.push(row.payload);
         }
@@ -304,22 +291,7 @@ impl<E: Event> Backend<E> for PostgresBackend<E> {
         expected: ExpectedVersion,
         events: Vec<NewEvent<E>>,
     ) -> Result<Appended, StoreError> {
-        let rows = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| {
-                let metadata = (!event.metadata.is_empty())
-                    .then(|| serde_json::to_string(&event.metadata))
-                    .transpose();
-                Ok(Row {
-                    event_type: event.payload.event_type().to_owned(),
-                    schema_version: schema_version(E::SCHEMA_VERSION, stream, i)?,
-                    metadata: metadata.map_err(|e| serialized(stream, i, e))?,
-                    payload: serde_json::to_string(&event.payload)
-                        .map_err(|e| serialized(stream, i, e))?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let rows = serialize(stream, &events)?;
         self.append_rows(stream, expected, rows).await
     }
 
@@ -330,21 +302,7 @@ impl<E: Event> Backend<E> for PostgresBackend<E> {
         expected: ExpectedVersion,
         events: Vec<RawEvent>,
     ) -> Result<Appended, StoreError> {
-        let rows = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                let metadata = (!raw.metadata.is_empty())
-                    .then(|| serde_json::to_string(&raw.metadata))
-                    .transpose();
-                Ok(Row {
-                    schema_version: schema_version(raw.schema_version, stream, i)?,
-                    event_type: raw.event_type,
-                    metadata: metadata.map_err(|e| serialized(stream, i, e))?,
-                    payload: raw.payload.to_string(),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let rows = serialize_raw(stream, events)?;
         self.append_rows(stream, expected, rows).await
     }
 

@@ -168,32 +168,6 @@ impl Upcasters {
     }
 }
 
-/// Decodes a stored payload into the current event type, upcasting when it is older.
-/// `Err` carries a message; the backend adds where the event is.
-#[cfg(any(feature = "wal", feature = "postgres"))]
-pub(crate) fn decode<E: Event>(
-    upcasters: &Upcasters,
-    event_type: &str,
-    schema_version: u32,
-    metadata: &Metadata,
-    payload: &[u8],
-) -> Result<E, String> {
-    if schema_version == E::SCHEMA_VERSION {
-        return serde_json::from_slice(payload).map_err(|e| format!("undecodable payload: {e}"));
-    }
-    let payload: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("undecodable payload: {e}"))?;
-    from_raw(
-        upcasters,
-        RawEvent {
-            event_type: event_type.to_owned(),
-            schema_version,
-            metadata: metadata.clone(),
-            payload,
-        },
-    )
-}
-
 /// Brings a raw event to the current schema and deserializes it.
 pub(crate) fn from_raw<E: Event>(upcasters: &Upcasters, raw: RawEvent) -> Result<E, String> {
     let raw = upcasters

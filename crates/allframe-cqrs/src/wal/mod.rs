@@ -28,9 +28,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use self::record::{MAX_BODY, Parsed, Record, SEGMENT_MAGIC};
 pub use self::recovery::Truncation;
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
-use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::codec::{Serialized, decode, serialize, serialize_raw};
+use crate::event::{Envelope, Event, NewEvent};
 use crate::map::FastMap;
-use crate::upcast::{RawEvent, Upcasters, decode};
+use crate::upcast::{RawEvent, Upcasters};
 
 const SEGMENT_EXTENSION: &str = "wal";
 
@@ -126,14 +127,6 @@ pub struct WalBackend<E> {
     _events: PhantomData<fn() -> E>,
 }
 
-/// An event encoded for the log.
-struct Encoded {
-    event_type: String,
-    schema_version: u32,
-    metadata: Vec<u8>,
-    payload: Vec<u8>,
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -142,18 +135,6 @@ fn now_ms() -> u64 {
 
 fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Backend(format!("{what} {}: {error}", path.display()))
-}
-
-fn json_error(error: serde_json::Error) -> StoreError {
-    StoreError::Backend(format!("cannot serialize an event: {error}"))
-}
-
-fn encode_metadata(metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
-    if metadata.is_empty() {
-        Ok(Vec::new())
-    } else {
-        serde_json::to_vec(metadata).map_err(json_error)
-    }
 }
 
 /// Creates a segment durably: the file, its header, and its entry in the directory.
@@ -264,7 +245,7 @@ impl<E: Event> WalBackend<E> {
         &self,
         stream: &str,
         expected: ExpectedVersion,
-        events: Vec<Encoded>,
+        events: Vec<Serialized>,
     ) -> Result<Appended, StoreError> {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend);
@@ -285,7 +266,7 @@ impl<E: Event> WalBackend<E> {
         &self,
         stream: &str,
         expected: ExpectedVersion,
-        events: &[Encoded],
+        events: &[Serialized],
     ) -> Result<Appended, StoreError> {
         let mut state = self.shared.lock()?;
         let state = &mut *state;
@@ -330,8 +311,8 @@ impl<E: Event> WalBackend<E> {
                 batch_len: events.len() as u32,
                 stream,
                 event_type: &event.event_type,
-                metadata: &event.metadata,
-                payload: &event.payload,
+                metadata: event.metadata.as_deref().map_or(&[][..], str::as_bytes),
+                payload: event.payload.as_bytes(),
             }
             .encode(bytes);
             state.log.push(Location {
@@ -457,7 +438,7 @@ impl Shared {
 }
 
 /// Checks the limits of the record format before anything is queued.
-fn check_sizes(stream: &str, events: &[Encoded]) -> Result<(), StoreError> {
+fn check_sizes(stream: &str, events: &[Serialized]) -> Result<(), StoreError> {
     if stream.len() > usize::from(u16::MAX) {
         return Err(StoreError::Backend(format!(
             "a stream id of {} bytes (at most {})",
@@ -466,7 +447,8 @@ fn check_sizes(stream: &str, events: &[Encoded]) -> Result<(), StoreError> {
         )));
     }
     for event in events {
-        let size = 48 + stream.len() + event.event_type.len() + event.metadata.len();
+        let metadata = event.metadata.as_ref().map_or(0, String::len);
+        let size = 48 + stream.len() + event.event_type.len() + metadata;
         if event.event_type.len() > usize::from(u16::MAX) || size + event.payload.len() > MAX_BODY {
             return Err(StoreError::Backend(format!(
                 "an event of type `{}` too large for the WAL ({} bytes, at most {MAX_BODY})",
@@ -567,17 +549,7 @@ impl<E: Event> Backend<E> for WalBackend<E> {
         expected: ExpectedVersion,
         events: Vec<NewEvent<E>>,
     ) -> Result<Appended, StoreError> {
-        let encoded = events
-            .iter()
-            .map(|event| {
-                Ok(Encoded {
-                    event_type: event.payload.event_type().to_owned(),
-                    schema_version: E::SCHEMA_VERSION,
-                    metadata: encode_metadata(&event.metadata)?,
-                    payload: serde_json::to_vec(&event.payload).map_err(json_error)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let encoded = serialize(stream, &events)?;
         self.append_encoded(stream, expected, encoded).await
     }
 
@@ -588,17 +560,7 @@ impl<E: Event> Backend<E> for WalBackend<E> {
         expected: ExpectedVersion,
         events: Vec<RawEvent>,
     ) -> Result<Appended, StoreError> {
-        let encoded = events
-            .into_iter()
-            .map(|raw| {
-                Ok(Encoded {
-                    metadata: encode_metadata(&raw.metadata)?,
-                    payload: serde_json::to_vec(&raw.payload).map_err(json_error)?,
-                    event_type: raw.event_type,
-                    schema_version: raw.schema_version,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let encoded = serialize_raw(stream, events)?;
         self.append_encoded(stream, expected, encoded).await
     }
 
