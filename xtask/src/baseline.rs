@@ -24,23 +24,40 @@ pub(crate) struct Args {
 enum Which {
     /// baselines/size.json, from a full `cargo xtask size`.
     Size,
+    /// baselines/memory.json, from every `cargo xtask memory` scenario.
+    Memory,
+    /// Every baseline.
+    All,
 }
 
 pub(crate) fn run(args: &Args) -> Result<()> {
-    let all = args.which.is_none();
+    let all = matches!(args.which, None | Some(Which::All));
     if all || args.which == Some(Which::Size) {
         crate::size::write_baseline()?;
+    }
+    if all || args.which == Some(Which::Memory) {
+        crate::memory::write_baseline()?;
     }
     Ok(())
 }
 
-/// The toolchain and target a figure was measured with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The toolchain, target and machine a figure was measured with. Figures are compared only
+/// under the same toolchain and target; the machine is recorded to explain differences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Fingerprint {
     /// `rustc -V`, e.g. `rustc 1.95.0 (59807616e 2026-04-14)`.
     pub(crate) rustc: String,
     /// The host target triple the binaries are built for.
     pub(crate) target: String,
+    /// The CPU model, from /proc/cpuinfo.
+    #[serde(default)]
+    pub(crate) cpu: String,
+    /// Cores available to this process.
+    #[serde(default)]
+    pub(crate) cores: usize,
+    /// The kernel release.
+    #[serde(default)]
+    pub(crate) kernel: String,
 }
 
 impl Fingerprint {
@@ -60,9 +77,20 @@ impl Fingerprint {
         };
         let release = field("release:")?;
         let rustc_line = verbose.lines().next().unwrap_or(&release).trim().to_owned();
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, m)| m.trim().to_owned());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
         Ok(Self {
             rustc: rustc_line,
             target: field("host:")?,
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            kernel,
         })
     }
 
@@ -160,6 +188,7 @@ mod tests {
         let ours = Fingerprint {
             rustc: "rustc 1.95.0".into(),
             target: "x86_64-unknown-linux-gnu".into(),
+            ..Fingerprint::default()
         };
         assert_eq!(ours.mismatch(&ours.clone()), None);
         let older = Fingerprint {

@@ -7,7 +7,7 @@ use xshell::cmd;
 
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{shell, size, test};
+use crate::{memory, shell, size, test};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -34,6 +34,9 @@ fn remedy(step: Step) -> &'static str {
         Step::Size => {
             "reproduce with `cargo xtask size`; accept intended growth with `cargo xtask baseline size`"
         }
+        Step::Memory => {
+            "reproduce with `cargo xtask memory`; accept intended growth with `cargo xtask baseline memory`"
+        }
     }
 }
 
@@ -51,6 +54,7 @@ fn run_step(step: Step) -> Result<()> {
         }
         Step::Test => test::run(&test::Args::default())?,
         Step::Size => size::run(&size::Args::default())?,
+        Step::Memory => memory::run(&memory::Args::default())?,
     }
     Ok(())
 }
@@ -132,7 +136,13 @@ mod tests {
 
     #[test]
     fn every_step_names_its_remedy() {
-        for step in [Step::Fmt, Step::Clippy, Step::Test, Step::Size] {
+        for step in [
+            Step::Fmt,
+            Step::Clippy,
+            Step::Test,
+            Step::Size,
+            Step::Memory,
+        ] {
             assert!(remedy(step).contains("cargo "), "{step:?}");
         }
     }

@@ -13,6 +13,39 @@ pub(crate) struct Quality {
     pub(crate) ci: Ci,
     pub(crate) database: Database,
     pub(crate) size: Size,
+    /// `cargo xtask memory`; absent until a file configures it.
+    pub(crate) memory: Option<Memory>,
+}
+
+/// `[memory]`: heap scenarios under dhat.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Memory {
+    /// The package whose binary runs the scenarios, one per process.
+    pub(crate) package: String,
+    /// Growth of a scenario's peak or retained heap against baselines/memory.json.
+    pub(crate) growth_warn_percent: f64,
+    pub(crate) growth_fail_percent: f64,
+    #[serde(rename = "scenario")]
+    pub(crate) scenarios: Vec<MemoryScenario>,
+}
+
+/// `[[memory.scenario]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemoryScenario {
+    /// The scenario's name, as the binary knows it.
+    pub(crate) name: String,
+    /// Events (or commands) it handles.
+    pub(crate) events: u64,
+    /// Peak heap over this fails, in MiB.
+    pub(crate) limit_mib: Option<f64>,
+    /// Peak heap over this is reported (our goal), in MiB.
+    pub(crate) goal_mib: Option<f64>,
+    /// Heap kept at the end over the start, over this fails, in MiB (a "no growth" check).
+    pub(crate) retained_limit_mib: Option<f64>,
+    /// Store overhead per event (beyond the payload's own bytes) over this is reported.
+    pub(crate) overhead_goal_bytes: Option<f64>,
 }
 
 /// `[size]`: binary size of each feature configuration.
@@ -66,6 +99,7 @@ pub(crate) enum Step {
     Clippy,
     Test,
     Size,
+    Memory,
 }
 
 impl Step {
@@ -75,6 +109,7 @@ impl Step {
             Step::Clippy => "clippy",
             Step::Test => "test",
             Step::Size => "size",
+            Step::Memory => "memory",
         }
     }
 }
@@ -118,6 +153,19 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
                 "[[size.config]] `{}`: limit_mib is below target_mib",
                 config.name
             );
+        }
+    }
+    if let Some(memory) = &quality.memory {
+        if memory.growth_fail_percent < memory.growth_warn_percent {
+            bail!("[memory] growth_fail_percent must not be below growth_warn_percent");
+        }
+        for (i, scenario) in memory.scenarios.iter().enumerate() {
+            if memory.scenarios[..i]
+                .iter()
+                .any(|s| s.name == scenario.name)
+            {
+                bail!("[[memory.scenario]] `{}` appears twice", scenario.name);
+            }
         }
     }
     for (i, step) in quality.ci.steps.iter().enumerate() {
@@ -204,7 +252,10 @@ goal_vs_reference = 1.25
     fn an_unknown_step_is_named() {
         let err = error(&VALID.replace(r#""clippy""#, r#""clipy""#));
         assert!(err.contains("unknown variant `clipy`"), "{err}");
-        assert!(err.contains("`fmt`, `clippy`, `test`, `size`"), "{err}");
+        assert!(
+            err.contains("`fmt`, `clippy`, `test`, `size`, `memory`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 mod baseline;
 mod ci;
 mod config;
+mod history;
+mod memory;
 mod shell;
 mod size;
 mod summary;
@@ -32,6 +34,9 @@ enum Command {
     /// Binary size of every feature configuration: stripped bytes, `.text` by crate, the cost
     /// of each feature, the ratio to axum, limits and the baseline.
     Size(size::Args),
+    /// Heap scenarios under dhat: peak and retained heap, bytes per event, allocations, limits
+    /// and the baseline.
+    Memory(memory::Args),
     /// Rewrite the committed baselines from a fresh measurement (then commit them).
     Baseline(baseline::Args),
 }
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Command::Ci(args) => ci::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Size(args) => size::run(&args),
+        Command::Memory(args) => memory::run(&args),
         Command::Baseline(args) => baseline::run(&args),
     };
     match result {

@@ -26,3 +26,8 @@ pub(crate) fn at_root() -> Result<Shell> {
 pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else `target/` at the root.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}

@@ -1,5 +1,6 @@
 //! Heap scenarios under dhat, one per process so each starts from an empty heap:
-//! `allframe-memory <scenario> [--events N]` prints one JSON line of figures.
+//! `allframe-memory <scenario> [--events N] [--dhat-file PATH]` prints one JSON line of
+//! figures (and with `--dhat-file`, writes the heap profile there for DHAT's viewer).
 //! `cargo xtask memory` runs them all and judges the figures.
 //!
 //! Set `ALLFRAME_MEMORY_INJECT_BYTES=n` to leak `n` extra bytes per event: the gate's own
@@ -46,6 +47,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_default();
     let mut events: u64 = 1_000_000;
+    let mut dhat_file: Option<String> = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--events" => {
@@ -54,10 +56,20 @@ fn main() {
                     .and_then(|n| n.parse().ok())
                     .unwrap_or_else(|| fail("--events needs a number"));
             }
+            // Instead of testing mode: dhat writes a profile for DHAT's viewer on exit.
+            "--dhat-file" => {
+                dhat_file = Some(
+                    args.next()
+                        .unwrap_or_else(|| fail("--dhat-file needs a path")),
+                );
+            }
             other => fail(&format!("unknown argument `{other}`")),
         }
     }
-    let profiler = dhat::Profiler::builder().testing().build();
+    let profiler = match &dhat_file {
+        Some(file) => dhat::Profiler::builder().file_name(file).build(),
+        None => dhat::Profiler::builder().testing().build(),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
