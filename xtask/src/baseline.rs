@@ -26,6 +26,8 @@ enum Which {
     Size,
     /// baselines/memory.json, from every `cargo xtask memory` scenario.
     Memory,
+    /// baselines/instructions.json, from `cargo xtask bench --instructions`.
+    Bench,
     /// Every baseline.
     All,
 }
@@ -37,6 +39,9 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     }
     if all || args.which == Some(Which::Memory) {
         crate::memory::write_baseline()?;
+    }
+    if all || args.which == Some(Which::Bench) {
+        crate::bench::write_instructions_baseline()?;
     }
     Ok(())
 }

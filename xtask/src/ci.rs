@@ -7,7 +7,7 @@ use xshell::cmd;
 
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{memory, shell, size, test};
+use crate::{bench, memory, shell, size, test};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -37,6 +37,11 @@ fn remedy(step: Step) -> &'static str {
         Step::Memory => {
             "reproduce with `cargo xtask memory`; accept intended growth with `cargo xtask baseline memory`"
         }
+        Step::BenchTest => "reproduce with `cargo xtask bench --test`",
+        Step::Instructions => {
+            "reproduce with `cargo xtask bench --instructions`; accept an intended change with \
+             `cargo xtask baseline bench`"
+        }
     }
 }
 
@@ -55,6 +60,14 @@ fn run_step(step: Step) -> Result<()> {
         Step::Test => test::run(&test::Args::default())?,
         Step::Size => size::run(&size::Args::default())?,
         Step::Memory => memory::run(&memory::Args::default())?,
+        Step::BenchTest => bench::run(&bench::Args {
+            test: true,
+            ..bench::Args::default()
+        })?,
+        Step::Instructions => bench::run(&bench::Args {
+            instructions: true,
+            ..bench::Args::default()
+        })?,
     }
     Ok(())
 }

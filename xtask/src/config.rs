@@ -15,6 +15,63 @@ pub(crate) struct Quality {
     pub(crate) size: Size,
     /// `cargo xtask memory`; absent until a file configures it.
     pub(crate) memory: Option<Memory>,
+    /// `cargo xtask bench`; absent until a file configures it.
+    pub(crate) bench: Option<Bench>,
+}
+
+/// `[bench]`: the criterion suites and the regression gates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Bench {
+    /// The package whose `[[bench]]` targets are the suites.
+    pub(crate) package: String,
+    /// Blocks of `--against` (each runs base and head twice, ABBA).
+    pub(crate) blocks: usize,
+    /// Significance level of each benchmark's test (Holm-corrected across the suite).
+    pub(crate) alpha: f64,
+    /// Severity thresholds on a slowdown's lower confidence bound, in percent.
+    pub(crate) minor_percent: f64,
+    pub(crate) major_percent: f64,
+    pub(crate) critical_percent: f64,
+    /// A significant slowdown whose lower bound passes this fails `--against`, in percent.
+    pub(crate) fail_percent: f64,
+    #[serde(rename = "target", default)]
+    pub(crate) targets: Vec<BenchTarget>,
+    pub(crate) instructions: Instructions,
+}
+
+/// `[[bench.target]]`: a benchmark's throughput floor (the seed's figure) and goal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BenchTarget {
+    /// criterion's full id, `group/function`.
+    pub(crate) id: String,
+    pub(crate) floor_ops: Option<f64>,
+    pub(crate) goal_ops: Option<f64>,
+}
+
+/// `[bench.instructions]`: instruction counts of hot operations under callgrind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Instructions {
+    /// The binary of the package that runs one operation many times.
+    pub(crate) binary: String,
+    /// Iterations per measurement; the count per operation is the difference between
+    /// runs of 2N and N, so set-up costs cancel out.
+    pub(crate) iterations: u64,
+    #[serde(rename = "benchmark")]
+    pub(crate) benchmarks: Vec<InstructionBenchmark>,
+}
+
+/// `[[bench.instructions.benchmark]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstructionBenchmark {
+    pub(crate) id: String,
+    /// Growth over the baseline that warns, in percent.
+    pub(crate) soft_percent: f64,
+    /// Growth over the baseline that fails, in percent.
+    pub(crate) hard_percent: f64,
 }
 
 /// `[memory]`: heap scenarios under dhat.
@@ -100,6 +157,10 @@ pub(crate) enum Step {
     Test,
     Size,
     Memory,
+    /// Each benchmark once, as a test.
+    BenchTest,
+    /// The instruction-count gate.
+    Instructions,
 }
 
 impl Step {
@@ -110,6 +171,8 @@ impl Step {
             Step::Test => "test",
             Step::Size => "size",
             Step::Memory => "memory",
+            Step::BenchTest => "bench-test",
+            Step::Instructions => "instructions",
         }
     }
 }
@@ -165,6 +228,27 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
                 .any(|s| s.name == scenario.name)
             {
                 bail!("[[memory.scenario]] `{}` appears twice", scenario.name);
+            }
+        }
+    }
+    if let Some(bench) = &quality.bench {
+        if !(bench.minor_percent <= bench.major_percent
+            && bench.major_percent <= bench.critical_percent)
+        {
+            bail!("[bench] needs minor_percent <= major_percent <= critical_percent");
+        }
+        if !(0.0 < bench.alpha && bench.alpha < 1.0) {
+            bail!("[bench] alpha must be between 0 and 1");
+        }
+        if bench.blocks < 2 {
+            bail!("[bench] blocks must be at least 2");
+        }
+        for b in &bench.instructions.benchmarks {
+            if b.hard_percent < b.soft_percent {
+                bail!(
+                    "[[bench.instructions.benchmark]] `{}`: hard_percent is below soft_percent",
+                    b.id
+                );
             }
         }
     }

@@ -4,6 +4,7 @@
 //! with a `run` function.
 
 mod baseline;
+mod bench;
 mod ci;
 mod config;
 mod history;
@@ -34,6 +35,9 @@ enum Command {
     /// Binary size of every feature configuration: stripped bytes, `.text` by crate, the cost
     /// of each feature, the ratio to axum, limits and the baseline.
     Size(size::Args),
+    /// The criterion suites: ops/s against targets; `--test`, `--instructions` and
+    /// `--against REV` / `--aa` are the CI check and the two regression gates.
+    Bench(bench::Args),
     /// Heap scenarios under dhat: peak and retained heap, bytes per event, allocations, limits
     /// and the baseline.
     Memory(memory::Args),
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Size(args) => size::run(&args),
         Command::Memory(args) => memory::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Baseline(args) => baseline::run(&args),
     };
     match result {

@@ -150,3 +150,25 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
+
+/// Work the gates' own tests can make slower: `ALLFRAME_BENCH_FIXTURE_SLOWDOWN=30` makes
+/// each call do 30% more (read once per process).
+pub fn fixture_spin(seed: u64) -> u64 {
+    use std::sync::OnceLock;
+    static ROUNDS: OnceLock<u64> = OnceLock::new();
+    let rounds = *ROUNDS.get_or_init(|| {
+        let percent: u64 = std::env::var("ALLFRAME_BENCH_FIXTURE_SLOWDOWN")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        1_000 + 1_000 * percent / 100
+    });
+    let mut x = seed | 1;
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
+    x
+}
