@@ -713,7 +713,10 @@ mod tests {
         assert_eq!(Thresholds::DEFAULT.classify(3.0), Some(Severity::Critical));
         assert_eq!(Thresholds::DEFAULT.classify(-0.6), None);
         assert_eq!(Thresholds::DEFAULT.classify(f64::NAN), None);
-        assert_eq!(Thresholds::DEFAULT.classify(f64::INFINITY), Some(Severity::Critical));
+        assert_eq!(
+            Thresholds::DEFAULT.classify(f64::INFINITY),
+            Some(Severity::Critical)
+        );
         assert!(Severity::Minor < Severity::Major && Severity::Major < Severity::Critical);
     }
 
