@@ -151,11 +151,12 @@ fn parse_inclusive(annotated: &str, suffix: &str) -> Option<u64> {
         .max()
 }
 
+/// The baseline at `path` when it is comparable with a run under `fingerprint`, else why not.
 fn load_baseline(
+    path: &Path,
     fingerprint: &Fingerprint,
 ) -> Result<(Option<InstructionBaseline>, Option<String>)> {
-    let path = baseline::path(BASELINE_FILE);
-    Ok(match baseline::load::<InstructionBaseline>(&path)? {
+    Ok(match baseline::load::<InstructionBaseline>(path)? {
         None => (
             None,
             Some(format!(
@@ -192,7 +193,7 @@ pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
     let config = &bench.instructions;
     let binary = build(&bench.package, &config.binary, true)?;
     let fingerprint = Fingerprint::current()?;
-    let (baseline, note) = load_baseline(&fingerprint)?;
+    let (baseline, note) = load_baseline(&baseline::path(BASELINE_FILE), &fingerprint)?;
     let mut rows = Vec::new();
     for (i, benchmark) in config.benchmarks.iter().enumerate() {
         eprintln!(
@@ -312,6 +313,44 @@ mod tests {
             soft_percent: 2.0,
             hard_percent: 5.0,
         }
+    }
+
+    #[test]
+    fn a_missing_corrupted_or_foreign_baseline_is_explained() {
+        let dir = shell::target_dir().join("xtask-test-instructions-baseline");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(BASELINE_FILE);
+        let _ = std::fs::remove_file(&path);
+        let here = Fingerprint {
+            rustc: "rustc 1.95.0".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            cpu: "AMD EPYC".into(),
+            ..Fingerprint::default()
+        };
+        let (none, note) = load_baseline(&path, &here).unwrap();
+        assert!(none.is_none());
+        assert!(note.unwrap().contains("cargo xtask baseline bench"));
+
+        std::fs::write(&path, "{\"fingerprint\": ").unwrap();
+        let err = format!("{:#}", load_baseline(&path, &here).unwrap_err());
+        assert!(
+            err.contains("corrupted") && err.contains("cargo xtask baseline"),
+            "{err}"
+        );
+
+        let elsewhere = Fingerprint {
+            cpu: "Intel Xeon".into(),
+            ..here.clone()
+        };
+        let foreign = InstructionBaseline {
+            fingerprint: elsewhere,
+            benchmarks: BTreeMap::from([("fixture/spin".to_owned(), 1.0)]),
+        };
+        baseline::write_atomic(&path, &foreign).unwrap();
+        let (none, note) = load_baseline(&path, &here).unwrap();
+        assert!(none.is_none(), "another CPU's counts are not compared");
+        assert!(note.unwrap().contains("Intel Xeon"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
