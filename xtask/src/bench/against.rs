@@ -452,7 +452,15 @@ mod tests {
         };
         let judged = compare(&base, &slower, &plan()).unwrap();
         assert_eq!(judged.len(), 1);
-        assert!(judged[0].fails, "30% slower must fail: {:?}", judged[0]);
+        let caught = &judged[0];
+        // Caught: a significant regression whose lower bound passes the minor threshold, of
+        // about the injected size. (Whether it also reaches the 20% fail level depends on how
+        // tight the interval is on a given day; the pure `judge` test checks that level.)
+        assert!(
+            caught.severity.is_some(),
+            "30% slower must be flagged: {caught:?}"
+        );
+        assert!((0.2..0.4).contains(&caught.change), "{caught:?}");
 
         let same = Side {
             name: "head",
