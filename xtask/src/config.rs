@@ -187,6 +187,31 @@ pub(crate) struct Database {
 
 pub(crate) const FILE: &str = "quality.toml";
 
+/// The entries named in `names` (all of them when none are named); an unknown name is an
+/// error listing the known ones.
+pub(crate) fn select<'a, T>(
+    all: &'a [T],
+    names: &[String],
+    name_of: impl Fn(&T) -> &String,
+    what: &str,
+) -> Result<Vec<&'a T>> {
+    if names.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter().find(|t| name_of(t) == name).with_context(|| {
+                let known: Vec<&str> = all.iter().map(|t| name_of(t).as_str()).collect();
+                format!(
+                    "no {what} `{name}` in quality.toml (known: {})",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
 /// Reads and validates `quality.toml` at the workspace root.
 pub(crate) fn load() -> Result<Quality> {
     load_from(&crate::shell::root().join(FILE))

@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod config;
 mod history;
+mod level;
 mod memory;
 mod shell;
 mod size;

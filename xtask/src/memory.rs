@@ -12,6 +12,7 @@ use xshell::cmd;
 
 use crate::baseline::{self, Fingerprint};
 use crate::config::{self, Memory, MemoryScenario};
+use crate::level::Level;
 use crate::summary::Table;
 use crate::{history, shell};
 
@@ -54,27 +55,6 @@ impl Figures {
 pub(crate) struct MemoryBaseline {
     pub(crate) fingerprint: Fingerprint,
     pub(crate) scenarios: BTreeMap<String, Figures>,
-}
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Level {
-    Ok,
-    AboveGoal,
-    Warning,
-    Failure,
-}
-
-impl Level {
-    fn label(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::AboveGoal => "above goal",
-            Level::Warning => "WARNING",
-            Level::Failure => "FAILED",
-        }
-    }
 }
 
 /// One scenario's figures and what they mean.
@@ -185,7 +165,12 @@ fn memory_config(quality: &config::Quality) -> Result<&Memory> {
 pub(crate) fn run(args: &Args) -> Result<()> {
     let quality = config::load()?;
     let memory = memory_config(&quality)?;
-    let selected = select(&memory.scenarios, &args.scenarios)?;
+    let selected = config::select(
+        &memory.scenarios,
+        &args.scenarios,
+        |s| &s.name,
+        "memory scenario",
+    )?;
     let fingerprint = Fingerprint::current()?;
     let binary = build(&memory.package)?;
 
@@ -320,24 +305,6 @@ pub(crate) fn write_baseline() -> Result<()> {
         path.display()
     );
     Ok(())
-}
-
-fn select<'a>(all: &'a [MemoryScenario], names: &[String]) -> Result<Vec<&'a MemoryScenario>> {
-    if names.is_empty() {
-        return Ok(all.iter().collect());
-    }
-    names
-        .iter()
-        .map(|name| {
-            all.iter().find(|s| &s.name == name).with_context(|| {
-                let known: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-                format!(
-                    "no memory scenario `{name}` in quality.toml (known: {})",
-                    known.join(", ")
-                )
-            })
-        })
-        .collect()
 }
 
 /// Builds the scenario binary in release and returns its path.
@@ -526,9 +493,14 @@ mod tests {
     #[test]
     fn an_unknown_scenario_names_the_known_ones() {
         let all = [scenario()];
-        let err = select(&all, &["memory_stor".into()])
-            .unwrap_err()
-            .to_string();
+        let err = config::select(
+            &all,
+            &["memory_stor".into()],
+            |s| &s.name,
+            "memory scenario",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("known: memory_store"), "{err}");
     }
 }

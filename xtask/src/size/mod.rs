@@ -72,7 +72,12 @@ const BASELINE_FILE: &str = "size.json";
 pub(crate) fn run(args: &Args) -> Result<()> {
     let quality = config::load()?;
     let size = &quality.size;
-    let selected = select(&size.configs, &args.configs)?;
+    let selected = config::select(
+        &size.configs,
+        &args.configs,
+        |c| &c.name,
+        "size configuration",
+    )?;
     let (reference, measured, fingerprint) = measure(size, &selected, args.verbose)?;
 
     let baseline_path = baseline::path(BASELINE_FILE);
@@ -167,7 +172,12 @@ fn print_json(report: &Report) -> Result<()> {
 /// Measures every configuration and writes `baselines/size.json`.
 pub(crate) fn write_baseline() -> Result<()> {
     let quality = config::load()?;
-    let selected = select(&quality.size.configs, &[])?;
+    let selected = config::select(
+        &quality.size.configs,
+        &[],
+        |c| &c.name,
+        "size configuration",
+    )?;
     let (reference, measured, fingerprint) = measure(&quality.size, &selected, false)?;
     let configs = selected
         .iter()
@@ -185,24 +195,6 @@ pub(crate) fn write_baseline() -> Result<()> {
     )?;
     eprintln!("wrote {}: commit it to accept these sizes", path.display());
     Ok(())
-}
-
-fn select<'a>(configs: &'a [SizeConfig], names: &[String]) -> Result<Vec<&'a SizeConfig>> {
-    if names.is_empty() {
-        return Ok(configs.iter().collect());
-    }
-    names
-        .iter()
-        .map(|name| {
-            configs.iter().find(|c| &c.name == name).with_context(|| {
-                let known: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
-                format!(
-                    "no size configuration `{name}` in quality.toml (known: {})",
-                    known.join(", ")
-                )
-            })
-        })
-        .collect()
 }
 
 /// Builds the reference and each configuration, in that order, and reads their figures.
@@ -436,9 +428,14 @@ mod tests {
     #[test]
     fn selecting_an_unknown_configuration_names_the_known_ones() {
         let quality = config::load().unwrap();
-        let err = select(&quality.size.configs, &["minmal".into()])
-            .unwrap_err()
-            .to_string();
+        let err = config::select(
+            &quality.size.configs,
+            &["minmal".into()],
+            |c| &c.name,
+            "size configuration",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("`minmal`") && err.contains("minimal"), "{err}");
     }
 

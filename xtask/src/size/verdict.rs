@@ -2,31 +2,11 @@
 
 use serde::Serialize;
 
+pub(crate) use crate::level::Level;
+
 use crate::config::SizeConfig;
 
 pub(crate) const MIB: f64 = 1024.0 * 1024.0;
-
-/// How bad a finding is. A failure makes `cargo xtask size` exit non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Level {
-    Ok,
-    /// Above one of our own goals: reported, never failed.
-    AboveGoal,
-    Warning,
-    Failure,
-}
-
-impl Level {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::AboveGoal => "above goal",
-            Level::Warning => "WARNING",
-            Level::Failure => "FAILED",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Verdict {
