@@ -249,7 +249,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             .collect::<BTreeMap<_, _>>(),
     )?;
     if args.json {
-        print_json(&report)?;
+        crate::summary::print_json(&report)?;
     }
     let failed: Vec<String> = report
         .scenarios
@@ -264,15 +264,6 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             failed.join(" | ")
         );
     }
-    Ok(())
-}
-
-#[allow(
-    clippy::print_stdout,
-    reason = "the JSON report is the command's output"
-)]
-fn print_json(report: &Report) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(report)?);
     Ok(())
 }
 

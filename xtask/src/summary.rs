@@ -85,6 +85,16 @@ impl Table {
     }
 }
 
+/// A command's report as JSON on stdout (`--json`).
+#[allow(
+    clippy::print_stdout,
+    reason = "the JSON report is the command's output"
+)]
+pub(crate) fn print_json<T: serde::Serialize>(report: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(report)?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

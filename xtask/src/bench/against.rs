@@ -116,7 +116,7 @@ pub(crate) fn run(
     };
     table(&title, &comparisons).publish()?;
     if json {
-        super::print_json(&comparisons)?;
+        crate::summary::print_json(&comparisons)?;
     }
     let alerts = comparisons.iter().filter(|c| c.severity.is_some()).count();
     if let Base::Itself = base {

@@ -255,7 +255,7 @@ pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
         .collect();
     history::append("instructions", &fingerprint, &figures)?;
     if json {
-        super::print_json(&rows)?;
+        crate::summary::print_json(&rows)?;
     }
     let failed: Vec<String> = rows
         .iter()

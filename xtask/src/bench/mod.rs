@@ -111,7 +111,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .collect();
     history::append("bench", &fingerprint, &figures)?;
     if args.json {
-        print_json(&rows)?;
+        crate::summary::print_json(&rows)?;
     }
     let unknown: Vec<&str> = bench
         .targets
@@ -126,15 +126,6 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             unknown.join(", ")
         );
     }
-    Ok(())
-}
-
-#[allow(
-    clippy::print_stdout,
-    reason = "the JSON report is the command's output"
-)]
-fn print_json<T: Serialize>(report: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(report)?);
     Ok(())
 }
 

@@ -142,7 +142,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         eprintln!("note: {note}");
     }
     if args.json {
-        print_json(&report)?;
+        crate::summary::print_json(&report)?;
     }
     let failed: Vec<String> = report
         .configs
@@ -157,15 +157,6 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             failed.join(" | ")
         );
     }
-    Ok(())
-}
-
-#[allow(
-    clippy::print_stdout,
-    reason = "the JSON report is the command's output"
-)]
-fn print_json(report: &Report) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(report)?);
     Ok(())
 }
 
