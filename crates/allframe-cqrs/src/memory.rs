@@ -1,9 +1,9 @@
 //! The in-memory backend: the default for tests and demos.
 //!
 //! Each stream keeps its events in one `Vec`; a global log of (stream, index) pairs gives the
-//! position order. By layout an event costs its payload plus 32 bytes (position, timestamp,
-//! an optional boxed metadata, the 8-byte log entry), before `Vec` growth slack; the memory
-//! gate will measure the real figure.
+//! position order. Beyond the event itself, each costs its position, timestamp, an optional
+//! boxed metadata and an 8-byte log entry; `cargo xtask memory` (scenario `memory_store`)
+//! measures what that comes to per event, `Vec` growth slack included.
 
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -8,8 +8,9 @@
 //! - Readers see an event only once it is durable, so nothing read can vanish in a crash.
 //! - Opening rebuilds the indexes from the segments, cuts off a torn last append, and
 //!   refuses a log damaged anywhere else ([`StoreError::Corrupt`], naming file and offset).
-//! - Only positions and file locations stay in memory (24 bytes an event); events are read
-//!   back from the files (the page cache, mostly).
+//! - Only positions and file locations stay in memory (`cargo xtask memory`, scenario
+//!   `wal_replay`, measures the bytes per event); events are read back from the files (the
+//!   page cache, mostly).
 //! - Snapshots are files of their own, replaced atomically.
 
 mod record;
