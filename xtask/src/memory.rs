@@ -355,7 +355,7 @@ fn table(report: &Report) -> Table {
         &[
             "scenario",
             "events",
-            "peak heap",
+            "peak heap (process)",
             "retained",
             "bytes/event",
             "overhead/event",

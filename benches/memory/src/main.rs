@@ -29,7 +29,9 @@ struct Figures {
     start_bytes: u64,
     /// Heap at the end, with everything the scenario keeps still alive.
     end_bytes: u64,
-    /// The most heap in use at once.
+    /// The most heap in use at once in the whole process, set-up included (dhat cannot
+    /// restart its peak): for a scenario whose set-up is large, `end_bytes - start_bytes`
+    /// is its own figure.
     peak_bytes: u64,
     /// Everything allocated over the run.
     total_bytes: u64,

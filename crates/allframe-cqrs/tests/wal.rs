@@ -349,7 +349,13 @@ fn crash_child(dir: &str) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let store = Arc::new(open(Path::new(dir)));
+        // Small segments: the kills also land while segments roll over.
+        let options = WalOptions {
+            segment_bytes: 64 << 10,
+            ..WalOptions::default()
+        };
+        let backend = WalBackend::open_with(Path::new(dir), options).expect("open");
+        let store = Arc::new(EventStore::with_backend(backend));
         let mut tasks = tokio::task::JoinSet::new();
         for writer in 0..WRITERS {
             let store = Arc::clone(&store);

@@ -15,6 +15,7 @@ use xshell::cmd;
 
 use crate::baseline::{self, Fingerprint};
 use crate::config::{self, Bench, InstructionBenchmark};
+use crate::level::Level;
 use crate::summary::Table;
 use crate::{history, shell};
 
@@ -26,15 +27,6 @@ pub(crate) struct InstructionBaseline {
     pub(crate) fingerprint: Fingerprint,
     /// Instructions per operation, by benchmark id.
     pub(crate) benchmarks: BTreeMap<String, f64>,
-}
-
-/// How a count compares with its baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Level {
-    Ok,
-    Warning,
-    Failure,
 }
 
 #[derive(Debug, Serialize)]
@@ -237,12 +229,7 @@ pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
                 .map_or_else(|| "-".into(), |c| format!("{c:+.2}%")),
             format!("{}%", benchmark.soft_percent),
             format!("{}%", benchmark.hard_percent),
-            match row.level {
-                Level::Ok => "ok",
-                Level::Warning => "WARNING",
-                Level::Failure => "FAILED",
-            }
-            .to_owned(),
+            row.level.label().to_owned(),
         ]);
     }
     table.publish()?;

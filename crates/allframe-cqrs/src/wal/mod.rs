@@ -82,7 +82,11 @@ struct SegmentFile {
 
 #[derive(Debug)]
 struct Segment {
-    file: Arc<SegmentFile>,
+    /// `None` until the writer creates it: only once everything before it is durable, so a
+    /// crash never leaves a later segment beside an unfinished earlier one.
+    file: Option<Arc<SegmentFile>>,
+    /// The position of its first event (its file name).
+    first_position: u64,
     /// Bytes written or queued.
     len: u64,
     /// Whether it holds no record yet.
@@ -138,8 +142,8 @@ fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Backend(format!("{what} {}: {error}", path.display()))
 }
 
-/// Creates a segment durably: the file, its header, and its entry in the directory.
-fn create_segment(dir: &Path, first_position: u64) -> Result<Segment, StoreError> {
+/// Creates a segment file durably: the file, its header, and its entry in the directory.
+fn create_segment(dir: &Path, first_position: u64) -> Result<Arc<SegmentFile>, StoreError> {
     let path = dir.join(format!("{first_position:020}.{SEGMENT_EXTENSION}"));
     let create = || -> std::io::Result<File> {
         let mut file = OpenOptions::new()
@@ -153,11 +157,19 @@ fn create_segment(dir: &Path, first_position: u64) -> Result<Segment, StoreError
         Ok(file)
     };
     let file = create().map_err(|e| io("cannot create the segment", &path, e))?;
-    Ok(Segment {
-        file: Arc::new(SegmentFile { file, path }),
-        len: SEGMENT_MAGIC.len() as u64,
-        empty: true,
-    })
+    Ok(Arc::new(SegmentFile { file, path }))
+}
+
+impl Segment {
+    /// A segment starting at `first_position` whose file the writer will create.
+    fn planned(first_position: u64) -> Self {
+        Self {
+            file: None,
+            first_position,
+            len: SEGMENT_MAGIC.len() as u64,
+            empty: true,
+        }
+    }
 }
 
 impl<E: Event> WalBackend<E> {
@@ -192,16 +204,20 @@ impl<E: Event> WalBackend<E> {
                 .open(&found.path)
                 .map_err(|e| io("cannot open", &found.path, e))?;
             segments.push(Segment {
-                file: Arc::new(SegmentFile {
+                file: Some(Arc::new(SegmentFile {
                     file,
                     path: found.path.clone(),
-                }),
+                })),
+                first_position: found.first_position,
                 len: found.len,
                 empty: found.len <= SEGMENT_MAGIC.len() as u64,
             });
         }
         if segments.is_empty() {
-            segments.push(create_segment(&dir, 1)?);
+            segments.push(Segment {
+                file: Some(create_segment(&dir, 1)?),
+                ..Segment::planned(1)
+            });
         }
         let head = recovered.log.len() as u64;
         Ok(Self {
@@ -282,9 +298,7 @@ impl<E: Event> WalBackend<E> {
         let first_position = state.log.len() as u64 + 1;
         let current = state.segments.last().expect("a segment is always open");
         if current.len >= self.options.segment_bytes && !current.empty {
-            // Rare (once per segment), so done inline, under the lock.
-            let segment = create_segment(&self.shared.dir, first_position)?;
-            state.segments.push(segment);
+            state.segments.push(Segment::planned(first_position));
         }
         let segment_index = (state.segments.len() - 1) as u32;
         let segment = state.segments.last_mut().expect("a segment is always open");
@@ -378,8 +392,8 @@ impl<E: Event> WalBackend<E> {
 }
 
 impl State {
-    fn files(&self) -> Vec<Arc<SegmentFile>> {
-        self.segments.iter().map(|s| Arc::clone(&s.file)).collect()
+    fn files(&self) -> Vec<Option<Arc<SegmentFile>>> {
+        self.segments.iter().map(|s| s.file.clone()).collect()
     }
 }
 
@@ -399,28 +413,47 @@ impl Shared {
 
     /// Writes and fsyncs everything queued; called with the writer held.
     fn write_queued(&self) -> Result<(), StoreError> {
-        let (queued, files, head) = {
+        let (queued, mut files, firsts, head) = {
             let mut state = self.lock()?;
-            let files = state.files();
+            let firsts: Vec<u64> = state.segments.iter().map(|s| s.first_position).collect();
             (
                 std::mem::take(&mut state.queued),
-                files,
+                state.files(),
+                firsts,
                 state.log.len() as u64,
             )
         };
-        let mut touched: Vec<u32> = Vec::new();
-        let mut write = || -> std::io::Result<()> {
-            for (segment, bytes) in &queued {
-                (&files[*segment as usize].file).write_all(bytes)?;
-                if touched.last() != Some(segment) {
-                    touched.push(*segment);
-                }
-            }
-            for segment in &touched {
-                files[*segment as usize].file.sync_data()?;
+        let mut touched: Vec<Arc<SegmentFile>> = Vec::new();
+        let sync_touched = |touched: &mut Vec<Arc<SegmentFile>>| -> std::io::Result<()> {
+            for segment in touched.drain(..) {
+                segment.file.sync_data()?;
                 self.fsyncs.fetch_add(1, Ordering::Relaxed);
             }
             Ok(())
+        };
+        let mut write = || -> Result<(), StoreError> {
+            let failed = |e: std::io::Error| StoreError::Backend(e.to_string());
+            for (index, bytes) in &queued {
+                let index = *index as usize;
+                let segment = match &files[index] {
+                    Some(segment) => Arc::clone(segment),
+                    None => {
+                        // Everything before a new segment is durable before it exists.
+                        sync_touched(&mut touched).map_err(failed)?;
+                        let created = create_segment(&self.dir, firsts[index])?;
+                        if let Ok(mut state) = self.state.lock() {
+                            state.segments[index].file = Some(Arc::clone(&created));
+                        }
+                        files[index] = Some(Arc::clone(&created));
+                        created
+                    }
+                };
+                (&segment.file).write_all(bytes).map_err(failed)?;
+                if touched.last().is_none_or(|t| !Arc::ptr_eq(t, &segment)) {
+                    touched.push(segment);
+                }
+            }
+            sync_touched(&mut touched).map_err(failed)
         };
         match write() {
             Ok(()) => {
@@ -463,7 +496,7 @@ fn check_sizes(stream: &str, events: &[Serialized]) -> Result<(), StoreError> {
 
 /// Merges locations that are adjacent in one file into one read each.
 fn read_records<E: Event>(
-    files: &[Arc<SegmentFile>],
+    files: &[Option<Arc<SegmentFile>>],
     locations: &[Location],
     upcasters: &Upcasters,
 ) -> Result<Vec<Envelope<E>>, StoreError> {
@@ -483,7 +516,9 @@ fn read_records<E: Event>(
             end += 1;
         }
         buffer.resize((run_end - first.offset) as usize, 0);
-        let segment = &files[first.segment as usize];
+        let segment = files[first.segment as usize]
+            .as_ref()
+            .expect("a segment holding durable events has its file");
         segment
             .file
             .read_exact_at(&mut buffer, first.offset)

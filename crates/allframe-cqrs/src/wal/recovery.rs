@@ -15,6 +15,8 @@ use crate::map::FastMap;
 #[derive(Debug)]
 pub(super) struct FoundSegment {
     pub(super) path: PathBuf,
+    /// The position of its first event (its name).
+    pub(super) first_position: u64,
     /// Its length after recovery.
     pub(super) len: u64,
 }
@@ -116,6 +118,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, StoreError> {
         };
         recovered.segments.push(FoundSegment {
             path,
+            first_position,
             len: len as u64,
         });
     }

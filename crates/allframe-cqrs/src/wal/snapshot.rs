@@ -8,6 +8,7 @@
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::backend::{Snapshot, StoreError};
 
@@ -37,7 +38,10 @@ pub(super) fn save(dir: &Path, stream: &str, snapshot: &Snapshot) -> Result<(), 
     body.extend_from_slice(&(stream.len() as u16).to_le_bytes());
     body.extend_from_slice(stream.as_bytes());
     body.extend_from_slice(&snapshot.data);
-    let temporary = path.with_extension("snap.tmp");
+    // A name of its own per save: two saves of one stream at once must not share a file.
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let save = SAVES.fetch_add(1, Ordering::Relaxed);
+    let temporary = path.with_extension(format!("snap.{}.{save}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&temporary)?;
         file.write_all(&crc32fast::hash(&body).to_le_bytes())?;
