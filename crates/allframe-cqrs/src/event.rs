@@ -1,6 +1,7 @@
 //! Events and the envelope each is stored in.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -81,4 +82,11 @@ pub struct Envelope<E> {
     pub metadata: Metadata,
     /// The event.
     pub payload: E,
+}
+
+/// The timestamp of an append: milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

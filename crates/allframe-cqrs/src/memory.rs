@@ -6,10 +6,9 @@
 //! measures what that comes to per event, `Vec` growth slack included.
 
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
-use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::event::{Envelope, Event, Metadata, NewEvent, now_ms};
 use crate::map::FastMap;
 use crate::upcast::{RawEvent, from_raw};
 
@@ -64,12 +63,6 @@ impl<E> InMemoryBackend<E> {
     pub fn new() -> Self {
         Self::default()
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn poisoned() -> StoreError {

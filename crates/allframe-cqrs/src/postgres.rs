@@ -23,14 +23,14 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::codec::{Serialized, decode, serialize, serialize_raw};
-use crate::event::{Envelope, Event, Metadata, NewEvent};
+use crate::event::{Envelope, Event, Metadata, NewEvent, now_ms};
 use crate::upcast::{RawEvent, Upcasters};
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -69,12 +69,6 @@ fn failed(doing: impl fmt::Display) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// A `u64` bound for a `bigint` parameter (nothing stored is beyond `i64::MAX`).
 fn bigint(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl<E: Event> PostgresBackend<E> {
@@ -203,7 +197,7 @@ impl<E: Event> PostgresBackend<E> {
         )
         .bind(first_position)
         .bind(stream)
-        .bind(now_ms())
+        .bind(now_ms() as i64)
         .bind(event_types)
         .bind(schema_versions)
         .bind(metadata)

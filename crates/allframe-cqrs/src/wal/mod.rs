@@ -24,13 +24,12 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::record::{MAX_BODY, Parsed, Record, SEGMENT_MAGIC};
 pub use self::recovery::Truncation;
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::codec::{Serialized, decode, serialize, serialize_raw};
-use crate::event::{Envelope, Event, NewEvent};
+use crate::event::{Envelope, Event, NewEvent, now_ms};
 use crate::map::FastMap;
 use crate::upcast::{RawEvent, Upcasters};
 
@@ -132,13 +131,8 @@ pub struct WalBackend<E> {
     _events: PhantomData<fn() -> E>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
+/// An I/O failure on `path`, saying what was being done.
+pub(super) fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Backend(format!("{what} {}: {error}", path.display()))
 }
 

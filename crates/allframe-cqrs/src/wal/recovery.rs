@@ -6,6 +6,7 @@ use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::io;
 use super::record::{self, HEADER, Parsed, SEGMENT_MAGIC};
 use super::{Location, SEGMENT_EXTENSION};
 use crate::backend::StoreError;
@@ -49,10 +50,6 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StoreError {
         offset,
         reason: reason.into(),
     }
-}
-
-fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("{what} {}: {error}", path.display()))
 }
 
 /// The segment files of `dir`, in position order, with the position each starts at.

@@ -10,6 +10,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::io;
 use crate::backend::{Snapshot, StoreError};
 
 /// Where `stream`'s snapshot lives: its name in hex, so any stream id is a safe file name;
@@ -24,10 +25,6 @@ fn path_for(dir: &Path, stream: &str) -> PathBuf {
         format!("h{:08x}", crc32fast::hash(stream.as_bytes()))
     };
     dir.join(format!("{name}.snap"))
-}
-
-fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("{what} {}: {error}", path.display()))
 }
 
 /// Stores `snapshot` durably, replacing the stream's previous one.
