@@ -7,7 +7,7 @@ use xshell::cmd;
 
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{bench, memory, shell, size, test};
+use crate::{bench, memory, shell, size, techempower, test};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -42,6 +42,7 @@ fn remedy(step: Step) -> &'static str {
             "reproduce with `cargo xtask bench --instructions`; accept an intended change with \
              `cargo xtask baseline bench`"
         }
+        Step::Techempower => "reproduce with `cargo xtask techempower --smoke`",
     }
 }
 
@@ -68,6 +69,7 @@ fn run_step(step: Step) -> Result<()> {
             instructions: true,
             ..bench::Args::default()
         })?,
+        Step::Techempower => techempower::run(&techempower::Args::smoke())?,
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `quality.toml`: loaded and validated in one place. An unknown key or a wrong type is an
 //! error that names the key and the line.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +18,68 @@ pub(crate) struct Quality {
     pub(crate) memory: Option<Memory>,
     /// `cargo xtask bench`; absent until a file configures it.
     pub(crate) bench: Option<Bench>,
+    /// `cargo xtask techempower`; absent until a file configures it.
+    pub(crate) techempower: Option<Techempower>,
+}
+
+/// `[techempower]`: the TechEmpower servers, their load and the ratios between them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Techempower {
+    /// The package holding the servers.
+    pub(crate) package: String,
+    /// AllFrame's server binary.
+    pub(crate) server: String,
+    /// The package (and binary) of the load generator.
+    pub(crate) loadgen: String,
+    /// The database the servers use, created and seeded as TFB does.
+    pub(crate) database: String,
+    /// Rounds of A B A B (at least 3 for a spread).
+    pub(crate) rounds: usize,
+    /// Measured seconds per run.
+    pub(crate) duration_secs: f64,
+    /// Load before the rounds of each test and server, not measured.
+    pub(crate) warmup_secs: f64,
+    /// Seconds per run of the short smoke load (`--smoke`, as CI runs it).
+    pub(crate) smoke_secs: f64,
+    #[serde(rename = "reference")]
+    pub(crate) references: Vec<TfbReference>,
+    #[serde(rename = "test")]
+    pub(crate) tests: Vec<TfbTest>,
+}
+
+/// `[[techempower.reference]]`: a server measured beside AllFrame's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TfbReference {
+    pub(crate) name: String,
+    pub(crate) binary: String,
+    /// The test types it implements.
+    pub(crate) tests: Vec<String>,
+}
+
+/// `[[techempower.test]]`: one TFB test type, its load and its goals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TfbTest {
+    pub(crate) name: String,
+    pub(crate) connections: usize,
+    /// Requests per write (16 for plaintext, as TFB).
+    #[serde(default = "one")]
+    pub(crate) pipeline: usize,
+    /// AllFrame's req/s under this is a warning (the seed's figure).
+    pub(crate) target_rps: Option<f64>,
+    /// Per reference: its CPU time per request over AllFrame's must be at least this
+    /// (1.0: AllFrame spends no more CPU per request).
+    #[serde(default)]
+    pub(crate) min_cpu_ratio: BTreeMap<String, f64>,
+    /// Per reference: AllFrame's req/s over its req/s must be at least this.
+    #[serde(default)]
+    pub(crate) min_rps_ratio: BTreeMap<String, f64>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// `[bench]`: the criterion suites and the regression gates.
@@ -161,6 +224,8 @@ pub(crate) enum Step {
     BenchTest,
     /// The instruction-count gate.
     Instructions,
+    /// TechEmpower verification of every test and a short load.
+    Techempower,
 }
 
 impl Step {
@@ -173,6 +238,7 @@ impl Step {
             Step::Memory => "memory",
             Step::BenchTest => "bench-test",
             Step::Instructions => "instructions",
+            Step::Techempower => "techempower",
         }
     }
 }
@@ -277,12 +343,72 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
             }
         }
     }
+    if let Some(tfb) = &quality.techempower {
+        validate_techempower(tfb)?;
+    }
     for (i, step) in quality.ci.steps.iter().enumerate() {
         if quality.ci.steps[..i].contains(step) {
             bail!("[ci] steps lists `{}` twice", step.name());
         }
     }
     Ok(quality)
+}
+
+fn validate_techempower(tfb: &Techempower) -> Result<()> {
+    use crate::techempower::TestType;
+    if tfb.rounds == 0 || tfb.duration_secs <= 0.0 || tfb.smoke_secs <= 0.0 {
+        bail!("[techempower] rounds, duration_secs and smoke_secs must be positive");
+    }
+    let known = || {
+        TestType::ALL
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, test) in tfb.tests.iter().enumerate() {
+        if TestType::parse(&test.name).is_none() {
+            bail!(
+                "[[techempower.test]] `{}` is not a TFB test type (known: {})",
+                test.name,
+                known()
+            );
+        }
+        if tfb.tests[..i].iter().any(|t| t.name == test.name) {
+            bail!("[[techempower.test]] `{}` appears twice", test.name);
+        }
+        if test.connections == 0 || test.pipeline == 0 {
+            bail!(
+                "[[techempower.test]] `{}`: connections and pipeline must be positive",
+                test.name
+            );
+        }
+        for name in test.min_cpu_ratio.keys().chain(test.min_rps_ratio.keys()) {
+            if !tfb.references.iter().any(|r| &r.name == name) {
+                bail!(
+                    "[[techempower.test]] `{}` names `{name}`, which is no [[techempower.reference]]",
+                    test.name
+                );
+            }
+        }
+    }
+    for (i, reference) in tfb.references.iter().enumerate() {
+        if tfb.references[..i].iter().any(|r| r.name == reference.name) {
+            bail!(
+                "[[techempower.reference]] `{}` appears twice",
+                reference.name
+            );
+        }
+        for test in &reference.tests {
+            if !tfb.tests.iter().any(|t| &t.name == test) {
+                bail!(
+                    "[[techempower.reference]] `{}` lists `{test}`, which is no [[techempower.test]]",
+                    reference.name
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -383,6 +509,70 @@ goal_vs_reference = 1.25
         );
         let err = error(&VALID.replace(r#""clippy""#, r#""fmt""#));
         assert!(err.contains("lists `fmt` twice"), "{err}");
+    }
+
+    const TECHEMPOWER: &str = r#"
+[techempower]
+package = "allframe-techempower"
+server = "tfb-allframe"
+loadgen = "allframe-loadgen"
+database = "hello_world"
+rounds = 3
+duration_secs = 5.0
+warmup_secs = 1.0
+smoke_secs = 1.0
+
+[[techempower.reference]]
+name = "axum"
+binary = "tfb-axum"
+tests = ["json"]
+
+[[techempower.test]]
+name = "json"
+connections = 64
+min_cpu_ratio = { axum = 1.0 }
+"#;
+
+    #[test]
+    fn techempower_tests_and_references_are_checked() {
+        let quality = parse(&format!("{VALID}{TECHEMPOWER}")).unwrap();
+        let tfb = quality.techempower.unwrap();
+        assert_eq!(
+            (tfb.tests[0].pipeline, tfb.tests[0].min_cpu_ratio["axum"]),
+            (1, 1.0)
+        );
+        let err = error(&format!(
+            "{VALID}{}",
+            TECHEMPOWER.replace(r#"name = "json""#, r#"name = "jsn""#)
+        ));
+        assert!(
+            err.contains("`jsn` is not a TFB test type") && err.contains("plaintext"),
+            "{err}"
+        );
+        let err = error(&format!(
+            "{VALID}{}",
+            TECHEMPOWER.replace("{ axum = 1.0 }", "{ actix = 1.0 }")
+        ));
+        assert!(
+            err.contains("names `actix`, which is no [[techempower.reference]]"),
+            "{err}"
+        );
+        let err = error(&format!(
+            "{VALID}{}",
+            TECHEMPOWER.replace(r#"tests = ["json"]"#, r#"tests = ["db"]"#)
+        ));
+        assert!(
+            err.contains("lists `db`, which is no [[techempower.test]]"),
+            "{err}"
+        );
+        let err = error(&format!(
+            "{VALID}{}",
+            TECHEMPOWER.replace("connections = 64", "conections = 64")
+        ));
+        assert!(
+            err.contains("unknown field `conections`") && err.contains("line 39"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod memory;
 mod shell;
 mod size;
 mod summary;
+mod techempower;
 mod test;
 
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ enum Command {
     /// Heap scenarios under dhat: peak and retained heap, bytes per event, allocations, limits
     /// and the baseline.
     Memory(memory::Args),
+    /// TechEmpower's test types on AllFrame, axum and raw hyper: verified by TFB's rules,
+    /// then loaded side by side (A B A B), with CPU per request and the ratios.
+    Techempower(techempower::Args),
     /// Rewrite the committed baselines from a fresh measurement (then commit them).
     Baseline(baseline::Args),
 }
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Size(args) => size::run(&args),
         Command::Memory(args) => memory::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Techempower(args) => techempower::run(&args),
         Command::Baseline(args) => baseline::run(&args),
     };
     match result {

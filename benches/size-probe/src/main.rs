@@ -8,7 +8,7 @@ use allframe::routing::{get, post};
 use allframe::{Json, Path, Router};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 struct Message {
     message: String,
 }
@@ -53,6 +53,12 @@ fn app() -> allframe::RouterService<AppState> {
     let router = router.route("/greet", get(greet));
     #[cfg(feature = "cqrs")]
     let router = cqrs::routes(router);
+    // Serves /openapi.json and /docs, so the document's generation is linked and measured.
+    #[cfg(feature = "openapi")]
+    let router = router.with_openapi(allframe::openapi::Info::new(
+        "size-probe",
+        env!("CARGO_PKG_VERSION"),
+    ));
     router.with_state(AppState {
         greeting: Greeting("hello"),
     })

@@ -6,6 +6,8 @@ pub mod di;
 pub mod extract;
 pub mod handler;
 pub mod middleware;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod rejection;
 pub mod response;
 pub mod routing;

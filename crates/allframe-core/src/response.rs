@@ -9,6 +9,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::body::Body;
+use crate::extract::HasSchema;
+#[cfg(feature = "openapi")]
+use crate::openapi::{self, Operation, SchemaGenerator};
 
 /// The response type of every handler, middleware and of the server.
 pub type Response<B = Body> = http::Response<B>;
@@ -24,6 +27,13 @@ pub type Response<B = Body> = http::Response<B>;
 pub trait IntoResponse {
     /// Turns `self` into a response.
     fn into_response(self) -> Response;
+
+    /// Adds the responses this type can produce (status, media type, schema) to the OpenAPI
+    /// operation of every handler that returns it. By default: none.
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        let _ = (op, schemas);
+    }
 }
 
 /// Headers a responder tuple may add: a [`HeaderMap`] or an array of pairs.
@@ -65,7 +75,7 @@ pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 pub(crate) const APPLICATION_JSON: &str = "application/json";
 const TEXT_HTML: &str = "text/html; charset=utf-8";
 const OCTET_STREAM: &str = "application/octet-stream";
-const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 impl IntoResponse for Response {
     fn into_response(self) -> Response {
@@ -83,6 +93,11 @@ impl IntoResponse for () {
     fn into_response(self) -> Response {
         Response::new(Body::empty())
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, _: &mut SchemaGenerator) {
+        op.add_response("200", openapi::Response::new("OK"));
+    }
 }
 
 impl IntoResponse for StatusCode {
@@ -97,11 +112,21 @@ impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
         with_content_type(self, TEXT_PLAIN)
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        String::describe_responses(op, schemas);
+    }
 }
 
 impl IntoResponse for String {
     fn into_response(self) -> Response {
         with_content_type(self, TEXT_PLAIN)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        openapi::ok(op, "text/plain", Some(schemas.subschema_for::<String>()));
     }
 }
 
@@ -112,17 +137,32 @@ impl IntoResponse for Cow<'static, str> {
             Cow::Owned(text) => text.into_response(),
         }
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        String::describe_responses(op, schemas);
+    }
 }
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
         with_content_type(self, OCTET_STREAM)
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, _: &mut SchemaGenerator) {
+        openapi::ok(op, OCTET_STREAM, None);
+    }
 }
 
 impl IntoResponse for Vec<u8> {
     fn into_response(self) -> Response {
         with_content_type(self, OCTET_STREAM)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, _: &mut SchemaGenerator) {
+        openapi::ok(op, OCTET_STREAM, None);
     }
 }
 
@@ -139,6 +179,23 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Err(err) => err.into_response(),
         }
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        T::describe_responses(op, schemas);
+        E::describe_responses(op, schemas);
+    }
+}
+
+/// The status of a `(StatusCode, R)` is chosen at run time: `R`'s `200` becomes `default`.
+#[cfg(feature = "openapi")]
+fn describe_with_status<R: IntoResponse>(op: &mut Operation, schemas: &mut SchemaGenerator) {
+    let mut inner = Operation::default();
+    R::describe_responses(&mut inner, schemas);
+    for (status, response) in inner.responses {
+        let status = if status == "200" { "default" } else { &status };
+        op.add_response(status, response);
+    }
 }
 
 impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
@@ -146,6 +203,11 @@ impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
         let mut res = self.1.into_response();
         *res.status_mut() = self.0;
         res
+    }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        describe_with_status::<R>(op, schemas);
     }
 }
 
@@ -155,6 +217,11 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (H, R) {
         self.0.apply(res.headers_mut());
         res
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        R::describe_responses(op, schemas);
+    }
 }
 
 impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
@@ -162,6 +229,11 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
         let mut res = (self.1, self.2).into_response();
         *res.status_mut() = self.0;
         res
+    }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        describe_with_status::<R>(op, schemas);
     }
 }
 
@@ -173,6 +245,11 @@ impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
         with_content_type(self.0, TEXT_HTML)
     }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        openapi::ok(op, "text/html", Some(schemas.subschema_for::<String>()));
+    }
 }
 
 /// A JSON request body (as an extractor) or response body (as a responder).
@@ -182,7 +259,7 @@ impl<T: Into<Body>> IntoResponse for Html<T> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
-impl<T: Serialize> IntoResponse for Json<T> {
+impl<T: Serialize + HasSchema> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         // Most API bodies are small: one allocation of this size usually suffices.
         let mut buf = BytesMut::with_capacity(128).writer();
@@ -194,6 +271,11 @@ impl<T: Serialize> IntoResponse for Json<T> {
                 ))
                 .into_response(),
         }
+    }
+
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        openapi::ok(op, APPLICATION_JSON, Some(schemas.subschema_for::<T>()));
     }
 }
 
@@ -242,13 +324,24 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+/// An RFC 9457 problem details object.
 #[derive(Serialize)]
-struct ProblemBody<'a> {
+#[cfg_attr(
+    feature = "openapi",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Problem")
+)]
+pub(crate) struct ProblemBody<'a> {
+    /// A URI reference that identifies the problem type (`about:blank`: the status says it).
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The status's reason phrase.
     title: &'static str,
+    /// The HTTP status code.
     status: u16,
+    /// What went wrong with this request.
     #[serde(skip_serializing_if = "str::is_empty")]
+    #[cfg_attr(feature = "openapi", schemars(default))]
     detail: &'a str,
 }
 
@@ -264,5 +357,16 @@ impl IntoResponse for Problem {
         let mut res = with_content_type(json, PROBLEM_JSON);
         *res.status_mut() = self.status;
         res
+    }
+
+    /// Its status is chosen at run time: a `default` response.
+    #[cfg(feature = "openapi")]
+    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        let schema = schemas.subschema_for::<ProblemBody<'static>>();
+        op.add_response(
+            "default",
+            openapi::Response::new("An error, as RFC 9457 problem details")
+                .content(PROBLEM_JSON, Some(schema)),
+        );
     }
 }

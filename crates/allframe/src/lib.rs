@@ -9,12 +9,23 @@
 //! |---|---|
 //! | `di` (default) | [`di::Inject`] and [`provide!`]: typed dependency injection checked at compile time |
 //! | `http2` (default) | HTTP/2 over cleartext (h2c) beside HTTP/1.1 on the same listener |
+//! | `openapi` (default) | [`openapi`]: the OpenAPI 3.1 document of the routes at `/openapi.json` and a Scalar API reference at `/docs` ([`Router::with_openapi`]); types inside `Json`, `Query` and `Path` derive [`openapi::JsonSchema`] |
 //! | `cqrs` | [`cqrs`]: commands, aggregates, an event store in memory, projections, upcasting, sagas |
 //! | `cqrs-wal` | [`cqrs::WalBackend`]: the durable event store on local segment files |
 //! | `cqrs-postgres` | [`cqrs::PostgresBackend`]: the event store on PostgreSQL (sqlx) |
+//! | `router-graphql` | [`graphql`]: an async-graphql schema on the router, with GraphiQL and subscriptions over WebSocket |
+//! | `router-grpc` | [`grpc`]: tonic services, health and reflection on the REST server's port |
 
 pub use allframe_core::*;
 
 /// CQRS and event sourcing ([`allframe_cqrs`]).
 #[cfg(feature = "cqrs")]
 pub use allframe_cqrs as cqrs;
+
+/// GraphQL on the router ([`allframe_graphql`]).
+#[cfg(feature = "router-graphql")]
+pub use allframe_graphql as graphql;
+
+/// gRPC services on the same server and port as REST ([`allframe_grpc`]).
+#[cfg(feature = "router-grpc")]
+pub use allframe_grpc as grpc;

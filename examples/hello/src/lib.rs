@@ -1,17 +1,21 @@
-//! The smallest useful AllFrame service: `GET /json`, `GET /plaintext` and `POST /echo`.
+//! The smallest useful AllFrame service: `GET /json`, `GET /plaintext` and `POST /echo`,
+//! with their OpenAPI document at `/openapi.json` and an API reference at `/docs`.
 //!
 //! Run with `cargo run -p hello`, then:
 //! ```text
 //! curl localhost:3000/json
 //! curl localhost:3000/plaintext
 //! curl -d '{"any":"json"}' -H 'content-type: application/json' localhost:3000/echo
+//! curl localhost:3000/openapi.json    # or open localhost:3000/docs in a browser
 //! ```
 
+use allframe::openapi::{Info, JsonSchema, schemars};
 use allframe::routing::{get, post};
 use allframe::{Json, Router, RouterService};
 use serde::Serialize;
 
-#[derive(Serialize)]
+/// The greeting `GET /json` answers.
+#[derive(Serialize, JsonSchema)]
 struct Message {
     message: &'static str,
 }
@@ -38,5 +42,6 @@ pub fn app() -> RouterService {
         .route("/json", get(json))
         .route("/plaintext", get(plaintext))
         .route("/echo", post(echo))
+        .with_openapi(Info::new("hello", env!("CARGO_PKG_VERSION")))
         .into_service()
 }

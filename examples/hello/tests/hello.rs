@@ -41,6 +41,19 @@ async fn echo_refuses_what_is_not_json() {
     assert_eq!(res.status, 415);
 }
 
+#[tokio::test]
+async fn documents_its_routes() {
+    let server = TestServer::start(hello::app()).await;
+    let doc = server.get("/openapi.json").await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let message = &doc["paths"]["/json"]["get"]["responses"]["200"]["content"]["application/json"];
+    assert_eq!(message["schema"]["$ref"], "#/components/schemas/Message");
+    assert!(doc["paths"]["/plaintext"]["get"].is_object());
+    assert!(doc["paths"]["/echo"]["post"]["requestBody"].is_object());
+    let docs = server.get("/docs").await;
+    assert!(docs.text().contains("@scalar/api-reference@"));
+}
+
 /// Kills the child process when the test ends, passed or not.
 struct Running(Child);
 

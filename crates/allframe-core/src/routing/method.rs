@@ -100,6 +100,16 @@ impl<S> MethodRouter<S> {
         HeaderValue::from_str(&allowed.join(", ")).expect("method names are valid header text")
     }
 
+    /// The handlers set for a method of their own, with their methods, in `Allow`'s order
+    /// (the implicit `HEAD` of a `GET` and an [`any`] catch-all are not among them).
+    #[cfg(feature = "openapi")]
+    pub(crate) fn routed(&self) -> impl Iterator<Item = (&Method, &BoxedHandler<S>)> {
+        METHODS
+            .iter()
+            .zip(&self.handlers)
+            .filter_map(|(m, h)| Some((m, h.as_ref()?)))
+    }
+
     /// Adds `other`'s handlers to these. Panics on a method both routers handle.
     pub(crate) fn merge(&mut self, other: MethodRouter<S>, path: &str) {
         for (i, handler) in other.handlers.into_iter().enumerate() {

@@ -1,5 +1,7 @@
 //! The router: a route table built once, matched without allocating.
 
+#[cfg(feature = "openapi")]
+mod docs;
 mod method;
 mod path;
 
@@ -29,6 +31,8 @@ use crate::response::{IntoResponse, Problem, Response};
 pub struct Router<S = ()> {
     routes: Vec<Route<S>>,
     fallback: Option<BoxedHandler<S>>,
+    #[cfg(feature = "openapi")]
+    docs: Option<docs::Docs>,
 }
 
 struct Route<S> {
@@ -48,6 +52,8 @@ impl<S> Default for Router<S> {
         Self {
             routes: Vec::new(),
             fallback: None,
+            #[cfg(feature = "openapi")]
+            docs: None,
         }
     }
 }
@@ -86,6 +92,10 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             router.fallback.is_none(),
             "nest(`{prefix}`): a nested router cannot have its own fallback; set it on the outer router"
         );
+        #[cfg(feature = "openapi")]
+        if self.docs.is_none() {
+            self.docs = router.docs.map(|docs| docs.nested(prefix));
+        }
         for route in router.routes {
             self = self.route(&path::join(prefix, &route.path), route.methods);
         }
@@ -101,6 +111,10 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
                 "merge: both routers have a fallback"
             );
             self.fallback = Some(fallback);
+        }
+        #[cfg(feature = "openapi")]
+        if self.docs.is_none() {
+            self.docs = other.docs;
         }
         for route in other.routes {
             self = self.route(&route.path, route.methods);
@@ -121,9 +135,13 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// Freezes the route table and gives every handler access to `state`.
     #[track_caller]
     pub fn with_state(self, state: S) -> RouterService<S> {
+        #[cfg(feature = "openapi")]
+        let router = self.mount_docs();
+        #[cfg(not(feature = "openapi"))]
+        let router = self;
         let mut matcher = matchit::Router::new();
-        let mut endpoints = Vec::with_capacity(self.routes.len());
-        for (index, route) in self.routes.into_iter().enumerate() {
+        let mut endpoints = Vec::with_capacity(router.routes.len());
+        for (index, route) in router.routes.into_iter().enumerate() {
             let pattern = path::parse(&route.path).expect("checked in `route`");
             if let Err(err) = matcher.insert(pattern.matchit, index) {
                 panic!("route `{}` cannot be added: {err}", route.path);
@@ -138,7 +156,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             inner: Arc::new(Frozen {
                 matcher,
                 endpoints,
-                fallback: self.fallback,
+                fallback: router.fallback,
                 state,
             }),
         }
