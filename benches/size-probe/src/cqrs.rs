@@ -91,6 +91,7 @@ async fn deposit(Path((id, amount)): Path<(String, u64)>) -> String {
 }
 
 /// Appends to `store` and reads the stream back: what a durable backend costs.
+#[cfg(any(feature = "cqrs-wal", feature = "cqrs-postgres"))]
 async fn append_and_count<B: allframe::cqrs::Backend<AccountEvent>>(
     store: &EventStore<AccountEvent, B>,
     stream: &str,

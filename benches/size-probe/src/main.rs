@@ -3,6 +3,10 @@
 
 #[cfg(feature = "cqrs")]
 mod cqrs;
+#[cfg(feature = "router-graphql")]
+mod graphql;
+#[cfg(feature = "router-grpc")]
+mod grpc;
 
 use allframe::routing::{get, post};
 use allframe::{Json, Path, Router};
@@ -27,13 +31,15 @@ async fn user(Path(id): Path<u64>) -> String {
     format!("user {id}")
 }
 
+// Read by the `di` handler and the GraphQL query.
 #[derive(Clone)]
+#[cfg_attr(not(any(feature = "di", feature = "router-graphql")), allow(dead_code))]
 struct AppState {
-    #[cfg_attr(not(feature = "di"), allow(dead_code))]
     greeting: Greeting,
 }
 
 #[derive(Clone)]
+#[cfg_attr(not(any(feature = "di", feature = "router-graphql")), allow(dead_code))]
 struct Greeting(&'static str);
 
 #[cfg(feature = "di")]
@@ -53,6 +59,8 @@ fn app() -> allframe::RouterService<AppState> {
     let router = router.route("/greet", get(greet));
     #[cfg(feature = "cqrs")]
     let router = cqrs::routes(router);
+    #[cfg(feature = "router-graphql")]
+    let router = graphql::routes(router);
     // Serves /openapi.json and /docs, so the document's generation is linked and measured.
     #[cfg(feature = "openapi")]
     let router = router.with_openapi(allframe::openapi::Info::new(
@@ -84,7 +92,11 @@ async fn main() -> std::io::Result<()> {
         eprintln!("{}", std::hint::black_box(&REGRESSION_TABLE)[index]);
     }
     let listener = tokio::net::TcpListener::bind(allframe::server::env_addr()).await?;
-    allframe::serve(listener, app())
+    let app = app();
+    // gRPC calls (h2c) go to tonic, every other request to the router, on one listener.
+    #[cfg(feature = "router-grpc")]
+    let app = grpc::multiplex(app);
+    allframe::serve(listener, app)
         .with_graceful_shutdown(allframe::server::shutdown_signal())
         .await
 }

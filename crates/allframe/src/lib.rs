@@ -15,6 +15,7 @@
 //! | `cqrs-postgres` | [`cqrs::PostgresBackend`]: the event store on PostgreSQL (sqlx) |
 //! | `router-graphql` | [`graphql`]: an async-graphql schema on the router, with GraphiQL and subscriptions over WebSocket |
 //! | `router-grpc` | [`grpc`]: tonic services, health and reflection on the REST server's port |
+//! | `router-full` | `router-graphql` and `router-grpc`: REST, GraphQL and gRPC on one listener |
 
 pub use allframe_core::*;
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::{Pin, pin};
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use super::io::ConnectionIo;
@@ -13,55 +13,60 @@ use super::{ServerConfig, Stop};
 use crate::body::BoxError;
 use crate::response::Response;
 
-/// hyper's HTTP/1.1 settings, shared by both builders (their types differ, their methods do not).
-macro_rules! http1_settings {
-    ($builder:expr, $config:expr) => {
-        $builder
-            .timer(TokioTimer::new())
-            .header_read_timeout($config.header_read_timeout)
-            .max_headers($config.max_headers)
-            .max_buf_size($config.max_header_bytes)
-            // Not hyper's `pipeline_flush`: `ConnectionIo` batches pipelined responses.
-            .keep_alive(true)
-    };
+/// What a connection's first bytes said it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Protocol {
+    Http1,
+    /// The HTTP/2 client preface (h2c with prior knowledge).
+    Http2,
 }
 
 /// The protocol builders of a server, configured once and shared by its connections.
+///
+/// The server has already read the first bytes of each connection (see
+/// `protocol_known`), so it picks hyper's HTTP/1.1 or HTTP/2 connection directly rather
+/// than through hyper-util's auto-detecting one, which would sniff again and wrap every read.
 #[derive(Debug)]
 pub(super) struct Protocols {
+    http1: hyper::server::conn::http1::Builder,
     #[cfg(feature = "http2")]
-    builder: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    #[cfg(not(feature = "http2"))]
-    builder: hyper::server::conn::http1::Builder,
+    http2: hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
 }
 
 impl Protocols {
-    #[cfg(feature = "http2")]
     pub(super) fn new(config: &ServerConfig) -> Self {
-        let mut builder =
-            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-        http1_settings!(builder.http1(), config);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
-            // Ping idle connections so a vanished peer does not hold one forever.
-            .keep_alive_interval(Some(std::time::Duration::from_secs(60)))
-            .keep_alive_timeout(std::time::Duration::from_secs(20));
-        Self { builder }
-    }
-
-    #[cfg(not(feature = "http2"))]
-    pub(super) fn new(config: &ServerConfig) -> Self {
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        http1_settings!(builder, config);
-        Self { builder }
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        // No hyper timer: its header timeout allocates and arms a timer for every request;
+        // `ConnectionIo` times the wait for a request head instead.
+        http1
+            .max_headers(config.max_headers)
+            .max_buf_size(config.max_header_bytes)
+            // Not hyper's `pipeline_flush`: `ConnectionIo` batches pipelined responses.
+            .keep_alive(true);
+        #[cfg(feature = "http2")]
+        let http2 = {
+            let mut http2 =
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+            http2
+                .timer(hyper_util::rt::TokioTimer::new())
+                .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+                // Ping idle connections so a vanished peer does not hold one forever.
+                .keep_alive_interval(Some(std::time::Duration::from_secs(60)))
+                .keep_alive_timeout(std::time::Duration::from_secs(20));
+            http2
+        };
+        Self {
+            http1,
+            #[cfg(feature = "http2")]
+            http2,
+        }
     }
 
     /// Serves one connection until it ends, shutting it down gracefully (open requests
     /// finish, no new ones start) once `stop` turns true.
     pub(super) async fn serve<S>(
         &self,
+        protocol: Protocol,
         io: ConnectionIo,
         service: S,
         stop: watch::Receiver<Stop>,
@@ -72,22 +77,22 @@ impl Protocols {
         S::Error: Into<BoxError>,
     {
         #[cfg(feature = "http2")]
-        {
-            let conn = self
-                .builder
-                .serve_connection_with_upgrades(TokioIo::new(io), service);
-            drive(conn, |conn| conn.graceful_shutdown(), stop).await
-        }
-        #[cfg(not(feature = "http2"))]
-        {
-            let conn = self
-                .builder
-                .serve_connection(TokioIo::new(io), service)
-                .with_upgrades();
-            drive(conn, |conn| conn.graceful_shutdown(), stop)
+        if protocol == Protocol::Http2 {
+            let conn = self.http2.serve_connection(TokioIo::new(io), service);
+            return drive(conn, |conn| conn.graceful_shutdown(), stop)
                 .await
-                .map_err(Into::into)
+                .map_err(Into::into);
         }
+        // Without the `http2` feature a preface reaches HTTP/1.1, which rejects it.
+        #[cfg(not(feature = "http2"))]
+        let _ = protocol;
+        let conn = self
+            .http1
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        drive(conn, |conn| conn.graceful_shutdown(), stop)
+            .await
+            .map_err(Into::into)
     }
 }
 
@@ -102,12 +107,15 @@ where
     C: Future<Output = Result<(), E>>,
 {
     let mut conn = pin!(conn);
+    // `biased`: the connection first, and no random draw on every wake-up.
     tokio::select! {
+        biased;
         result = conn.as_mut() => return result,
         _ = stop.wait_for(|stop| *stop != Stop::Running) => {}
     }
     graceful_shutdown(conn.as_mut());
     tokio::select! {
+        biased;
         result = conn => result,
         _ = stop.wait_for(|stop| *stop == Stop::Abort) => Ok(()),
     }

@@ -13,33 +13,34 @@
 //!
 //! Only HTTP/1.1 is held back: an HTTP/2 connection (known by its preface) and an upgraded
 //! one (after a `101`) write straight through.
+//!
+//! The same socket bounds how long an HTTP/1.1 client may take to send a request head
+//! (slowloris): when a read finds no input and every request read so far is answered, the
+//! next head must arrive within the header timeout. hyper's own `header_read_timeout` does
+//! this with a timer allocated and armed for every request; here it costs a clock read per
+//! blocked read, and the one timer of the connection is re-armed only when it fires.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 
+use std::time::Duration;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
 
 use super::Shared;
+use super::conn::Protocol;
 
 /// Most response bytes held back at once; past it they are written through.
 pub(super) const HOLD_LIMIT: usize = 64 * 1024;
 
 /// The client preface of HTTP/2.
 pub(super) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Not yet known whether this is HTTP/1.1 or HTTP/2: write through.
-    Sniffing { seen: usize },
-    /// HTTP/1.1: hold responses until the input runs dry.
-    Http1,
-    /// HTTP/2 or an upgraded connection: write through.
-    Through,
-}
 
 /// A `TcpStream` that holds HTTP/1.1 responses back until a read would block.
 #[derive(Debug)]
@@ -49,28 +50,77 @@ pub(super) struct ConnectionIo {
     sent: usize,
     /// The last read found no input waiting (or the end of input).
     read_blocked: bool,
-    mode: Mode,
-    /// Its `upgraded` is set by the connection's service when it answers `101`.
+    /// HTTP/1.1 responses are held back; HTTP/2 and upgraded connections write through.
+    hold: bool,
+    /// Its `upgraded` is set by the connection's service when it answers `101`; its request
+    /// counters tell whether the connection waits for a request head.
     shared: Arc<Shared>,
+    header_timeout: Duration,
+    /// The current wait for a head: its deadline, and the requests started when it began.
+    head_wait: Option<(Instant, u64)>,
+    /// Fires no later than the deadline of `head_wait` (created on the first wait).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl ConnectionIo {
-    pub(super) fn new(stream: TcpStream, shared: Arc<Shared>) -> Self {
+    pub(super) fn new(
+        stream: TcpStream,
+        shared: Arc<Shared>,
+        protocol: Protocol,
+        header_timeout: Duration,
+    ) -> Self {
         Self {
             stream,
             held: Vec::new(),
             sent: 0,
             read_blocked: false,
-            mode: Mode::Sniffing { seen: 0 },
+            hold: protocol == Protocol::Http1,
             shared,
+            header_timeout,
+            head_wait: None,
+            timer: None,
         }
     }
 
-    fn holds_back(&mut self) -> bool {
-        if self.mode == Mode::Http1 && self.shared.upgraded.load(Ordering::Relaxed) {
-            self.mode = Mode::Through;
+    /// Called when a read found no input: true once the client has taken longer than the
+    /// header timeout to send the next request head. A request still being answered is
+    /// not a wait for a head (its handler may take its time).
+    fn head_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        let started = self.shared.started.load(Ordering::Relaxed);
+        if started != self.shared.answered.load(Ordering::Relaxed) {
+            self.head_wait = None;
+            return false;
         }
-        self.mode == Mode::Http1
+        let now = Instant::now();
+        let deadline = match self.head_wait {
+            Some((deadline, since)) if since == started => deadline,
+            _ => {
+                let deadline = now + self.header_timeout;
+                self.head_wait = Some((deadline, started));
+                deadline
+            }
+        };
+        if now >= deadline {
+            return true;
+        }
+        // Deadlines only move later, so a timer set for an earlier one is left alone: it
+        // fires early, and is re-armed then.
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.as_mut().poll(cx).is_ready() {
+            timer.as_mut().reset(deadline);
+            // Registers the waker for the new deadline.
+            let _ = timer.as_mut().poll(cx);
+        }
+        false
+    }
+
+    fn holds_back(&mut self) -> bool {
+        if self.hold && self.shared.upgraded.load(Ordering::Relaxed) {
+            self.hold = false;
+        }
+        self.hold
     }
 
     /// Writes everything held back.
@@ -88,22 +138,6 @@ impl ConnectionIo {
     }
 }
 
-/// Learns the protocol from the bytes read next.
-fn sniff(mode: Mode, bytes: &[u8]) -> Mode {
-    let Mode::Sniffing { seen } = mode else {
-        return mode;
-    };
-    let expected = &H2_PREFACE[seen..];
-    let n = bytes.len().min(expected.len());
-    if bytes[..n] != expected[..n] {
-        Mode::Http1
-    } else if seen + n >= H2_PREFACE.len() {
-        Mode::Through
-    } else {
-        Mode::Sniffing { seen: seen + n }
-    }
-}
-
 impl AsyncRead for ConnectionIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -117,14 +151,16 @@ impl AsyncRead for ConnectionIo {
                 this.read_blocked = true;
                 // No more input for now: what was held back goes out.
                 ready!(this.poll_send_held(cx))?;
+                if this.holds_back() && this.head_timed_out(cx) {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client took longer than the header timeout to send a request head",
+                    )));
+                }
                 Poll::Pending
             }
             Poll::Ready(result) => {
-                let read = &buf.filled()[before..];
-                this.read_blocked = read.is_empty();
-                if !read.is_empty() {
-                    this.mode = sniff(this.mode, read);
-                }
+                this.read_blocked = buf.filled().len() == before;
                 Poll::Ready(result)
             }
         }
@@ -155,6 +191,12 @@ impl AsyncWrite for ConnectionIo {
             return Poll::Ready(Ok(()));
         }
         ready!(this.poll_send_held(cx))?;
+        if this.holds_back() {
+            // The answers are out and hyper waits for input without reading again until woken:
+            // the timer of the wait for the next head must be running now. (The read that
+            // finds it expired returns the error.)
+            let _ = this.head_timed_out(cx);
+        }
         Pin::new(&mut this.stream).poll_flush(cx)
     }
 
@@ -172,29 +214,5 @@ impl Drop for ConnectionIo {
         if self.sent < self.held.len() {
             let _ = self.stream.try_write(&self.held[self.sent..]);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sniffed(chunks: &[&[u8]]) -> Mode {
-        chunks
-            .iter()
-            .fold(Mode::Sniffing { seen: 0 }, |mode, chunk| sniff(mode, chunk))
-    }
-
-    #[test]
-    fn the_first_bytes_tell_http1_from_http2() {
-        assert_eq!(sniffed(&[b"GET / HTTP/1.1\r\n"]), Mode::Http1);
-        assert_eq!(sniffed(&[b"POST / HTTP/1.1\r\n"]), Mode::Http1);
-        assert_eq!(sniffed(&[H2_PREFACE]), Mode::Through);
-        assert_eq!(
-            sniffed(&[b"PRI * HT", b"TP/2.0\r\n\r\nSM\r\n\r\n\0\0"]),
-            Mode::Through
-        );
-        assert_eq!(sniffed(&[b"PRI * HT"]), Mode::Sniffing { seen: 8 });
-        assert_eq!(sniffed(&[b"PRI * HT", b"XX"]), Mode::Http1);
     }
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_service::Service;
 
+use self::conn::Protocol;
 use crate::Request;
 use crate::body::Body;
 use crate::response::{IntoResponse, Problem, Response};
@@ -230,6 +231,8 @@ where
             body_limit: config.body_limit,
             server_header: config.server_header.clone(),
             upgraded: AtomicBool::new(false),
+            started: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
         });
         let service = ConnectionService {
             service: service.clone(),
@@ -242,12 +245,20 @@ where
             // hyper's header timeout starts once the protocol is known: a client that sends
             // nothing, or a few bytes of the HTTP/2 preface, is timed out here.
             let known = tokio::time::timeout(header_read_timeout, protocol_known(&stream));
-            tokio::select! {
-                known = known => if !matches!(known, Ok(Ok(true))) { return },
+            let protocol = tokio::select! {
+                known = known => match known {
+                    Ok(Ok(Some(protocol))) => protocol,
+                    _ => return,
+                },
                 _ = stopped.wait_for(|stop| *stop != Stop::Running) => return,
-            }
-            let io = io::ConnectionIo::new(stream, Arc::clone(&service.shared));
-            if let Err(err) = protocols.serve(io, service, stopped).await {
+            };
+            let io = io::ConnectionIo::new(
+                stream,
+                Arc::clone(&service.shared),
+                protocol,
+                header_read_timeout,
+            );
+            if let Err(err) = protocols.serve(protocol, io, service, stopped).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });
@@ -276,16 +287,19 @@ pub(super) enum Stop {
     Abort,
 }
 
-/// Resolves to true once the first bytes tell HTTP/1.1 from HTTP/2 (false at end of input).
-async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<bool> {
+/// The protocol, once the first bytes tell HTTP/1.1 from HTTP/2 (`None` at end of input).
+async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<Option<Protocol>> {
     let mut first = [0u8; io::H2_PREFACE.len()];
     loop {
         let n = stream.peek(&mut first).await?;
         if n == 0 {
-            return Ok(false);
+            return Ok(None);
         }
-        if n == first.len() || first[..n] != io::H2_PREFACE[..n] {
-            return Ok(true);
+        if first[..n] != io::H2_PREFACE[..n] {
+            return Ok(Some(Protocol::Http1));
+        }
+        if n == first.len() {
+            return Ok(Some(Protocol::Http2));
         }
         // A partial HTTP/2 preface: wait for the rest (bounded by the header timeout).
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -299,6 +313,10 @@ pub(super) struct Shared {
     server_header: Option<HeaderValue>,
     /// The connection was upgraded (`101`): its socket stops holding responses back.
     pub(super) upgraded: AtomicBool,
+    /// Requests whose head was read, and requests answered: equal when the connection waits
+    /// for the next request head (the socket then times that wait).
+    pub(super) started: AtomicU64,
+    pub(super) answered: AtomicU64,
 }
 
 /// Adapts a tower service to hyper: limits the body, catches panics, adds `Server`.
@@ -316,6 +334,7 @@ where
     type Future = ResponseFuture<S>;
 
     fn call(&self, req: http::Request<Incoming>) -> ResponseFuture<S> {
+        self.shared.started.fetch_add(1, Ordering::Relaxed);
         let req = req.map(|body| Body::incoming(body, self.shared.body_limit));
         ResponseFuture {
             state: CallState::Ready {
@@ -378,6 +397,7 @@ where
             }
         };
         let mut res = outcome;
+        this.shared.answered.fetch_add(1, Ordering::Relaxed);
         if res.status() == StatusCode::SWITCHING_PROTOCOLS {
             this.shared.upgraded.store(true, Ordering::Relaxed);
         }

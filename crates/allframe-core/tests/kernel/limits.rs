@@ -16,6 +16,13 @@ fn app() -> allframe_core::RouterService {
             post(|body: Bytes| async move { body.len().to_string() }),
         )
         .route("/panic", get(panic_async))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                "slow"
+            }),
+        )
         .route("/panic-before-await", get(panic_sync))
         .into_service()
 }
@@ -176,6 +183,43 @@ async fn slow_clients_are_disconnected_after_the_header_timeout() {
     assert!(
         silent.closed_within(Duration::from_secs(5)).await,
         "silent client disconnected"
+    );
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn the_header_timeout_times_the_wait_for_a_head_not_the_handler() {
+    let config = ServerConfig::default().header_read_timeout(Duration::from_millis(300));
+    let server = TestServer::start_with(app(), config).await;
+
+    // A handler slower than the header timeout is answered: its request head came in time.
+    let mut patient = server.raw().await;
+    patient
+        .write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let answer = patient.read_response_within(Duration::from_secs(5)).await;
+    assert_eq!(
+        answer.map(|r| r.status),
+        Some(200),
+        "a slow handler is answered"
+    );
+
+    // Then the connection idles, waiting for a next head that never comes: it is closed.
+    assert!(
+        patient.closed_within(Duration::from_secs(5)).await,
+        "an idle keep-alive connection is closed after the header timeout"
+    );
+
+    // Pipelined heads, the second one cut short and never finished: the first is
+    // answered, then the connection is closed.
+    let mut half = server.raw().await;
+    half.write(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHo")
+        .await;
+    let first = half.read_response_within(Duration::from_secs(5)).await;
+    assert_eq!(first.map(|r| r.status), Some(200));
+    assert!(
+        half.closed_within(Duration::from_secs(5)).await,
+        "an unfinished head is timed out"
     );
     still_serving(&server).await;
 }
