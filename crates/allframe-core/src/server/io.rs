@@ -3,13 +3,14 @@
 //!
 //! hyper writes and flushes each response. When a client pipelines, the requests of one read
 //! are all answered before the connection needs more input; [`ConnectionIo`] holds their
-//! responses back and writes them together, as soon as a read finds no more input waiting
-//! (or at shutdown, or past [`HOLD_LIMIT`] bytes). Measured on the 2-core development machine
+//! responses back and writes them together at the first flush after a read finds no more
+//! input waiting (or at shutdown, or past [`HOLD_LIMIT`] bytes). Measured on the 2-core development machine
 //! (release `hello`, server on core 0, `wrk -t1 -c64 -d5` on core 1, `/plaintext`, 16
 //! requests per pipeline): 827-852 k req/s with the batching, 170-192 k without it. hyper's own
 //! `pipeline_flush` does the same but keys it on its read buffer being empty: a stray byte
 //! after a request (a CRLF, half of the next request) then holds the response, unbounded,
-//! and a malformed request's 400 is never sent. Here nothing is held past a blocked read.
+//! and a malformed request's 400 is never sent. Here nothing is held past the flush that
+//! follows a blocked read.
 //!
 //! Only HTTP/1.1 is held back: an HTTP/2 connection (known by its preface) and an upgraded
 //! one (after a `101`) write straight through.
@@ -148,9 +149,11 @@ impl AsyncRead for ConnectionIo {
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
             Poll::Pending => {
+                // No more input for now: what is held back goes out at the flush hyper's
+                // dispatcher makes after every read attempt, together with any answer this
+                // same turn still writes (hyper answers at most 16 requests per turn, so a
+                // pipeline of 16 leaves one answer for the turn that finds no input).
                 this.read_blocked = true;
-                // No more input for now: what was held back goes out.
-                ready!(this.poll_send_held(cx))?;
                 if this.holds_back() && this.head_timed_out(cx) {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
