@@ -20,6 +20,51 @@ use tokio::task::JoinHandle;
 /// How long a test waits for anything before it fails instead of hanging.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// A program's binary (an example's `env!("CARGO_BIN_EXE_...")`) serving on a free port of
+/// 127.0.0.1 given to it in `ALLFRAME_ADDR`; killed when dropped, whatever the test did.
+#[derive(Debug)]
+pub struct RunningBinary {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl RunningBinary {
+    /// Starts `program` and waits until it accepts connections (panics after [`PATIENCE`]).
+    pub async fn start(program: &str) -> Self {
+        // A free port: bind it, note it, release it for the child.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port on 127.0.0.1");
+        let child = std::process::Command::new(program)
+            .env("ALLFRAME_ADDR", addr.to_string())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("starting {program}: {err}"));
+        let running = Self { child, addr };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while TcpStream::connect(addr).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{program} does not listen on ALLFRAME_ADDR={addr}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        running
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A server running `service` on a free port, shut down gracefully on [`TestServer::stop`].
 #[derive(Debug)]
 pub struct TestServer {

@@ -1,7 +1,4 @@
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use allframe_test::{Client, PATIENCE, TestServer};
+use allframe_test::{Client, PATIENCE, RunningBinary, TestServer};
 use grpc_example::pb::greeter_client::GreeterClient;
 use grpc_example::pb::{HelloRequest, HelloStreamRequest};
 use tonic::Code;
@@ -101,35 +98,10 @@ async fn health_and_reflection_describe_the_greeter() {
     );
 }
 
-/// Kills the child process when the test ends, passed or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_binary_serves_grpc_and_rest_on_allframe_addr() {
-    // A free port: bind it, note it, release it for the child.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_grpc-example"))
-        .env("ALLFRAME_ADDR", addr.to_string())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the grpc-example binary");
-    let _running = Running(child);
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let running = RunningBinary::start(env!("CARGO_BIN_EXE_grpc-example")).await;
+    let addr = running.addr();
     let reply = GreeterClient::new(channel(addr).await)
         .say_hello(HelloRequest { name: "Ada".into() })
         .await

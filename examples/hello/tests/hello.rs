@@ -1,7 +1,4 @@
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use allframe_test::{Client, TestServer};
+use allframe_test::{Client, RunningBinary, TestServer};
 use serde_json::json;
 
 #[tokio::test]
@@ -54,35 +51,10 @@ async fn documents_its_routes() {
     assert!(docs.text().contains("@scalar/api-reference@"));
 }
 
-/// Kills the child process when the test ends, passed or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_binary_listens_on_allframe_addr() {
-    // A free port: bind it, note it, release it for the child.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hello"))
-        .env("ALLFRAME_ADDR", addr.to_string())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the hello binary");
-    let _running = Running(child);
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let running = RunningBinary::start(env!("CARGO_BIN_EXE_hello")).await;
+    let addr = running.addr();
     let res = Client::http1(addr).await.get("/plaintext").await;
     assert_eq!(res.text(), "Hello, World!");
     assert_eq!(res.header("server"), Some("AllFrame"));

@@ -2,10 +2,7 @@
 //! graphql-transport-ws for subscriptions, and tonic's client (h2c) for gRPC, all against
 //! one server on one port.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use allframe_test::{Client, PATIENCE, TestServer};
+use allframe_test::{Client, PATIENCE, RunningBinary, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use multi_protocol::pb::catalog_client::CatalogClient;
 use multi_protocol::pb::{GetBookRequest, ListBooksRequest, NewBook};
@@ -243,35 +240,10 @@ async fn grpc_health_answers_serving() {
     }
 }
 
-/// Kills the child process when the test ends, passed or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_binary_serves_rest_and_grpc_on_allframe_addr() {
-    // A free port: bind it, note it, release it for the child.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_multi-protocol"))
-        .env("ALLFRAME_ADDR", addr.to_string())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the multi-protocol binary");
-    let _running = Running(child);
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let running = RunningBinary::start(env!("CARGO_BIN_EXE_multi-protocol")).await;
+    let addr = running.addr();
     let mut c = Client::http1(addr).await;
     add_over_rest(&mut c, "Dune", "Frank Herbert").await;
     let book = CatalogClient::new(channel(addr).await)
