@@ -81,6 +81,11 @@ impl Body {
         }
     }
 
+    /// A body held in memory whole (hyper writes it at once, with the head).
+    pub(crate) fn is_full(&self) -> bool {
+        matches!(self.kind, Kind::Full(_))
+    }
+
     /// The body limit this request body enforces, if it comes from the connection.
     pub fn limit(&self) -> Option<usize> {
         match &self.kind {

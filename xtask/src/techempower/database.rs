@@ -168,9 +168,14 @@ fn enable_statement_stats(url: &url::Url) -> Result<bool> {
     if !preload.split(',').any(|l| l.trim() == "pg_stat_statements") {
         return Ok(false);
     }
-    client
-        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .context("creating the pg_stat_statements extension")?;
+    // Creating it needs a superuser: without one the counts are skipped, not the run.
+    if let Err(err) = client.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements") {
+        eprintln!(
+            "query counts will not be checked: creating pg_stat_statements failed ({err}); \
+             run `CREATE EXTENSION pg_stat_statements` as a superuser, or use `--database throwaway`"
+        );
+        return Ok(false);
+    }
     Ok(true)
 }
 
@@ -209,8 +214,9 @@ impl Cluster {
         )?;
         let as_postgres = is_root()?;
         let data = if as_postgres {
-            // The postgres user must own the directory: not under root's home.
-            std::env::temp_dir().join(format!("allframe-techempower-pg-{}", std::process::id()))
+            // The postgres user must own the directory: not under root's home. A fixed path,
+            // so a cluster left by an interrupted run is found and stopped below.
+            std::env::temp_dir().join("allframe-techempower-pg")
         } else {
             shell::target_dir().join("techempower").join("pgdata")
         };
@@ -221,6 +227,11 @@ impl Cluster {
             port,
             as_postgres,
         };
+        if cluster.data.join("postmaster.pid").exists() {
+            eprintln!("stopping a throwaway PostgreSQL left by an interrupted run");
+            let data = cluster.data.display().to_string();
+            let _ = cluster.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+        }
         cluster.remove_data();
         eprintln!(
             "starting a throwaway PostgreSQL in {} on port {port}",

@@ -4,7 +4,7 @@
 //! Absolute req/s from a shared 2-core machine mean little; what one run can show is how
 //! AllFrame compares with axum and hyper on the same database, load generator and core. The
 //! server runs pinned to one core and the load generator to the other; rounds interleave
-//! the servers (A B A B) so drift hits both; each round gives a ratio, and the report shows
+//! the servers (A B, then B A) so drift favours neither; each round gives a ratio, and the report shows
 //! their median and range. CPU time per request (from `/proc`) is the figure to compare:
 //! the load generator saturates its own core before hyper-based servers do, so req/s alone
 //! would compare load generators.
@@ -257,7 +257,13 @@ pub(crate) fn run(args: &Args) -> Result<()> {
                 })
                 .collect();
             for round in 1..=rounds {
-                for (server, runs) in loaded.iter().zip(&mut runs) {
+                // A B in odd rounds, B A in even ones: a drift over the run favours no one.
+                let mut order: Vec<(&&Server, &mut ServerRuns)> =
+                    loaded.iter().zip(&mut runs).collect();
+                if round % 2 == 0 {
+                    order.reverse();
+                }
+                for (server, runs) in order {
                     progress.set_message(format!(
                         "{}: {} round {round}/{rounds}",
                         test.name(),

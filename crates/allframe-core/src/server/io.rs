@@ -61,6 +61,8 @@ pub(super) struct ConnectionIo {
     head_wait: Option<(Instant, u64)>,
     /// Fires no later than the deadline of `head_wait` (created on the first wait).
     timer: Option<Pin<Box<Sleep>>>,
+    /// The last write to the socket found it full: the client is reading an answer slowly.
+    write_blocked: bool,
 }
 
 impl ConnectionIo {
@@ -80,6 +82,7 @@ impl ConnectionIo {
             header_timeout,
             head_wait: None,
             timer: None,
+            write_blocked: false,
         }
     }
 
@@ -88,7 +91,8 @@ impl ConnectionIo {
     /// not a wait for a head (its handler may take its time).
     fn head_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
         let started = self.shared.started.load(Ordering::Relaxed);
-        if started != self.shared.answered.load(Ordering::Relaxed) {
+        if !self.answered_all() || self.write_blocked || !self.held.is_empty() {
+            // Still answering (a handler, a stream, a slow reader): not a wait for a head.
             self.head_wait = None;
             return false;
         }
@@ -96,7 +100,10 @@ impl ConnectionIo {
         let deadline = match self.head_wait {
             Some((deadline, since)) if since == started => deadline,
             _ => {
-                let deadline = now + self.header_timeout;
+                // A timeout too large to add is no timeout.
+                let Some(deadline) = now.checked_add(self.header_timeout) else {
+                    return false;
+                };
                 self.head_wait = Some((deadline, started));
                 deadline
             }
@@ -117,6 +124,11 @@ impl ConnectionIo {
         false
     }
 
+    /// Every request read so far is answered, its body written out.
+    fn answered_all(&self) -> bool {
+        self.shared.started.load(Ordering::Relaxed) == self.shared.answered.load(Ordering::Relaxed)
+    }
+
     fn holds_back(&mut self) -> bool {
         if self.hold && self.shared.upgraded.load(Ordering::Relaxed) {
             self.hold = false;
@@ -127,7 +139,9 @@ impl ConnectionIo {
     /// Writes everything held back.
     fn poll_send_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.held.len() {
-            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.held[self.sent..]))?;
+            let written = Pin::new(&mut self.stream).poll_write(cx, &self.held[self.sent..]);
+            self.write_blocked = written.is_pending();
+            let n = ready!(written)?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -180,7 +194,9 @@ impl AsyncWrite for ConnectionIo {
         if !this.holds_back() || this.held.len() + buf.len() > HOLD_LIMIT {
             ready!(this.poll_send_held(cx))?;
             if !this.holds_back() || buf.len() > HOLD_LIMIT {
-                return Pin::new(&mut this.stream).poll_write(cx, buf);
+                let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+                this.write_blocked = written.is_pending();
+                return written;
             }
         }
         this.held.extend_from_slice(buf);
@@ -189,8 +205,9 @@ impl AsyncWrite for ConnectionIo {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.holds_back() && !this.read_blocked {
-            // More requests may be waiting in this read: their responses join these.
+        if this.holds_back() && !this.read_blocked && this.answered_all() {
+            // More requests may be waiting in this read: their responses join these. (A
+            // streamed answer still being written goes out chunk by chunk.)
             return Poll::Ready(Ok(()));
         }
         ready!(this.poll_send_held(cx))?;

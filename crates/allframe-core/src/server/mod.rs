@@ -91,8 +91,10 @@ impl ServerConfig {
         self
     }
 
-    /// Time a client has to send its request head, measured from the connection's first
-    /// wait for data (default 10 s). A slower client (slowloris) is disconnected.
+    /// Time a client has to send a request head, measured from the connection's first wait
+    /// for data, and after each answer from the first wait for the next request (default
+    /// 10 s): a slower client (slowloris) and an idle keep-alive connection are
+    /// disconnected. The time a handler takes, or an answer takes to write, does not count.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -397,7 +399,19 @@ where
             }
         };
         let mut res = outcome;
-        this.shared.answered.fetch_add(1, Ordering::Relaxed);
+        if res.body().is_full() {
+            // hyper writes a whole body with its head: the request is answered now.
+            this.shared.answered.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // A stream (or a request body echoed back) is answered when hyper is done
+            // with it: until then the socket neither holds its chunks back nor times a wait
+            // for the next request head.
+            let body = std::mem::take(res.body_mut());
+            *res.body_mut() = Body::new(Answering {
+                body,
+                shared: Arc::clone(this.shared),
+            });
+        }
         if res.status() == StatusCode::SWITCHING_PROTOCOLS {
             this.shared.upgraded.store(true, Ordering::Relaxed);
         }
@@ -407,6 +421,42 @@ where
                 .or_insert_with(|| server.clone());
         }
         Poll::Ready(Ok(res))
+    }
+}
+
+pin_project! {
+    /// A streamed response body that counts its request as answered when dropped (hyper
+    /// drops it once it has written its end, or when the connection ends).
+    struct Answering {
+        #[pin]
+        body: Body,
+        shared: Arc<Shared>,
+    }
+
+    impl PinnedDrop for Answering {
+        fn drop(this: Pin<&mut Self>) {
+            this.shared.answered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl http_body::Body for Answering {
+    type Data = bytes::Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use allframe_core::http::{Method, StatusCode};
 use allframe_core::routing::{get, post};
-use allframe_core::{Router, ServerConfig};
+use allframe_core::{Body, Response, Router, ServerConfig};
 use allframe_test::TestServer;
 use bytes::Bytes;
 
@@ -16,6 +16,10 @@ fn app() -> allframe_core::RouterService {
             post(|body: Bytes| async move { body.len().to_string() }),
         )
         .route("/panic", get(panic_async))
+        .route(
+            "/ticks",
+            get(|| async { Response::new(Body::new(Ticks::new(8))) }),
+        )
         .route(
             "/slow",
             get(|| async {
@@ -222,4 +226,91 @@ async fn the_header_timeout_times_the_wait_for_a_head_not_the_handler() {
         "an unfinished head is timed out"
     );
     still_serving(&server).await;
+}
+
+/// A streamed body: `n` chunks, one every 100 ms.
+struct Ticks {
+    left: u32,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Ticks {
+    fn new(n: u32) -> Self {
+        Self {
+            left: n,
+            sleep: Box::pin(tokio::time::sleep(Duration::from_millis(100))),
+        }
+    }
+}
+
+impl http_body::Body for Ticks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::future::Future;
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(self.sleep.as_mut().poll(cx));
+        self.left -= 1;
+        let next = tokio::time::Instant::now() + Duration::from_millis(100);
+        self.sleep.as_mut().reset(next);
+        let chunk = Bytes::from(format!("tick{}\n", self.left));
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+}
+
+#[tokio::test]
+async fn a_stream_longer_than_the_header_timeout_is_written_whole() {
+    let config = ServerConfig::default().header_read_timeout(Duration::from_millis(300));
+    let server = TestServer::start_with(app(), config).await;
+    // 800 ms of chunks: the wait for the next head starts only once the stream has ended.
+    let res = server.http1().await.get("/ticks").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.text().lines().count(), 8, "{}", res.text());
+    assert!(res.text().ends_with("tick0\n"));
+}
+
+#[tokio::test]
+async fn a_stream_is_not_held_back_behind_a_pipelined_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(app()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    // The second request is already in the server's read buffer while the first streams.
+    stream
+        .write_all(b"GET /ticks HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let first_chunk = tokio::time::timeout(Duration::from_millis(600), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("tick7") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the connection closed");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(
+        first_chunk.is_ok(),
+        "the first chunk (due after 100 ms) arrives while the stream goes on: {}",
+        String::from_utf8_lossy(&seen)
+    );
+}
+
+#[tokio::test]
+async fn a_header_timeout_too_large_to_add_is_no_timeout() {
+    let config = ServerConfig::default().header_read_timeout(Duration::MAX);
+    let server = TestServer::start_with(app(), config).await;
+    let mut client = server.http1().await;
+    assert_eq!(client.get("/ok").await.text(), "ok");
+    assert_eq!(
+        client.get("/ok").await.text(),
+        "ok",
+        "the connection lives on"
+    );
 }
