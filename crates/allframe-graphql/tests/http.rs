@@ -3,7 +3,6 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use allframe_core::http::Method;
 use allframe_core::{Router, ServerConfig};
@@ -167,10 +166,9 @@ async fn hostile_documents_are_errors_and_the_server_keeps_serving() {
             .collect();
         bomb += &format!("fragment F{i} on Node {{ {} }}\n", spreads.join(" "));
     }
-    let started = Instant::now();
+    // Refused before anything is spread out (without the guard this request runs for minutes).
     let res = post(&mut c, &bomb).await;
     assert_eq!(first_error(&res), "Query is too large.");
-    assert!(started.elapsed() < Duration::from_secs(5));
 
     assert_eq!(
         server.get("/counter").await.text(),
