@@ -27,7 +27,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
-
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -43,7 +42,8 @@ pub(super) const HOLD_LIMIT: usize = 64 * 1024;
 /// The client preface of HTTP/2.
 pub(super) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// A `TcpStream` that holds HTTP/1.1 responses back until a read would block.
+/// A `TcpStream` that holds HTTP/1.1 responses back until the flush after a read finds no
+/// input, and bounds how long a client may take to send a request head.
 #[derive(Debug)]
 pub(super) struct ConnectionIo {
     stream: TcpStream,
