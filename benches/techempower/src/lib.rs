@@ -10,11 +10,13 @@ mod count;
 mod db;
 mod fortunes;
 mod model;
+mod reference;
 
 pub use crate::count::{CountParams, QueriesParams, count_param};
 pub use crate::db::{Db, database_url, db_from_env};
 pub use crate::fortunes::fortunes_page;
 pub use crate::model::{Fortune, Message, World};
+pub use crate::reference::serve_http1;
 
 /// The plaintext test's body.
 pub const HELLO: &str = "Hello, World!";

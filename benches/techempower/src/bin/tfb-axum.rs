@@ -4,11 +4,9 @@
 //! Run with `cargo run -p allframe-techempower --bin tfb-axum`; it listens on `ALLFRAME_ADDR`
 //! (default 127.0.0.1:3000) and adds the database routes when `DATABASE_URL` is set.
 
-use std::time::Duration;
-
 use allframe::server::env_addr;
 use allframe_techempower::{
-    CountParams, Db, HELLO, Message, QueriesParams, World, db_from_env, fortunes_page,
+    CountParams, Db, HELLO, Message, QueriesParams, World, db_from_env, fortunes_page, serve_http1,
 };
 use axum::extract::{Query, State};
 use axum::http::header::{HeaderValue, SERVER};
@@ -17,8 +15,6 @@ use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceExt;
 
@@ -110,22 +106,5 @@ async fn main() -> std::io::Result<()> {
         "tfb-axum listening on http://{} ({routes})",
         listener.local_addr()?
     );
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // Out of file descriptors under load: serve the connections we have, retry shortly.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    serve_http1(listener, TowerToHyperService::new(app)).await
 }
