@@ -27,7 +27,7 @@ enum Which {
     /// baselines/memory.json, from every `cargo xtask memory` scenario.
     Memory,
     /// baselines/instructions.json, from `cargo xtask bench --instructions`.
-    Bench,
+    Instructions,
     /// Every baseline.
     All,
 }
@@ -40,7 +40,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if all || args.which == Some(Which::Memory) {
         crate::memory::write_baseline()?;
     }
-    if all || args.which == Some(Which::Bench) {
+    if all || args.which == Some(Which::Instructions) {
         crate::bench::write_instructions_baseline()?;
     }
     Ok(())

@@ -7,7 +7,7 @@ use xshell::cmd;
 
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{bench, memory, shell, size, techempower, test};
+use crate::{bench, features, memory, shell, size, techempower, test};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -24,11 +24,14 @@ enum Status {
 }
 
 /// How to fix or reproduce a failed step, printed under its error.
-fn remedy(step: Step) -> &'static str {
+pub(crate) fn remedy(step: Step) -> &'static str {
     match step {
         Step::Fmt => "fix with `cargo fmt --all`",
         Step::Clippy => {
             "reproduce with `cargo clippy --workspace --all-targets --all-features -- -D warnings`"
+        }
+        Step::Features => {
+            "reproduce with `cargo xtask features` (each failed check prints its `cargo check` line)"
         }
         Step::Test => "reproduce with `cargo xtask test` (or `cargo xtask test NAME` for one test)",
         Step::Size => {
@@ -40,7 +43,7 @@ fn remedy(step: Step) -> &'static str {
         Step::BenchTest => "reproduce with `cargo xtask bench --test`",
         Step::Instructions => {
             "reproduce with `cargo xtask bench --instructions`; accept an intended change with \
-             `cargo xtask baseline bench`"
+             `cargo xtask baseline instructions`"
         }
         Step::Techempower => "reproduce with `cargo xtask techempower --smoke`",
     }
@@ -58,6 +61,7 @@ fn run_step(step: Step) -> Result<()> {
             )
             .run()?;
         }
+        Step::Features => features::run(&features::Args::default())?,
         Step::Test => test::run(&test::Args::default())?,
         Step::Size => size::run(&size::Args::default())?,
         Step::Memory => memory::run(&memory::Args::default())?,

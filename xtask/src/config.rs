@@ -217,6 +217,8 @@ pub(crate) struct Ci {
 pub(crate) enum Step {
     Fmt,
     Clippy,
+    /// Every facade feature alone and together, and the additivity fixtures.
+    Features,
     Test,
     Size,
     Memory,
@@ -229,10 +231,25 @@ pub(crate) enum Step {
 }
 
 impl Step {
+    /// Every step `quality.toml [ci]` may list.
+    #[cfg(test)]
+    pub(crate) const ALL: [Step; 9] = [
+        Step::Fmt,
+        Step::Clippy,
+        Step::Features,
+        Step::Test,
+        Step::Size,
+        Step::Memory,
+        Step::BenchTest,
+        Step::Instructions,
+        Step::Techempower,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
+            Step::Features => "features",
             Step::Test => "test",
             Step::Size => "size",
             Step::Memory => "memory",

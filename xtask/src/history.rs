@@ -1,7 +1,13 @@
-//! `baselines/history/<kind>.jsonl`: one line per run (time, commit, environment, figures),
-//! so a trend can be drawn later from what really ran.
+//! The history store: one self-describing line per gate run (gate, time, commit and its
+//! subject, whether the tree had uncommitted changes, environment, figures) in
+//! `<target dir>/allframe-history/<gate>.jsonl`.
+//!
+//! It lives outside the tracked files so that a contributor's `cargo xtask ci` leaves
+//! `git status` clean; `ALLFRAME_HISTORY_DIR` moves it (CI points it at the folder it keeps
+//! between runs or publishes). Only `cargo xtask baseline` writes tracked files.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -11,37 +17,64 @@ use xshell::cmd;
 use crate::baseline::Fingerprint;
 use crate::shell;
 
+/// The layout of a line; bumped when a field changes meaning.
+const FORMAT: u32 = 1;
+
 #[derive(Serialize)]
 struct Line<'a, T> {
+    format: u32,
+    gate: &'a str,
     unix_time: u64,
     commit: String,
+    subject: String,
+    /// The working tree differed from `commit` (the figures are of uncommitted code).
+    dirty: bool,
     fingerprint: &'a Fingerprint,
     figures: &'a T,
 }
 
-/// Appends one line for this run of `kind`.
+/// Where the lines go: `ALLFRAME_HISTORY_DIR`, else `allframe-history` in the target dir.
+pub(crate) fn dir() -> PathBuf {
+    std::env::var_os("ALLFRAME_HISTORY_DIR").map_or_else(
+        || shell::target_dir().join("allframe-history"),
+        PathBuf::from,
+    )
+}
+
+/// Appends one line for this run of `gate`.
 pub(crate) fn append<T: Serialize>(
-    kind: &str,
+    gate: &str,
     fingerprint: &Fingerprint,
     figures: &T,
 ) -> Result<()> {
     let sh = shell::at_root()?;
-    let commit = cmd!(sh, "git rev-parse HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .unwrap_or_else(|_| "unknown".to_owned());
+    let git = |args: &[&str]| {
+        cmd!(sh, "git {args...}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "HEAD"]);
     let line = Line {
+        format: FORMAT,
+        gate,
         unix_time: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        commit,
+        subject: git(&["log", "-1", "--format=%s"]),
+        dirty: !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty(),
+        commit: if commit.is_empty() {
+            "unknown".to_owned()
+        } else {
+            commit
+        },
         fingerprint,
         figures,
     };
-    let dir = shell::root().join("baselines").join("history");
+    let dir = dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{kind}.jsonl"));
+    let path = dir.join(format!("{gate}.jsonl"));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -7,6 +7,7 @@ mod baseline;
 mod bench;
 mod ci;
 mod config;
+mod features;
 mod history;
 mod level;
 mod memory;
@@ -15,6 +16,8 @@ mod size;
 mod summary;
 mod techempower;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -31,6 +34,9 @@ struct Cli {
 enum Command {
     /// What CI runs: fmt, clippy, the tests, then every quality gate, and a table of results.
     Ci(ci::Args),
+    /// Every feature of `allframe` compiles alone, none, all together, and `openapi` beside a
+    /// crate whose types have no schema (feature additivity).
+    Features(features::Args),
     /// The workspace tests (cargo-nextest when installed), PostgreSQL-backed ones included
     /// when a database is reachable.
     Test(test::Args),
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ci(args) => ci::run(&args),
+        Command::Features(args) => features::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Size(args) => size::run(&args),
         Command::Memory(args) => memory::run(&args),

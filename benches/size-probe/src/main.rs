@@ -8,11 +8,16 @@ mod graphql;
 #[cfg(feature = "router-grpc")]
 mod grpc;
 
+// With `openapi` the routes describe themselves, so the document's schemas are measured.
+#[cfg(feature = "openapi")]
+use allframe::openapi::routing::{get, post};
+#[cfg(not(feature = "openapi"))]
 use allframe::routing::{get, post};
 use allframe::{Json, Path, Router};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 struct Message {
     message: String,
 }

@@ -1,6 +1,5 @@
 //! The `?queries=` / `?count=` rule of the multi-row tests.
 
-use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The most rows one request may ask for.
@@ -17,7 +16,7 @@ pub fn count_param(raw: Option<&str>) -> usize {
 
 /// The query string of `/queries` and `/updates`: `?queries=N`. Kept as text so that a
 /// value that is not a number counts as 1 instead of being refused.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 pub struct QueriesParams {
     /// The raw `queries` value.
     pub queries: Option<String>,
@@ -31,7 +30,7 @@ impl QueriesParams {
 }
 
 /// The query string of `/cached-queries`: `?count=N`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 pub struct CountParams {
     /// The raw `count` value.
     pub count: Option<String>,

@@ -1,10 +1,9 @@
 //! The values the servers answer with.
 
-use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The JSON test's body: `{"message":"Hello, World!"}`.
-#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Message {
     /// Always [`HELLO`](crate::HELLO).
     pub message: &'static str,
@@ -18,7 +17,7 @@ impl Message {
 }
 
 /// A row of `world`, serialised as `{"id":..,"randomNumber":..}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct World {
     /// 1..=10000.
     pub id: i32,

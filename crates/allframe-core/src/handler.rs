@@ -8,8 +8,6 @@ use std::sync::Arc;
 
 use crate::Request;
 use crate::extract::{FromRequest, FromRequestParts};
-#[cfg(feature = "openapi")]
-use crate::openapi::{Operation, SchemaGenerator};
 use crate::response::{IntoResponse, Response};
 
 /// A boxed, sendable future.
@@ -26,19 +24,11 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
     label = "not a handler for this router's state",
     note = "a handler is an `async fn` whose arguments are extractors and whose output implements `IntoResponse`",
     note = "every argument but the last must implement `FromRequestParts<{S}>`; only the last may read the body (`Json`, `Bytes`, `String`)",
-    note = "`State<T>` needs `T: FromRef<{S}>`; `Inject<T>` needs `{S}: Provide<T>`: a missing provider is listed in `allframe::provide!`",
-    note = "with the `openapi` feature, the types inside `Json`, `Query` and `Path` also derive `JsonSchema`"
+    note = "`State<T>` needs `T: FromRef<{S}>`; `Inject<T>` needs `{S}: Provide<T>`: a missing provider is listed in `allframe::provide!`"
 )]
 pub trait Handler<T, S>: Clone + Send + Sync + Sized + 'static {
     /// Runs the handler on a request.
     fn call(self, req: Request, state: S) -> BoxFuture<Response>;
-
-    /// Describes the handler's OpenAPI operation from its types: what its extractors read
-    /// and how they fail, and what its output answers. By default: nothing.
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        let _ = (op, schemas);
-    }
 }
 
 impl<F, Fut, Res, S> Handler<((),), S> for F
@@ -49,11 +39,6 @@ where
 {
     fn call(self, _: Request, _: S) -> BoxFuture<Response> {
         Box::pin(async move { self().await.into_response() })
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        Res::describe_responses(op, schemas);
     }
 }
 
@@ -87,12 +72,6 @@ macro_rules! impl_handler {
                 })
             }
 
-            #[cfg(feature = "openapi")]
-            fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-                $( <$ty as FromRequestParts<S>>::describe(op, schemas); )*
-                <$last as FromRequest<S, M>>::describe(op, schemas);
-                Res::describe_responses(op, schemas);
-            }
         }
     };
 }
@@ -113,14 +92,6 @@ impl_handler!([T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11], T12);
 /// A handler with its extractor types erased, as the router stores it.
 pub(crate) trait ErasedHandler<S>: Send + Sync {
     fn call(&self, req: Request, state: S) -> BoxFuture<Response>;
-
-    /// [`Handler::describe`] of the handler's type.
-    #[cfg(feature = "openapi")]
-    fn describe(&self, op: &mut Operation, schemas: &mut SchemaGenerator);
-
-    /// The handler's type name, for its `operationId`.
-    #[cfg(feature = "openapi")]
-    fn type_name(&self) -> &'static str;
 }
 
 struct Erased<H, T> {
@@ -134,16 +105,6 @@ where
 {
     fn call(&self, req: Request, state: S) -> BoxFuture<Response> {
         self.handler.clone().call(req, state)
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe(&self, op: &mut Operation, schemas: &mut SchemaGenerator) {
-        H::describe(op, schemas);
-    }
-
-    #[cfg(feature = "openapi")]
-    fn type_name(&self) -> &'static str {
-        std::any::type_name::<H>()
     }
 }
 

@@ -9,18 +9,10 @@ use crate::body::{BoxError, LengthLimitExceeded};
 use crate::response::{IntoResponse, Problem, Response};
 
 macro_rules! rejection_response {
-    ($($ty:ty => [$($status:ident: $why:literal),*],)*) => {$(
+    ($($ty:ty),*) => {$(
         impl IntoResponse for $ty {
             fn into_response(self) -> Response {
                 Problem::new(self.status()).with_detail(self.to_string()).into_response()
-            }
-
-            #[cfg(feature = "openapi")]
-            fn describe_responses(
-                op: &mut crate::openapi::Operation,
-                schemas: &mut crate::openapi::SchemaGenerator,
-            ) {
-                $(crate::openapi::problem(op, schemas, StatusCode::$status, $why);)*
             }
         }
 
@@ -28,28 +20,12 @@ macro_rules! rejection_response {
     )*};
 }
 
-// The statuses each rejection answers, as the OpenAPI document lists them. `NoParams` (a
-// handler extracting `Path` on a route without parameters) is a programming error, not
-// something a client can cause, so it is not listed.
 rejection_response!(
-    BodyRejection => [
-        BAD_REQUEST: "The request body could not be read",
-        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit"
-    ],
-    StringRejection => [
-        BAD_REQUEST: "The request body could not be read",
-        BAD_REQUEST: "The request body is not valid UTF-8",
-        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit"
-    ],
-    JsonRejection => [
-        BAD_REQUEST: "The request body could not be read",
-        BAD_REQUEST: "The request body is not valid JSON",
-        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit",
-        UNSUPPORTED_MEDIA_TYPE: "The request has no `Content-Type: application/json`",
-        UNPROCESSABLE_ENTITY: "The JSON request body does not match the expected shape"
-    ],
-    QueryRejection => [BAD_REQUEST: "The query string does not parse"],
-    PathRejection => [BAD_REQUEST: "A path parameter does not parse"],
+    BodyRejection,
+    StringRejection,
+    JsonRejection,
+    QueryRejection,
+    PathRejection
 );
 
 /// The body could not be read.

@@ -9,9 +9,6 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::body::Body;
-use crate::extract::HasSchema;
-#[cfg(feature = "openapi")]
-use crate::openapi::{self, Operation, SchemaGenerator};
 
 /// The response type of every handler, middleware and of the server.
 pub type Response<B = Body> = http::Response<B>;
@@ -27,13 +24,6 @@ pub type Response<B = Body> = http::Response<B>;
 pub trait IntoResponse {
     /// Turns `self` into a response.
     fn into_response(self) -> Response;
-
-    /// Adds the responses this type can produce (status, media type, schema) to the OpenAPI
-    /// operation of every handler that returns it. By default: none.
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        let _ = (op, schemas);
-    }
 }
 
 /// Headers a responder tuple may add: a [`HeaderMap`] or an array of pairs.
@@ -93,11 +83,6 @@ impl IntoResponse for () {
     fn into_response(self) -> Response {
         Response::new(Body::empty())
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, _: &mut SchemaGenerator) {
-        op.add_response("200", openapi::Response::new("OK"));
-    }
 }
 
 impl IntoResponse for StatusCode {
@@ -112,21 +97,11 @@ impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
         with_content_type(self, TEXT_PLAIN)
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        String::describe_responses(op, schemas);
-    }
 }
 
 impl IntoResponse for String {
     fn into_response(self) -> Response {
         with_content_type(self, TEXT_PLAIN)
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        openapi::ok(op, "text/plain", Some(schemas.subschema_for::<String>()));
     }
 }
 
@@ -137,32 +112,17 @@ impl IntoResponse for Cow<'static, str> {
             Cow::Owned(text) => text.into_response(),
         }
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        String::describe_responses(op, schemas);
-    }
 }
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
         with_content_type(self, OCTET_STREAM)
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, _: &mut SchemaGenerator) {
-        openapi::ok(op, OCTET_STREAM, None);
-    }
 }
 
 impl IntoResponse for Vec<u8> {
     fn into_response(self) -> Response {
         with_content_type(self, OCTET_STREAM)
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, _: &mut SchemaGenerator) {
-        openapi::ok(op, OCTET_STREAM, None);
     }
 }
 
@@ -179,23 +139,6 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Err(err) => err.into_response(),
         }
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        T::describe_responses(op, schemas);
-        E::describe_responses(op, schemas);
-    }
-}
-
-/// The status of a `(StatusCode, R)` is chosen at run time: `R`'s `200` becomes `default`.
-#[cfg(feature = "openapi")]
-fn describe_with_status<R: IntoResponse>(op: &mut Operation, schemas: &mut SchemaGenerator) {
-    let mut inner = Operation::default();
-    R::describe_responses(&mut inner, schemas);
-    for (status, response) in inner.responses {
-        let status = if status == "200" { "default" } else { &status };
-        op.add_response(status, response);
-    }
 }
 
 impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
@@ -203,11 +146,6 @@ impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
         let mut res = self.1.into_response();
         *res.status_mut() = self.0;
         res
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        describe_with_status::<R>(op, schemas);
     }
 }
 
@@ -217,11 +155,6 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (H, R) {
         self.0.apply(res.headers_mut());
         res
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        R::describe_responses(op, schemas);
-    }
 }
 
 impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
@@ -229,11 +162,6 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
         let mut res = (self.1, self.2).into_response();
         *res.status_mut() = self.0;
         res
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        describe_with_status::<R>(op, schemas);
     }
 }
 
@@ -245,11 +173,6 @@ impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
         with_content_type(self.0, TEXT_HTML)
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        openapi::ok(op, "text/html", Some(schemas.subschema_for::<String>()));
-    }
 }
 
 /// A JSON request body (as an extractor) or response body (as a responder).
@@ -259,7 +182,7 @@ impl<T: Into<Body>> IntoResponse for Html<T> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
-impl<T: Serialize + HasSchema> IntoResponse for Json<T> {
+impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         // Most API bodies are small: one allocation of this size usually suffices.
         let mut buf = BytesMut::with_capacity(128).writer();
@@ -271,11 +194,6 @@ impl<T: Serialize + HasSchema> IntoResponse for Json<T> {
                 ))
                 .into_response(),
         }
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        openapi::ok(op, APPLICATION_JSON, Some(schemas.subschema_for::<T>()));
     }
 }
 
@@ -326,11 +244,6 @@ impl std::error::Error for Problem {}
 
 /// An RFC 9457 problem details object.
 #[derive(Serialize)]
-#[cfg_attr(
-    feature = "openapi",
-    derive(schemars::JsonSchema),
-    schemars(rename = "Problem")
-)]
 pub(crate) struct ProblemBody<'a> {
     /// A URI reference that identifies the problem type (`about:blank`: the status says it).
     #[serde(rename = "type")]
@@ -341,7 +254,6 @@ pub(crate) struct ProblemBody<'a> {
     status: u16,
     /// What went wrong with this request.
     #[serde(skip_serializing_if = "str::is_empty")]
-    #[cfg_attr(feature = "openapi", schemars(default))]
     detail: &'a str,
 }
 
@@ -357,16 +269,5 @@ impl IntoResponse for Problem {
         let mut res = with_content_type(json, PROBLEM_JSON);
         *res.status_mut() = self.status;
         res
-    }
-
-    /// Its status is chosen at run time: a `default` response.
-    #[cfg(feature = "openapi")]
-    fn describe_responses(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        let schema = schemas.subschema_for::<ProblemBody<'static>>();
-        op.add_response(
-            "default",
-            openapi::Response::new("An error, as RFC 9457 problem details")
-                .content(PROBLEM_JSON, Some(schema)),
-        );
     }
 }

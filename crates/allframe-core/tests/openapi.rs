@@ -1,10 +1,13 @@
 //! The `openapi` feature over a real socket: the document a router serves at
 //! `/openapi.json` is valid OpenAPI 3.1 and describes every route from its handler's types
-//! alone; `/docs` is the Scalar page that reads it.
+//! alone; `/docs` is the Scalar page that reads it. Routes are described when routed with
+//! `openapi::routing`; the kernel's `routing` functions keep their bounds and are listed
+//! undescribed.
 
 use allframe_core::http::StatusCode;
+use allframe_core::openapi::routing::{delete, get, post};
 use allframe_core::openapi::{Info, JsonSchema, SCALAR_SCRIPT, schemars};
-use allframe_core::routing::{delete, get, post};
+use allframe_core::routing;
 use allframe_core::{Html, Json, Path, Problem, Query, Router};
 use allframe_test::{TestResponse, TestServer};
 use serde::{Deserialize, Serialize};
@@ -427,4 +430,52 @@ fn openapi_returns_the_document_without_serving_it() {
         doc.paths.keys().cloned().collect::<Vec<_>>()
     );
     assert!(doc.components.schemas.is_empty());
+}
+
+/// A body type with serde's traits and no `JsonSchema`: the kernel's routing takes it with
+/// the `openapi` feature on, exactly as without it.
+#[derive(Deserialize, Serialize)]
+struct Untyped {
+    name: String,
+}
+
+async fn echo_untyped(Json(body): Json<Untyped>) -> Json<Untyped> {
+    Json(body)
+}
+
+#[tokio::test]
+async fn a_handler_without_schemas_serves_and_is_listed_as_not_described() {
+    let router = Router::new()
+        .with_openapi(Info::new("Mixed", "1"))
+        .route("/untyped/{id}", routing::post(echo_untyped))
+        .route("/health", get(health));
+    let server = TestServer::start(router.into_service()).await;
+    let echoed = server
+        .http1()
+        .await
+        .post_json("/untyped/7", &json!({"name": "ada"}))
+        .await;
+    assert_eq!(echoed.status, StatusCode::OK);
+    assert_eq!(echoed.json(), json!({"name": "ada"}));
+    let doc = server.get("/openapi.json").await.json();
+    server.stop().await.unwrap();
+
+    let op = operation(&doc, "/untyped/{id}", "post");
+    assert!(
+        op["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Not described")),
+        "{op:#}"
+    );
+    assert_eq!(parameters(op), [("id".into(), "path".into(), true)]);
+    assert!(
+        op.get("requestBody").is_none(),
+        "nothing is claimed about its body"
+    );
+    assert!(op.get("operationId").is_none());
+    assert_eq!(operation(&doc, "/health", "get")["operationId"], "health");
+    // Still a valid document.
+    let validator = jsonschema::validator_for(&serde_json::from_str(OAS_3_1_SCHEMA).unwrap())
+        .expect("the OAS 3.1 schema compiles");
+    assert!(validator.is_valid(&doc), "{doc:#}");
 }

@@ -9,8 +9,9 @@
 //! curl localhost:3000/openapi.json    # or open localhost:3000/docs in a browser
 //! ```
 
+// Routed with `openapi::routing`, each handler describes itself in the document.
+use allframe::openapi::routing::{get, post};
 use allframe::openapi::{Info, JsonSchema, schemars};
-use allframe::routing::{get, post};
 use allframe::{Json, Router, RouterService};
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! The REST resource: `GET /books`, `GET /books/{id}`, `POST /books`.
 
 use allframe::http::StatusCode;
-use allframe::routing::get;
+use allframe::openapi::routing::get;
 use allframe::{Json, Path, Problem, Router, State};
 
 use crate::{Book, EmptyTitle, Library, NewBook};

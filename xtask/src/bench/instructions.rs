@@ -152,7 +152,7 @@ fn load_baseline(
         None => (
             None,
             Some(format!(
-                "no baseline yet ({}): create it with `cargo xtask baseline bench`",
+                "no baseline yet ({}): create it with `cargo xtask baseline instructions`",
                 path.display()
             )),
         ),
@@ -171,7 +171,7 @@ fn load_baseline(
                 Some(why) => (
                     None,
                     Some(format!(
-                        "baseline not compared: {why}; run `cargo xtask baseline bench`"
+                        "baseline not compared: {why}; run `cargo xtask baseline instructions`"
                     )),
                 ),
                 None => (Some(b), None),
@@ -253,7 +253,7 @@ pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
         bail!(
             "instruction counts grew past their hard limits: {}. Reproduce with \
              `cargo xtask bench --instructions`; if intended, accept with \
-             `cargo xtask baseline bench` and commit baselines/instructions.json",
+             `cargo xtask baseline instructions` and commit baselines/instructions.json",
             failed.join(", ")
         );
     }
@@ -316,7 +316,7 @@ mod tests {
         };
         let (none, note) = load_baseline(&path, &here).unwrap();
         assert!(none.is_none());
-        assert!(note.unwrap().contains("cargo xtask baseline bench"));
+        assert!(note.unwrap().contains("cargo xtask baseline instructions"));
 
         std::fs::write(&path, "{\"fingerprint\": ").unwrap();
         let err = format!("{:#}", load_baseline(&path, &here).unwrap_err());

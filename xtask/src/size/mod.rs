@@ -141,6 +141,13 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if let Some(note) = &report.baseline_note {
         eprintln!("note: {note}");
     }
+    let figures: BTreeMap<&str, &Measured> = report
+        .configs
+        .iter()
+        .map(|c| (c.name.as_str(), &c.measured))
+        .chain([("reference", &report.reference)])
+        .collect();
+    crate::history::append("size", &report.fingerprint, &figures)?;
     if args.json {
         crate::summary::print_json(&report)?;
     }

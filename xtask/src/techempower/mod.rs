@@ -293,6 +293,16 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         for verdict in &output.verdicts {
             eprintln!("{}: {}", verdict.level.label(), verdict.message);
         }
+        let figures = serde_json::json!({
+            "smoke": args.smoke,
+            "tests": &output.tests,
+            "ratios": &output.ratios,
+        });
+        crate::history::append(
+            "techempower",
+            &crate::baseline::Fingerprint::current()?,
+            &figures,
+        )?;
     }
     drop(servers);
     if args.json {

@@ -4,10 +4,8 @@ use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 
-use super::{FromRequest, HasSchema, read_body};
+use super::{FromRequest, read_body};
 use crate::Request;
-#[cfg(feature = "openapi")]
-use crate::openapi::{Operation, SchemaGenerator};
 use crate::rejection::JsonRejection;
 use crate::response::Json;
 
@@ -31,7 +29,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 impl<S, T> FromRequest<S> for Json<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + HasSchema,
+    T: DeserializeOwned,
 {
     type Rejection = JsonRejection;
 
@@ -43,13 +41,6 @@ where
         serde_json::from_slice(&bytes)
             .map(Json)
             .map_err(JsonRejection::from_serde)
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        let schema = schemas.subschema_for::<T>();
-        op.set_request_body(crate::response::APPLICATION_JSON, Some(schema));
-        <JsonRejection as crate::IntoResponse>::describe_responses(op, schemas);
     }
 }
 

@@ -19,8 +19,6 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
 use crate::Request;
-#[cfg(feature = "openapi")]
-use crate::openapi::{Operation, SchemaGenerator};
 use crate::rejection::{BodyRejection, StringRejection};
 use crate::response::IntoResponse;
 
@@ -28,21 +26,6 @@ pub use self::path::{Path, RawPathParams};
 pub use self::query::Query;
 pub use self::state::{FromRef, State};
 pub use crate::response::Json;
-
-/// What the values inside [`Json`], [`Query`] and [`Path`] must be beside serde's traits:
-/// with the `openapi` feature, types with a JSON Schema (`#[derive(JsonSchema)]`) so they
-/// appear in the document; without it, every type.
-#[cfg(feature = "openapi")]
-pub trait HasSchema: schemars::JsonSchema {}
-#[cfg(feature = "openapi")]
-impl<T: schemars::JsonSchema + ?Sized> HasSchema for T {}
-/// What the values inside [`Json`], [`Query`] and [`Path`] must be beside serde's traits:
-/// with the `openapi` feature, types with a JSON Schema (`#[derive(JsonSchema)]`) so they
-/// appear in the document; without it, every type.
-#[cfg(not(feature = "openapi"))]
-pub trait HasSchema {}
-#[cfg(not(feature = "openapi"))]
-impl<T: ?Sized> HasSchema for T {}
 
 /// Extracts a value from the request head and the application state.
 pub trait FromRequestParts<S>: Sized {
@@ -54,14 +37,6 @@ pub trait FromRequestParts<S>: Sized {
         parts: &mut Parts,
         state: &S,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
-
-    /// Adds what this extractor reads (parameters) and how it fails (its rejection's
-    /// responses) to the OpenAPI operation of every handler that uses it. By default: the
-    /// rejection's responses only.
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        Self::Rejection::describe_responses(op, schemas);
-    }
 }
 
 /// Extracts a value from the whole request, body included. Only a handler's last argument
@@ -75,14 +50,6 @@ pub trait FromRequest<S, M = private::ViaRequest>: Sized {
         req: Request,
         state: &S,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
-
-    /// Adds what this extractor reads (parameters, request body) and how it fails (its
-    /// rejection's responses) to the OpenAPI operation of every handler that uses it. By
-    /// default: the rejection's responses only.
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        Self::Rejection::describe_responses(op, schemas);
-    }
 }
 
 /// Markers that let every [`FromRequestParts`] extractor also be a [`FromRequest`] one.
@@ -105,11 +72,6 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, _) = req.into_parts();
         T::from_request_parts(&mut parts, state).await
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        T::describe(op, schemas);
     }
 }
 
@@ -168,12 +130,6 @@ impl<S: Send + Sync> FromRequest<S> for Bytes {
     async fn from_request(req: Request, _: &S) -> Result<Self, BodyRejection> {
         read_body(req).await
     }
-
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        op.set_request_body("application/octet-stream", None);
-        BodyRejection::describe_responses(op, schemas);
-    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for String {
@@ -183,12 +139,5 @@ impl<S: Send + Sync> FromRequest<S> for String {
         let bytes = read_body(req).await?;
         String::from_utf8(bytes.into())
             .map_err(|err| StringRejection::InvalidUtf8(err.utf8_error()))
-    }
-
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        let schema = schemas.subschema_for::<String>();
-        op.set_request_body("text/plain", Some(schema));
-        StringRejection::describe_responses(op, schemas);
     }
 }

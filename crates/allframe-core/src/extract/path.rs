@@ -8,9 +8,7 @@ use percent_encoding::percent_decode_str;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
 
-use super::{FromRequestParts, HasSchema};
-#[cfg(feature = "openapi")]
-use crate::openapi::{Operation, SchemaGenerator};
+use super::FromRequestParts;
 use crate::rejection::PathRejection;
 
 /// The parameters the router matched, as byte ranges of the request path.
@@ -68,10 +66,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RawPathParams {
             .cloned()
             .ok_or(PathRejection::NoParams)
     }
-
-    // Its only failure is a route without parameters, a programming error.
-    #[cfg(feature = "openapi")]
-    fn describe(_: &mut Operation, _: &mut SchemaGenerator) {}
 }
 
 /// Path parameters deserialized into `T`.
@@ -85,7 +79,7 @@ pub struct Path<T>(pub T);
 impl<S, T> FromRequestParts<S> for Path<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + HasSchema,
+    T: DeserializeOwned,
 {
     type Rejection = PathRejection;
 
@@ -105,39 +99,6 @@ where
         T::deserialize(ParamsDeserializer { params: &decoded })
             .map(Path)
             .map_err(|err| PathRejection::Invalid(err.to_string()))
-    }
-
-    /// The router has listed the route's parameters (by name, as strings); `T`'s schema
-    /// gives their types: a struct's by property name, a tuple's by position, a single
-    /// value the one parameter's.
-    #[cfg(feature = "openapi")]
-    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
-        use crate::openapi::{ParameterIn, inline_schema};
-        use serde_json::Value;
-
-        let schema = inline_schema::<T>(schemas);
-        let mut params: Vec<_> = op
-            .parameters
-            .iter_mut()
-            .filter(|p| p.location == ParameterIn::Path)
-            .collect();
-        let typed = |value: &Value| schemars::Schema::try_from(value.clone()).ok();
-        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-            for param in params {
-                if let Some(found) = properties.get(&param.name).and_then(typed) {
-                    param.schema = found;
-                }
-            }
-        } else if let Some(items) = schema.get("prefixItems").and_then(Value::as_array) {
-            for (param, item) in params.iter_mut().zip(items) {
-                if let Some(found) = typed(item) {
-                    param.schema = found;
-                }
-            }
-        } else if let [param] = params.as_mut_slice() {
-            param.schema = schema;
-        }
-        <PathRejection as crate::IntoResponse>::describe_responses(op, schemas);
     }
 }
 

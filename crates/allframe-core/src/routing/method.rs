@@ -1,6 +1,6 @@
 //! Per-method handlers of one route.
 
-use http::{HeaderValue, Method};
+use http::{Extensions, HeaderValue, Method};
 
 use crate::handler::{BoxedHandler, Handler, boxed};
 
@@ -26,9 +26,28 @@ fn slot(method: &Method) -> Option<usize> {
 /// A `HEAD` request is answered by the `GET` handler unless a `HEAD` handler is set; the
 /// router sends the headers without the body. A method without a handler is answered
 /// `405 Method Not Allowed` with an `Allow` header, unless [`any`] set a catch-all.
+///
+/// Each handler may carry metadata ([`MethodRouter::metadata_mut`]) that the kernel keeps
+/// but never reads: tools that describe routes (the `openapi` feature's document) attach
+/// what they need there and read it back with [`MethodRouter::methods`].
 pub struct MethodRouter<S = ()> {
-    handlers: [Option<BoxedHandler<S>>; METHODS.len()],
+    handlers: [Option<Routed<S>>; METHODS.len()],
     any: Option<BoxedHandler<S>>,
+}
+
+/// A handler routed to one method, and what tools attached to it.
+struct Routed<S> {
+    handler: BoxedHandler<S>,
+    metadata: Extensions,
+}
+
+impl<S> Clone for Routed<S> {
+    fn clone(&self) -> Self {
+        Self {
+            handler: self.handler.clone(),
+            metadata: self.metadata.clone(),
+        }
+    }
 }
 
 impl<S> std::fmt::Debug for MethodRouter<S> {
@@ -72,7 +91,10 @@ impl<S: Send + Sync + 'static> MethodRouter<S> {
             self.handlers[i].is_none(),
             "this route already has a {method} handler"
         );
-        self.handlers[i] = Some(boxed(handler));
+        self.handlers[i] = Some(Routed {
+            handler: boxed(handler),
+            metadata: Extensions::new(),
+        });
         self
     }
 }
@@ -85,7 +107,7 @@ impl<S> MethodRouter<S> {
             Some(i) => self.handlers[i].as_ref(),
             None => None,
         };
-        found.or(self.any.as_ref())
+        found.map(|routed| &routed.handler).or(self.any.as_ref())
     }
 
     /// The value of the `Allow` header of a 405 answer.
@@ -100,14 +122,21 @@ impl<S> MethodRouter<S> {
         HeaderValue::from_str(&allowed.join(", ")).expect("method names are valid header text")
     }
 
-    /// The handlers set for a method of their own, with their methods, in `Allow`'s order
-    /// (the implicit `HEAD` of a `GET` and an [`any`] catch-all are not among them).
-    #[cfg(feature = "openapi")]
-    pub(crate) fn routed(&self) -> impl Iterator<Item = (&Method, &BoxedHandler<S>)> {
+    /// The methods routed to a handler of their own, in `Allow`'s order, each with its
+    /// handler's metadata (the implicit `HEAD` of a `GET` and an [`any`] catch-all are not
+    /// among them).
+    pub fn methods(&self) -> impl Iterator<Item = (&Method, &Extensions)> {
         METHODS
             .iter()
             .zip(&self.handlers)
-            .filter_map(|(m, h)| Some((m, h.as_ref()?)))
+            .filter_map(|(m, h)| Some((m, &h.as_ref()?.metadata)))
+    }
+
+    /// The metadata of `method`'s handler, to attach a value to it; `None` when no handler
+    /// is routed to `method` on its own.
+    pub fn metadata_mut(&mut self, method: &Method) -> Option<&mut Extensions> {
+        let routed = self.handlers[slot(method)?].as_mut()?;
+        Some(&mut routed.metadata)
     }
 
     /// Adds `other`'s handlers to these. Panics on a method both routers handle.

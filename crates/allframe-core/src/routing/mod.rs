@@ -1,9 +1,7 @@
 //! The router: a route table built once, matched without allocating.
 
-#[cfg(feature = "openapi")]
-mod docs;
 mod method;
-mod path;
+pub(crate) mod path;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,9 +29,14 @@ use crate::response::{IntoResponse, Problem, Response};
 pub struct Router<S = ()> {
     routes: Vec<Route<S>>,
     fallback: Option<BoxedHandler<S>>,
-    #[cfg(feature = "openapi")]
-    docs: Option<docs::Docs>,
+    /// Run on the whole route table when it is frozen, each with the prefix its router was
+    /// nested under.
+    freeze_hooks: Vec<(String, FreezeHook<S>)>,
 }
+
+/// What [`Router::on_freeze`] runs: the complete router, and the prefix the router that
+/// registered the hook was nested under (`""` at the top).
+pub type FreezeHook<S> = Box<dyn FnOnce(Router<S>, &str) -> Router<S> + Send + Sync>;
 
 struct Route<S> {
     path: String,
@@ -52,9 +55,15 @@ impl<S> Default for Router<S> {
         Self {
             routes: Vec::new(),
             fallback: None,
-            #[cfg(feature = "openapi")]
-            docs: None,
+            freeze_hooks: Vec::new(),
         }
+    }
+}
+
+impl<S> Router<S> {
+    /// The routes added so far, by pattern as written, with their handlers per method.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &MethodRouter<S>)> {
+        self.routes.iter().map(|r| (r.path.as_str(), &r.methods))
     }
 }
 
@@ -67,7 +76,8 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// Adds the handlers of `methods` at `path`; calling it twice for one path combines the
     /// methods.
     #[track_caller]
-    pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
+    pub fn route(mut self, path: &str, methods: impl Into<MethodRouter<S>>) -> Self {
+        let methods = methods.into();
         let pattern = match path::parse(path) {
             Ok(pattern) => pattern.matchit,
             Err(reason) => panic!("invalid route `{path}`: {reason}"),
@@ -92,9 +102,8 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             router.fallback.is_none(),
             "nest(`{prefix}`): a nested router cannot have its own fallback; set it on the outer router"
         );
-        #[cfg(feature = "openapi")]
-        if self.docs.is_none() {
-            self.docs = router.docs.map(|docs| docs.nested(prefix));
+        for (inner, hook) in router.freeze_hooks {
+            self.freeze_hooks.push((path::join(prefix, &inner), hook));
         }
         for route in router.routes {
             self = self.route(&path::join(prefix, &route.path), route.methods);
@@ -112,10 +121,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             );
             self.fallback = Some(fallback);
         }
-        #[cfg(feature = "openapi")]
-        if self.docs.is_none() {
-            self.docs = other.docs;
-        }
+        self.freeze_hooks.extend(other.freeze_hooks);
         for route in other.routes {
             self = self.route(&route.path, route.methods);
         }
@@ -132,13 +138,26 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         self
     }
 
+    /// Runs `hook` on the complete route table when this router is frozen, with the prefix
+    /// this router ends up nested under (`""` if it is not nested): tools that need every
+    /// route, including those added later or merged in, hook in here (the `openapi`
+    /// feature's `with_openapi` mounts its document this way). Hooks run in the order they
+    /// were added; a hook that adds a hook does not see it run.
+    pub fn on_freeze<F>(mut self, hook: F) -> Self
+    where
+        F: FnOnce(Router<S>, &str) -> Router<S> + Send + Sync + 'static,
+    {
+        self.freeze_hooks.push((String::new(), Box::new(hook)));
+        self
+    }
+
     /// Freezes the route table and gives every handler access to `state`.
     #[track_caller]
     pub fn with_state(self, state: S) -> RouterService<S> {
-        #[cfg(feature = "openapi")]
-        let router = self.mount_docs();
-        #[cfg(not(feature = "openapi"))]
-        let router = self;
+        let mut router = self;
+        for (prefix, hook) in std::mem::take(&mut router.freeze_hooks) {
+            router = hook(router, &prefix);
+        }
         let mut matcher = matchit::Router::new();
         let mut endpoints = Vec::with_capacity(router.routes.len());
         for (index, route) in router.routes.into_iter().enumerate() {

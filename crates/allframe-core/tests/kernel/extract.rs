@@ -5,29 +5,23 @@ use allframe_core::http::{HeaderMap, Method, StatusCode, Uri};
 use allframe_core::routing::{get, post};
 use allframe_core::{FromRef, Json, Path, Query, Router};
 use allframe_test::TestServer;
-// With `openapi` on, types inside `Json`, `Query` and `Path` need a JSON Schema.
-#[cfg(feature = "openapi")]
-use allframe_core::openapi::{JsonSchema, schemars};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 #[derive(Deserialize)]
-#[cfg_attr(feature = "openapi", derive(JsonSchema))]
 struct Paging {
     page: u32,
     per_page: Option<u32>,
 }
 
 #[derive(Deserialize, Serialize)]
-#[cfg_attr(feature = "openapi", derive(JsonSchema))]
 struct NewUser {
     name: String,
     age: u8,
 }
 
 #[derive(Deserialize)]
-#[cfg_attr(feature = "openapi", derive(JsonSchema))]
 struct PostPath {
     user: String,
     post: u32,
