@@ -1,8 +1,10 @@
-//! `cargo xtask baseline`: accept fresh figures as the committed baselines.
+//! The baseline store: `baselines/<file>.json`, read, written atomically, and stamped with
+//! the environment that measured it. A leaf module: no gate's logic lives here
+//! (`cargo xtask baseline` walks [`crate::gates`]).
 //!
 //! Baselines hold deterministic figures only (bytes, instruction counts), each file stamped
 //! with the toolchain and target it was measured with: a figure from another compiler is not
-//! comparable, so the gates refuse to compare it and say why.
+//! comparable, so the gates measure the base revision instead ([`crate::reference`]).
 
 use std::path::{Path, PathBuf};
 
@@ -12,39 +14,6 @@ use serde::{Deserialize, Serialize};
 use xshell::cmd;
 
 use crate::shell;
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {
-    /// Which baseline to rewrite (all of them when omitted).
-    #[arg(value_enum)]
-    which: Option<Which>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Which {
-    /// baselines/size.json, from a full `cargo xtask size`.
-    Size,
-    /// baselines/memory.json, from every `cargo xtask memory` scenario.
-    Memory,
-    /// baselines/instructions.json, from `cargo xtask bench --instructions`.
-    Instructions,
-    /// Every baseline.
-    All,
-}
-
-pub(crate) fn run(args: &Args) -> Result<()> {
-    let all = matches!(args.which, None | Some(Which::All));
-    if all || args.which == Some(Which::Size) {
-        crate::size::write_baseline()?;
-    }
-    if all || args.which == Some(Which::Memory) {
-        crate::memory::write_baseline()?;
-    }
-    if all || args.which == Some(Which::Instructions) {
-        crate::bench::write_instructions_baseline()?;
-    }
-    Ok(())
-}
 
 /// The toolchain, target and machine a figure was measured with. Figures are compared only
 /// under the same toolchain and target; the machine is recorded to explain differences.

@@ -1,4 +1,6 @@
 //! `cargo xtask ci`: the steps of `quality.toml [ci]`, in order, then one table of results.
+//! `--list --json` gives the steps as a job matrix (each job `cargo xtask ci --step NAME`),
+//! so CI can fan out and take as long as its slowest step rather than the sum.
 
 use std::time::Instant;
 
@@ -7,13 +9,29 @@ use xshell::cmd;
 
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{bench, features, memory, shell, size, techempower, test};
+use crate::{bench, features, shell, test};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Run every step even after one fails.
     #[arg(long)]
     keep_going: bool,
+    /// Run only these steps of `quality.toml [ci]` (by name; repeatable).
+    #[arg(long = "step", value_name = "NAME")]
+    steps: Vec<String>,
+    /// List the steps and the command that runs each, instead of running them.
+    #[arg(long)]
+    list: bool,
+    /// With `--list`: print the list as JSON (a CI job matrix).
+    #[arg(long, requires = "list")]
+    json: bool,
+}
+
+/// One step as `--list` shows it.
+#[derive(Debug, serde::Serialize)]
+struct Listed {
+    step: &'static str,
+    command: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +43,9 @@ enum Status {
 
 /// How to fix or reproduce a failed step, printed under its error.
 pub(crate) fn remedy(step: Step) -> &'static str {
+    if let Some(gate) = step.gate() {
+        return gate.remedy();
+    }
     match step {
         Step::Fmt => "fix with `cargo fmt --all`",
         Step::Clippy => {
@@ -34,22 +55,17 @@ pub(crate) fn remedy(step: Step) -> &'static str {
             "reproduce with `cargo xtask features` (each failed check prints its `cargo check` line)"
         }
         Step::Test => "reproduce with `cargo xtask test` (or `cargo xtask test NAME` for one test)",
-        Step::Size => {
-            "reproduce with `cargo xtask size`; accept intended growth with `cargo xtask baseline size`"
-        }
-        Step::Memory => {
-            "reproduce with `cargo xtask memory`; accept intended growth with `cargo xtask baseline memory`"
-        }
         Step::BenchTest => "reproduce with `cargo xtask bench --test`",
-        Step::Instructions => {
-            "reproduce with `cargo xtask bench --instructions`; accept an intended change with \
-             `cargo xtask baseline instructions`"
+        Step::Size | Step::Memory | Step::Instructions | Step::Techempower => {
+            unreachable!("gates name their own remedy")
         }
-        Step::Techempower => "reproduce with `cargo xtask techempower --smoke`",
     }
 }
 
 fn run_step(step: Step) -> Result<()> {
+    if let Some(gate) = step.gate() {
+        return gate.check();
+    }
     let sh = shell::at_root()?;
     let cargo = shell::cargo();
     match step {
@@ -63,24 +79,46 @@ fn run_step(step: Step) -> Result<()> {
         }
         Step::Features => features::run(&features::Args::default())?,
         Step::Test => test::run(&test::Args::default())?,
-        Step::Size => size::run(&size::Args::default())?,
-        Step::Memory => memory::run(&memory::Args::default())?,
         Step::BenchTest => bench::run(&bench::Args {
             test: true,
             ..bench::Args::default()
         })?,
-        Step::Instructions => bench::run(&bench::Args {
-            instructions: true,
-            ..bench::Args::default()
-        })?,
-        Step::Techempower => techempower::run(&techempower::Args::smoke())?,
+        Step::Size | Step::Memory | Step::Instructions | Step::Techempower => {
+            unreachable!("gates run through `Gate::check`")
+        }
     }
     Ok(())
 }
 
 pub(crate) fn run(args: &Args) -> Result<()> {
     let quality = config::load()?;
-    let steps = &quality.ci.steps;
+    let steps: Vec<Step> = config::select(
+        &quality.ci.steps,
+        &args.steps,
+        |step| step.name(),
+        "ci step (of quality.toml [ci] steps)",
+    )?
+    .into_iter()
+    .copied()
+    .collect();
+    if args.list {
+        let listed: Vec<Listed> = steps
+            .iter()
+            .map(|step| Listed {
+                step: step.name(),
+                command: format!("cargo xtask ci --step {}", step.name()),
+            })
+            .collect();
+        if args.json {
+            return crate::summary::print_json(&listed);
+        }
+        let mut table = Table::new("cargo xtask ci --list", &["step", "command"]);
+        for l in listed {
+            table.row(vec![l.step.to_owned(), l.command]);
+        }
+        eprint!("{}", table.to_text());
+        return Ok(());
+    }
     let started = Instant::now();
     let mut outcomes: Vec<(Step, Status, f64)> = Vec::new();
     let mut failed = false;

@@ -90,6 +90,8 @@ pub(crate) struct Bench {
     pub(crate) package: String,
     /// Blocks of `--against` (each runs base and head twice, ABBA).
     pub(crate) blocks: usize,
+    /// While a verdict is undecided, blocks are added one at a time up to this many.
+    pub(crate) max_blocks: usize,
     /// Significance level of each benchmark's test (Holm-corrected across the suite).
     pub(crate) alpha: f64,
     /// Severity thresholds on a slowdown's lower confidence bound, in percent.
@@ -245,6 +247,18 @@ impl Step {
         Step::Techempower,
     ];
 
+    /// The gate this step runs, if it is one.
+    pub(crate) fn gate(self) -> Option<crate::gates::Gate> {
+        use crate::gates::Gate;
+        match self {
+            Step::Size => Some(Gate::Size),
+            Step::Memory => Some(Gate::Memory),
+            Step::Instructions => Some(Gate::Instructions),
+            Step::Techempower => Some(Gate::Techempower),
+            Step::Fmt | Step::Clippy | Step::Features | Step::Test | Step::BenchTest => None,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Step::Fmt => "fmt",
@@ -275,7 +289,7 @@ pub(crate) const FILE: &str = "quality.toml";
 pub(crate) fn select<'a, T>(
     all: &'a [T],
     names: &[String],
-    name_of: impl Fn(&T) -> &String,
+    name_of: impl Fn(&T) -> &str,
     what: &str,
 ) -> Result<Vec<&'a T>> {
     if names.is_empty() {
@@ -285,7 +299,7 @@ pub(crate) fn select<'a, T>(
         .iter()
         .map(|name| {
             all.iter().find(|t| name_of(t) == name).with_context(|| {
-                let known: Vec<&str> = all.iter().map(|t| name_of(t).as_str()).collect();
+                let known: Vec<&str> = all.iter().map(&name_of).collect();
                 format!(
                     "no {what} `{name}` in quality.toml (known: {})",
                     known.join(", ")
@@ -505,7 +519,7 @@ goal_vs_reference = 1.25
         let err = error(&VALID.replace(r#""clippy""#, r#""clipy""#));
         assert!(err.contains("unknown variant `clipy`"), "{err}");
         assert!(
-            err.contains("`fmt`, `clippy`, `test`, `size`, `memory`"),
+            err.contains("`fmt`, `clippy`, `features`, `test`, `size`, `memory`"),
             "{err}"
         );
     }

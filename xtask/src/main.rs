@@ -8,9 +8,11 @@ mod bench;
 mod ci;
 mod config;
 mod features;
+mod gates;
 mod history;
 mod level;
 mod memory;
+mod reference;
 mod shell;
 mod size;
 mod summary;
@@ -18,6 +20,7 @@ mod techempower;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod worktree;
 
 use std::process::ExitCode;
 
@@ -53,7 +56,7 @@ enum Command {
     /// then loaded side by side (A B A B), with CPU per request and the ratios.
     Techempower(techempower::Args),
     /// Rewrite the committed baselines from a fresh measurement (then commit them).
-    Baseline(baseline::Args),
+    Baseline(gates::BaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,7 +69,7 @@ fn main() -> ExitCode {
         Command::Memory(args) => memory::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Techempower(args) => techempower::run(&args),
-        Command::Baseline(args) => baseline::run(&args),
+        Command::Baseline(args) => gates::baseline(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,5 +77,31 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    fn parses(args: &[&str]) -> bool {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied())).is_ok()
+    }
+
+    #[test]
+    fn bench_modes_that_cannot_combine_are_refused_instead_of_one_being_dropped() {
+        assert!(!parses(&["bench", "--test", "--instructions"]));
+        assert!(!parses(&["bench", "--instructions", "--against", "HEAD"]));
+        assert!(!parses(&["bench", "--test", "--aa"]));
+        assert!(parses(&["bench", "--instructions"]));
+    }
+
+    #[test]
+    fn ci_lists_its_steps_as_json_only_with_list() {
+        assert!(parses(&["ci", "--list", "--json"]));
+        assert!(!parses(&["ci", "--json"]));
+        assert!(parses(&["ci", "--step", "fmt", "--step", "clippy"]));
     }
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask memory`: heap scenarios under dhat, one process each; peak and retained
 //! heap, bytes per event, allocations and peak RSS; limits and goals from quality.toml;
-//! growth against `baselines/memory.json`. A failing scenario is run once more with dhat
+//! growth against `baselines/memory.json` when it was measured with this toolchain, else
+//! against the base revision measured in the same run ([`crate::reference`]). A failing
+//! scenario is run once more with dhat
 //! writing its profile, and the file is named for DHAT's viewer.
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use xshell::cmd;
 
 use crate::baseline::{self, Fingerprint};
+use crate::reference::{self, Match, Stamped};
 use crate::config::{self, Memory, MemoryScenario};
 use crate::level::Level;
 use crate::summary::Table;
@@ -26,6 +29,11 @@ pub(crate) struct Args {
     json: bool,
     /// Only these scenarios (all when none are named).
     scenarios: Vec<String>,
+    /// Measure this revision in the same run and compare with it, instead of the committed
+    /// baseline (used only when measured with this toolchain; otherwise the merge base with
+    /// main, else HEAD~1, is measured).
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
 }
 
 /// What the scenario binary prints, one JSON line per run.
@@ -55,6 +63,12 @@ impl Figures {
 pub(crate) struct MemoryBaseline {
     pub(crate) fingerprint: Fingerprint,
     pub(crate) scenarios: BTreeMap<String, Figures>,
+}
+
+impl Stamped for MemoryBaseline {
+    fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
 }
 
 /// One scenario's figures and what they mean.
@@ -151,6 +165,8 @@ struct ScenarioReport {
 #[derive(Debug, Serialize)]
 struct Report {
     fingerprint: Fingerprint,
+    /// What the growth is measured against.
+    reference: String,
     baseline_note: Option<String>,
     scenarios: Vec<ScenarioReport>,
 }
@@ -172,27 +188,28 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         "memory scenario",
     )?;
     let fingerprint = Fingerprint::current()?;
-    let binary = build(&memory.package)?;
-
-    let baseline_path = baseline::path(BASELINE_FILE);
-    let (baseline, baseline_note) = match baseline::load::<MemoryBaseline>(&baseline_path)? {
-        None => (
-            None,
-            Some(format!(
-                "no baseline yet ({}): create it with `cargo xtask baseline memory`",
-                baseline_path.display()
-            )),
-        ),
-        Some(b) => match fingerprint.mismatch(&b.fingerprint) {
-            Some(why) => (
-                None,
-                Some(format!(
-                    "baseline not compared: {why}; run `cargo xtask baseline memory`"
-                )),
-            ),
-            None => (Some(b), None),
+    let binary = build(&shell::root(), &shell::target_dir(), &memory.package)?;
+    let reference = reference::resolve(
+        BASELINE_FILE,
+        &fingerprint,
+        Match::Toolchain,
+        args.base.as_deref(),
+        |tree, target| {
+            let binary = build(tree, target, &memory.package)?;
+            let mut scenarios = BTreeMap::new();
+            for scenario in &selected {
+                eprintln!("memory scenario {} of the base revision", scenario.name);
+                let figures = run_scenario(&binary, scenario, None, &[])?;
+                scenarios.insert(scenario.name.clone(), figures);
+            }
+            Ok(MemoryBaseline {
+                fingerprint: fingerprint.clone(),
+                scenarios,
+            })
         },
-    };
+    )?;
+    let baseline = reference.figures;
+    let baseline_note = reference.note;
 
     let mut scenarios = Vec::new();
     for (i, scenario) in selected.iter().enumerate() {
@@ -232,6 +249,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     }
     let report = Report {
         fingerprint: fingerprint.clone(),
+        reference: reference.source,
         baseline_note,
         scenarios,
     };
@@ -271,7 +289,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
 pub(crate) fn write_baseline() -> Result<()> {
     let quality = config::load()?;
     let memory = memory_config(&quality)?;
-    let binary = build(&memory.package)?;
+    let binary = build(&shell::root(), &shell::target_dir(), &memory.package)?;
     let mut scenarios = BTreeMap::new();
     for scenario in &memory.scenarios {
         eprintln!(
@@ -299,10 +317,15 @@ pub(crate) fn write_baseline() -> Result<()> {
 }
 
 /// Builds the scenario binary in release and returns its path.
-pub(crate) fn build(package: &str) -> Result<PathBuf> {
+pub(crate) fn build(root: &Path, target: &Path, package: &str) -> Result<PathBuf> {
     let sh = shell::at_root()?;
+    sh.change_dir(root);
+    sh.set_var("CARGO_TARGET_DIR", target);
     let cargo = shell::cargo();
-    eprintln!("building {package}: cargo build --release --package {package}");
+    eprintln!(
+        "building {package} in {}: cargo build --release --package {package}",
+        root.display()
+    );
     cmd!(sh, "{cargo} build --release --package {package}")
         .quiet()
         .run()
@@ -311,7 +334,7 @@ pub(crate) fn build(package: &str) -> Result<PathBuf> {
                 "building {package} failed; reproduce with `cargo build --release -p {package}`"
             )
         })?;
-    Ok(shell::target_dir().join("release").join(package))
+    Ok(target.join("release").join(package))
 }
 
 /// Runs one scenario in its own process (with `env` set); with `profile`, dhat writes its
@@ -351,7 +374,7 @@ pub(crate) fn run_scenario(
 
 fn table(report: &Report) -> Table {
     let mut table = Table::new(
-        "heap per scenario (dhat)",
+        &format!("heap per scenario (dhat), growth against {}", report.reference),
         &[
             "scenario",
             "events",

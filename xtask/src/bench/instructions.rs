@@ -1,6 +1,8 @@
 //! The deterministic gate: instructions per operation of the hot paths, counted by
-//! valgrind's callgrind, against `baselines/instructions.json`. Noise on a shared machine
-//! does not move these counts, so small soft and hard limits are safe.
+//! valgrind's callgrind, against `baselines/instructions.json` when it was counted on a like
+//! machine, else against the base revision counted in the same run ([`crate::reference`]).
+//! Noise on a shared machine does not move these counts, so small soft and hard limits are
+//! safe.
 //!
 //! Each operation runs N and 2N times in the `instructions` binary; the count per operation
 //! is the difference of the two inclusive costs of its `measured_blocking` function over N,
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use xshell::cmd;
 
 use crate::baseline::{self, Fingerprint};
+use crate::reference::{self, Match, Stamped};
 use crate::config::{self, Bench, InstructionBenchmark};
 use crate::level::Level;
 use crate::summary::Table;
@@ -27,6 +30,12 @@ pub(crate) struct InstructionBaseline {
     pub(crate) fingerprint: Fingerprint,
     /// Instructions per operation, by benchmark id.
     pub(crate) benchmarks: BTreeMap<String, f64>,
+}
+
+impl Stamped for InstructionBaseline {
+    fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -58,19 +67,42 @@ pub(crate) fn judge(
     (Some(change), level)
 }
 
-/// Builds the operations binary in release.
-fn build(package: &str, binary: &str, release: bool) -> Result<PathBuf> {
+/// Builds the operations binary of the workspace at `root` into `target`.
+fn build(root: &Path, target: &Path, package: &str, binary: &str, release: bool) -> Result<PathBuf> {
     let sh = shell::at_root()?;
+    sh.change_dir(root);
+    sh.set_var("CARGO_TARGET_DIR", target);
     let cargo = shell::cargo();
     let profile: &[&str] = if release { &["--release"] } else { &[] };
     cmd!(sh, "{cargo} build {profile...} --package {package} --bin {binary}")
         .quiet()
         .run()
         .with_context(|| {
-            format!("building {binary} failed; reproduce with `cargo build --release -p {package} --bin {binary}`")
+            format!(
+                "building {binary} in {} failed; reproduce with `cargo build --release -p {package} --bin {binary}` there",
+                root.display()
+            )
         })?;
     let dir = if release { "release" } else { "debug" };
-    Ok(shell::target_dir().join(dir).join(binary))
+    Ok(target.join(dir).join(binary))
+}
+
+/// Counts every benchmark of `config` with `binary`.
+fn count_all(binary: &Path, config: &config::Instructions) -> Result<BTreeMap<String, f64>> {
+    let mut counts = BTreeMap::new();
+    for (i, benchmark) in config.benchmarks.iter().enumerate() {
+        eprintln!(
+            "counting {} ({}/{}) under callgrind",
+            benchmark.id,
+            i + 1,
+            config.benchmarks.len()
+        );
+        counts.insert(
+            benchmark.id.clone(),
+            count(binary, &benchmark.id, config.iterations, &[])?,
+        );
+    }
+    Ok(counts)
 }
 
 fn check_valgrind() -> Result<()> {
@@ -143,59 +175,38 @@ fn parse_inclusive(annotated: &str, suffix: &str) -> Option<u64> {
         .max()
 }
 
-/// The baseline at `path` when it is comparable with a run under `fingerprint`, else why not.
-fn load_baseline(
-    path: &Path,
-    fingerprint: &Fingerprint,
-) -> Result<(Option<InstructionBaseline>, Option<String>)> {
-    Ok(match baseline::load::<InstructionBaseline>(path)? {
-        None => (
-            None,
-            Some(format!(
-                "no baseline yet ({}): create it with `cargo xtask baseline instructions`",
-                path.display()
-            )),
-        ),
-        Some(b) => {
-            // Libraries pick code paths by CPU features (crc32, memchr): another CPU model
-            // is another program.
-            let why = fingerprint.mismatch(&b.fingerprint).or_else(|| {
-                (b.fingerprint.cpu != fingerprint.cpu).then(|| {
-                    format!(
-                        "the baseline was counted on `{}`, this run on `{}`",
-                        b.fingerprint.cpu, fingerprint.cpu
-                    )
-                })
-            });
-            match why {
-                Some(why) => (
-                    None,
-                    Some(format!(
-                        "baseline not compared: {why}; run `cargo xtask baseline instructions`"
-                    )),
-                ),
-                None => (Some(b), None),
-            }
-        }
-    })
-}
-
-pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
+/// Counts head, then compares with the reference: the baseline when it was counted on a
+/// like machine, else `base` (or the default base revision) counted now.
+pub(crate) fn run(bench: &Bench, json: bool, base: Option<&str>) -> Result<()> {
     check_valgrind()?;
     let config = &bench.instructions;
-    let binary = build(&bench.package, &config.binary, true)?;
+    let binary = build(
+        &shell::root(),
+        &shell::target_dir(),
+        &bench.package,
+        &config.binary,
+        true,
+    )?;
     let fingerprint = Fingerprint::current()?;
-    let (baseline, note) = load_baseline(&baseline::path(BASELINE_FILE), &fingerprint)?;
+    let counts = count_all(&binary, config)?;
+    let reference = reference::resolve(
+        BASELINE_FILE,
+        &fingerprint,
+        Match::ToolchainAndCpu,
+        base,
+        |tree, target| {
+            let binary = build(tree, target, &bench.package, &config.binary, true)?;
+            Ok(InstructionBaseline {
+                fingerprint: fingerprint.clone(),
+                benchmarks: count_all(&binary, config)?,
+            })
+        },
+    )?;
     let mut rows = Vec::new();
-    for (i, benchmark) in config.benchmarks.iter().enumerate() {
-        eprintln!(
-            "counting {} ({}/{}) under callgrind",
-            benchmark.id,
-            i + 1,
-            config.benchmarks.len()
-        );
-        let count = count(&binary, &benchmark.id, config.iterations, &[])?;
-        let base = baseline
+    for benchmark in &config.benchmarks {
+        let count = counts[&benchmark.id];
+        let base = reference
+            .figures
             .as_ref()
             .and_then(|b| b.benchmarks.get(&benchmark.id).copied());
         let (change, level) = judge(benchmark, count, base);
@@ -208,11 +219,14 @@ pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
         });
     }
     let mut table = Table::new(
-        "instructions per operation (callgrind)",
+        &format!(
+            "instructions per operation (callgrind), against {}",
+            reference.source
+        ),
         &[
             "benchmark",
             "instructions/op",
-            "baseline",
+            "reference",
             "change",
             "soft",
             "hard",
@@ -233,7 +247,7 @@ pub(crate) fn run(bench: &Bench, json: bool) -> Result<()> {
         ]);
     }
     table.publish()?;
-    if let Some(note) = &note {
+    if let Some(note) = &reference.note {
         eprintln!("note: {note}");
     }
     let figures: BTreeMap<&str, f64> = rows
@@ -269,15 +283,14 @@ pub(crate) fn write_baseline() -> Result<()> {
         .as_ref()
         .context("quality.toml has no [bench] section")?;
     let config = &bench.instructions;
-    let binary = build(&bench.package, &config.binary, true)?;
-    let mut benchmarks = BTreeMap::new();
-    for benchmark in &config.benchmarks {
-        eprintln!("counting {} under callgrind", benchmark.id);
-        benchmarks.insert(
-            benchmark.id.clone(),
-            count(&binary, &benchmark.id, config.iterations, &[])?,
-        );
-    }
+    let binary = build(
+        &shell::root(),
+        &shell::target_dir(),
+        &bench.package,
+        &config.binary,
+        true,
+    )?;
+    let benchmarks = count_all(&binary, config)?;
     let path = baseline::path(BASELINE_FILE);
     baseline::write_atomic(
         &path,
@@ -303,44 +316,6 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_corrupted_or_foreign_baseline_is_explained() {
-        let dir = shell::target_dir().join("xtask-test-instructions-baseline");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(BASELINE_FILE);
-        let _ = std::fs::remove_file(&path);
-        let here = Fingerprint {
-            rustc: "rustc 1.95.0".into(),
-            target: "x86_64-unknown-linux-gnu".into(),
-            cpu: "AMD EPYC".into(),
-            ..Fingerprint::default()
-        };
-        let (none, note) = load_baseline(&path, &here).unwrap();
-        assert!(none.is_none());
-        assert!(note.unwrap().contains("cargo xtask baseline instructions"));
-
-        std::fs::write(&path, "{\"fingerprint\": ").unwrap();
-        let err = format!("{:#}", load_baseline(&path, &here).unwrap_err());
-        assert!(
-            err.contains("corrupted") && err.contains("cargo xtask baseline"),
-            "{err}"
-        );
-
-        let elsewhere = Fingerprint {
-            cpu: "Intel Xeon".into(),
-            ..here.clone()
-        };
-        let foreign = InstructionBaseline {
-            fingerprint: elsewhere,
-            benchmarks: BTreeMap::from([("fixture/spin".to_owned(), 1.0)]),
-        };
-        baseline::write_atomic(&path, &foreign).unwrap();
-        let (none, note) = load_baseline(&path, &here).unwrap();
-        assert!(none.is_none(), "another CPU's counts are not compared");
-        assert!(note.unwrap().contains("Intel Xeon"));
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
     fn callgrind_annotate_lines_are_parsed() {
         let text = "\
 2,274,925 (100.0%)  PROGRAM TOTALS
@@ -362,7 +337,14 @@ mod tests {
             eprintln!("SKIPPED: valgrind is not installed (`apt-get install valgrind`)");
             return;
         }
-        let binary = build("allframe-benches", "instructions", false).unwrap();
+        let binary = build(
+            &shell::root(),
+            &shell::target_dir(),
+            "allframe-benches",
+            "instructions",
+            false,
+        )
+        .unwrap();
         let base = count(&binary, "fixture/spin", 50, &[]).unwrap();
         let again = count(&binary, "fixture/spin", 50, &[]).unwrap();
         assert_eq!(base, again, "instruction counts are deterministic");

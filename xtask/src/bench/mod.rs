@@ -28,11 +28,11 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) json: bool,
     /// Run each benchmark once, as a test, and report nothing (what CI runs).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["instructions", "against", "aa"])]
     pub(crate) test: bool,
     /// The instruction-count gate: hot microbenchmarks under callgrind against
     /// baselines/instructions.json.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["against", "aa"])]
     pub(crate) instructions: bool,
     /// The wall-clock gate: build REV (a commit, branch or tag) beside the working tree and
     /// compare them in one interleaved run.
@@ -44,6 +44,11 @@ pub(crate) struct Args {
     /// Blocks of the interleaved comparison (each runs base and head twice, ABBA).
     #[arg(long)]
     pub(crate) blocks: Option<usize>,
+    /// With `--instructions`: count this revision in the same run and compare with it,
+    /// instead of the committed baseline (which is used only when counted on a like machine;
+    /// otherwise the merge base with main, else HEAD~1, is counted).
+    #[arg(long, value_name = "REV", requires = "instructions")]
+    pub(crate) base: Option<String>,
 }
 
 /// One benchmark's figure and its verdict against the targets.
@@ -67,7 +72,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         return test_mode(bench);
     }
     if args.instructions {
-        return instructions::run(bench, args.json);
+        return instructions::run(bench, args.json, args.base.as_deref());
     }
     if let Some(rev) = &args.against {
         return against::run(
@@ -234,16 +239,4 @@ fn table(rows: &[Row]) -> Table {
         ]);
     }
     table
-}
-
-/// Where a git worktree of `rev` is kept between runs.
-fn worktree_dir(rev: &str) -> PathBuf {
-    let name: String = rev
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    shell::target_dir()
-        .join("xtask")
-        .join("worktrees")
-        .join(name)
 }

@@ -14,6 +14,9 @@ use crate::shell;
 /// Where copies go, and how loud the builds are.
 #[derive(Debug)]
 pub(crate) struct Builder {
+    /// The workspace built: the working tree, or a worktree of a base revision.
+    root: PathBuf,
+    target_dir: PathBuf,
     out_dir: PathBuf,
     verbose: bool,
 }
@@ -26,12 +29,14 @@ pub(crate) struct Built {
 }
 
 impl Builder {
-    pub(crate) fn new(target_dir: &Path, verbose: bool) -> Result<Self> {
+    pub(crate) fn new(root: &Path, target_dir: &Path, verbose: bool) -> Result<Self> {
         let sh = shell::at_root()?;
         cmd!(sh, "strip --version").quiet().ignore_stdout().run().context(
             "`strip` (GNU binutils) is needed to measure stripped sizes: `apt-get install binutils`",
         )?;
         Ok(Self {
+            root: root.to_path_buf(),
+            target_dir: target_dir.to_path_buf(),
             out_dir: target_dir.join("xtask").join("size"),
             verbose,
         })
@@ -49,6 +54,8 @@ impl Builder {
     ) -> Result<Built> {
         let label = format!("{name} ({progress})");
         let sh = shell::at_root()?;
+        sh.change_dir(&self.root);
+        sh.set_var("CARGO_TARGET_DIR", &self.target_dir);
         let cargo = shell::cargo();
         let features = features.join(",");
         let feature_args: Vec<&str> = if features.is_empty() {

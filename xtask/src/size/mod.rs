@@ -8,12 +8,14 @@ mod smoke;
 mod verdict;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use self::verdict::{Growth, Level, MIB, Verdict};
 use crate::baseline::{self, Fingerprint};
+use crate::reference::{self, Match, Stamped};
 use crate::config::{self, SizeConfig};
 use crate::shell;
 use crate::summary::Table;
@@ -29,6 +31,11 @@ pub(crate) struct Args {
     /// Show cargo's output while building.
     #[arg(long)]
     verbose: bool,
+    /// Measure this revision in the same run and compare with it, instead of the committed
+    /// baseline (used only when measured with this toolchain and target; otherwise the
+    /// merge base with main, else HEAD~1, is measured).
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
 }
 
 /// The figures of one binary.
@@ -48,6 +55,12 @@ struct SizeBaseline {
     configs: BTreeMap<String, Measured>,
 }
 
+impl Stamped for SizeBaseline {
+    fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct ConfigReport {
     name: String,
@@ -62,6 +75,8 @@ struct ConfigReport {
 struct Report {
     fingerprint: Fingerprint,
     reference: Measured,
+    /// What growth is measured against: the baseline file, or a base revision.
+    growth_against: String,
     /// Why the baseline was not compared, when it was not.
     baseline_note: Option<String>,
     configs: Vec<ConfigReport>,
@@ -78,27 +93,24 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         |c| &c.name,
         "size configuration",
     )?;
-    let (reference, measured, fingerprint) = measure(size, &selected, args.verbose)?;
-
-    let baseline_path = baseline::path(BASELINE_FILE);
-    let (baseline, baseline_note) = match baseline::load::<SizeBaseline>(&baseline_path)? {
-        None => (
-            None,
-            Some(format!(
-                "no baseline yet ({}): run `cargo xtask baseline size`",
-                baseline_path.display()
-            )),
-        ),
-        Some(b) => match fingerprint.mismatch(&b.fingerprint) {
-            Some(why) => (
-                None,
-                Some(format!(
-                    "baseline not compared: {why}; run `cargo xtask baseline size`"
-                )),
-            ),
-            None => (Some(b), None),
+    let fingerprint = Fingerprint::current()?;
+    let (reference, measured) = measure(&shell::root(), None, size, &selected, args.verbose)?;
+    let against = reference::resolve(
+        BASELINE_FILE,
+        &fingerprint,
+        Match::Toolchain,
+        args.base.as_deref(),
+        |tree, target| {
+            let (reference, measured) = measure(tree, Some(target), size, &selected, args.verbose)?;
+            Ok(SizeBaseline {
+                fingerprint: fingerprint.clone(),
+                reference,
+                configs: selected.iter().map(|c| c.name.clone()).zip(measured).collect(),
+            })
         },
-    };
+    )?;
+    let baseline = against.figures;
+    let baseline_note = against.note;
     let growth = Growth {
         warn: size.growth_warn_percent,
         fail: size.growth_fail_percent,
@@ -131,6 +143,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     let report = Report {
         fingerprint,
         reference,
+        growth_against: against.source,
         baseline_note,
         configs,
     };
@@ -176,7 +189,8 @@ pub(crate) fn write_baseline() -> Result<()> {
         |c| &c.name,
         "size configuration",
     )?;
-    let (reference, measured, fingerprint) = measure(&quality.size, &selected, false)?;
+    let fingerprint = Fingerprint::current()?;
+    let (reference, measured) = measure(&shell::root(), None, &quality.size, &selected, false)?;
     let configs = selected
         .iter()
         .map(|c| c.name.clone())
@@ -195,21 +209,24 @@ pub(crate) fn write_baseline() -> Result<()> {
     Ok(())
 }
 
-/// Builds the reference and each configuration, in that order, and reads their figures.
+/// Builds the reference and each configuration of the workspace at `root` (into `target`,
+/// else its own target directory), in that order, and reads their figures.
 fn measure(
+    root: &Path,
+    target: Option<&Path>,
     size: &config::Size,
     configs: &[&SizeConfig],
     verbose: bool,
-) -> Result<(Measured, Vec<Measured>, Fingerprint)> {
+) -> Result<(Measured, Vec<Measured>)> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .cargo_path(shell::cargo())
-        .current_dir(shell::root())
+        .current_dir(root)
         .no_deps()
         .exec()
         .context("running `cargo metadata`")?;
     check_default_features(&metadata, configs)?;
-    let fingerprint = Fingerprint::current()?;
-    let builder = build::Builder::new(metadata.target_directory.as_std_path(), verbose)?;
+    let target = target.unwrap_or(metadata.target_directory.as_std_path());
+    let builder = build::Builder::new(root, target, verbose)?;
     let total = configs.len() + 1;
     let reference =
         figures(&builder.build(&size.reference, &[], "reference", &format!("1/{total}"))?)?;
@@ -220,7 +237,7 @@ fn measure(
         smoke::check(&built.stripped, &config.name)?;
         measured.push(figures(&built)?);
     }
-    Ok((reference, measured, fingerprint))
+    Ok((reference, measured))
 }
 
 fn figures(built: &build::Built) -> Result<Measured> {
@@ -272,7 +289,10 @@ fn kib(bytes: i64) -> String {
 fn tables(report: &Report, top: usize) -> Vec<Table> {
     let reference = &report.reference;
     let mut sizes = Table::new(
-        "binary size (stripped, release profile)",
+        &format!(
+            "binary size (stripped, release profile), growth against {}",
+            report.growth_against
+        ),
         &[
             "config",
             "features",
@@ -281,7 +301,7 @@ fn tables(report: &Report, top: usize) -> Vec<Table> {
             ".text",
             "target",
             "limit",
-            "vs baseline",
+            "growth",
             "status",
         ],
     );

@@ -1,8 +1,10 @@
 //! The HTTP server: HTTP/1.1 and HTTP/2 (h2c) on one listener, limits against abusive
 //! clients, handler panics answered with 500, and graceful shutdown.
 
+mod config;
 mod conn;
 mod io;
+mod service;
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -23,7 +25,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_service::Service;
 
+pub use self::config::ServerConfig;
 use self::conn::Protocol;
+use self::service::ConnectionService;
 use crate::Request;
 use crate::body::Body;
 use crate::response::{IntoResponse, Problem, Response};
@@ -56,73 +60,6 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
-    }
-}
-
-/// Limits and protocol settings of a server. The defaults suit a public API server.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    body_limit: usize,
-    header_read_timeout: Duration,
-    max_headers: usize,
-    max_header_bytes: usize,
-    shutdown_timeout: Duration,
-    server_header: Option<HeaderValue>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            body_limit: 2 * 1024 * 1024,
-            header_read_timeout: Duration::from_secs(10),
-            max_headers: 100,
-            max_header_bytes: 64 * 1024,
-            shutdown_timeout: Duration::from_secs(30),
-            server_header: Some(HeaderValue::from_static("AllFrame")),
-        }
-    }
-}
-
-impl ServerConfig {
-    /// Largest request body the body extractors read (default 2 MiB); a larger one is
-    /// answered `413 Payload Too Large`.
-    pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
-    }
-
-    /// Time a client has to send a request head, measured from the connection's first wait
-    /// for data, and after each answer from the first wait for the next request (default
-    /// 10 s): a slower client (slowloris) and an idle keep-alive connection are
-    /// disconnected. The time a handler takes, or an answer takes to write, does not count.
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
-        self
-    }
-
-    /// Most header fields in one request (default 100); more are answered `431`.
-    pub fn max_headers(mut self, count: usize) -> Self {
-        self.max_headers = count;
-        self
-    }
-
-    /// Largest request head in bytes (default 64 KiB, at least 8 KiB); a larger one is
-    /// answered `431 Request Header Fields Too Large`.
-    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
-        self.max_header_bytes = bytes.max(8 * 1024);
-        self
-    }
-
-    /// How long a graceful shutdown waits for open requests (default 30 s).
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
-        self
-    }
-
-    /// The `Server` header of every response (default `AllFrame`); `None` sends none.
-    pub fn server_header(mut self, value: Option<HeaderValue>) -> Self {
-        self.server_header = value;
-        self
     }
 }
 
@@ -319,155 +256,4 @@ pub(super) struct Shared {
     /// for the next request head (the socket then times that wait).
     pub(super) started: AtomicU64,
     pub(super) answered: AtomicU64,
-}
-
-/// Adapts a tower service to hyper: limits the body, catches panics, adds `Server`.
-struct ConnectionService<S> {
-    service: S,
-    shared: Arc<Shared>,
-}
-
-impl<S> hyper::service::Service<http::Request<Incoming>> for ConnectionService<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = ResponseFuture<S>;
-
-    fn call(&self, req: http::Request<Incoming>) -> ResponseFuture<S> {
-        self.shared.started.fetch_add(1, Ordering::Relaxed);
-        let req = req.map(|body| Body::incoming(body, self.shared.body_limit));
-        ResponseFuture {
-            state: CallState::Ready {
-                service: self.service.clone(),
-                req: Some(req),
-            },
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
-pin_project! {
-    /// Waits for the service to be ready, calls it, and turns a panic anywhere in between
-    /// into a 500 response so the connection (and the server) keep serving.
-    struct ResponseFuture<S: Service<Request>> {
-        #[pin]
-        state: CallState<S, S::Future>,
-        shared: Arc<Shared>,
-    }
-}
-
-pin_project! {
-    #[project = CallStateProj]
-    enum CallState<S, F> {
-        Ready { service: S, req: Option<Request> },
-        Calling { #[pin] future: F },
-    }
-}
-
-impl<S> Future for ResponseFuture<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let outcome = loop {
-            match this.state.as_mut().project() {
-                CallStateProj::Ready { service, req } => {
-                    let called = catch_unwind(AssertUnwindSafe(|| match service.poll_ready(cx) {
-                        Poll::Pending => None,
-                        Poll::Ready(Ok(())) => {
-                            Some(service.call(req.take().expect("request is called once")))
-                        }
-                    }));
-                    match called {
-                        Ok(Some(future)) => this.state.set(CallState::Calling { future }),
-                        Ok(None) => return Poll::Pending,
-                        Err(panic) => break panic_response(&*panic),
-                    }
-                }
-                CallStateProj::Calling { future } => {
-                    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-                        Ok(Poll::Ready(Ok(res))) => break res,
-                        Ok(Poll::Pending) => return Poll::Pending,
-                        Err(panic) => break panic_response(&*panic),
-                    }
-                }
-            }
-        };
-        let mut res = outcome;
-        if res.body().is_full() {
-            // hyper writes a whole body with its head: the request is answered now.
-            this.shared.answered.fetch_add(1, Ordering::Relaxed);
-        } else {
-            // A stream (or a request body echoed back) is answered when hyper is done
-            // with it: until then the socket neither holds its chunks back nor times a wait
-            // for the next request head.
-            let body = std::mem::take(res.body_mut());
-            *res.body_mut() = Body::new(Answering {
-                body,
-                shared: Arc::clone(this.shared),
-            });
-        }
-        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
-            this.shared.upgraded.store(true, Ordering::Relaxed);
-        }
-        if let Some(server) = &this.shared.server_header {
-            res.headers_mut()
-                .entry(SERVER)
-                .or_insert_with(|| server.clone());
-        }
-        Poll::Ready(Ok(res))
-    }
-}
-
-pin_project! {
-    /// A streamed response body that counts its request as answered when dropped (hyper
-    /// drops it once it has written its end, or when the connection ends).
-    struct Answering {
-        #[pin]
-        body: Body,
-        shared: Arc<Shared>,
-    }
-
-    impl PinnedDrop for Answering {
-        fn drop(this: Pin<&mut Self>) {
-            this.shared.answered.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl http_body::Body for Answering {
-    type Data = bytes::Bytes;
-    type Error = crate::body::BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-fn panic_response(panic: &(dyn Any + Send)) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
-    tracing::error!(panic = message, "a request handler panicked");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .with_detail("the request handler panicked; the server logged the error")
-        .into_response()
 }

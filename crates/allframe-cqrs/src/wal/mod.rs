@@ -13,9 +13,12 @@
 //!   page cache, mostly).
 //! - Snapshots are files of their own, replaced atomically.
 
+mod commit;
+mod reader;
 mod record;
 mod recovery;
 mod snapshot;
+mod writer;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -136,36 +139,6 @@ pub(super) fn io(what: &str, path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Backend(format!("{what} {}: {error}", path.display()))
 }
 
-/// Creates a segment file durably: the file, its header, and its entry in the directory.
-fn create_segment(dir: &Path, first_position: u64) -> Result<Arc<SegmentFile>, StoreError> {
-    let path = dir.join(format!("{first_position:020}.{SEGMENT_EXTENSION}"));
-    let create = || -> std::io::Result<File> {
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .read(true)
-            .append(true)
-            .open(&path)?;
-        file.write_all(SEGMENT_MAGIC)?;
-        file.sync_all()?;
-        File::open(dir)?.sync_all()?;
-        Ok(file)
-    };
-    let file = create().map_err(|e| io("cannot create the segment", &path, e))?;
-    Ok(Arc::new(SegmentFile { file, path }))
-}
-
-impl Segment {
-    /// A segment starting at `first_position` whose file the writer will create.
-    fn planned(first_position: u64) -> Self {
-        Self {
-            file: None,
-            first_position,
-            len: SEGMENT_MAGIC.len() as u64,
-            empty: true,
-        }
-    }
-}
-
 impl<E: Event> WalBackend<E> {
     /// Opens (or creates) the store in `dir` with the default options.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -272,117 +245,6 @@ impl<E: Event> WalBackend<E> {
         Ok(appended)
     }
 
-    /// Checks the expected version, assigns versions and positions, and queues the records.
-    fn queue(
-        &self,
-        stream: &str,
-        expected: ExpectedVersion,
-        events: &[Serialized],
-    ) -> Result<Appended, StoreError> {
-        let mut state = self.shared.lock()?;
-        let state = &mut *state;
-        let actual = state.streams.get(stream).map_or(0, Vec::len) as u64;
-        if !expected.admits(actual) {
-            return Err(StoreError::Conflict {
-                stream: stream.to_owned(),
-                expected,
-                actual,
-            });
-        }
-        let first_position = state.log.len() as u64 + 1;
-        let current = state.segments.last().expect("a segment is always open");
-        if current.len >= self.options.segment_bytes && !current.empty {
-            state.segments.push(Segment::planned(first_position));
-        }
-        let segment_index = (state.segments.len() - 1) as u32;
-        let segment = state.segments.last_mut().expect("a segment is always open");
-        // Appends queued for one segment share one buffer: one write for the whole group.
-        if state.queued.last().is_none_or(|(s, _)| *s != segment_index) {
-            state.queued.push((segment_index, Vec::new()));
-        }
-        let bytes = &mut state.queued.last_mut().expect("pushed above").1;
-        let start = bytes.len();
-        let timestamp_ms = now_ms();
-        if !state.streams.contains_key(stream) {
-            state.streams.insert(Arc::from(stream), Vec::new());
-        }
-        let positions = state.streams.get_mut(stream).expect("inserted above");
-        for (index, event) in events.iter().enumerate() {
-            let offset = segment.len + (bytes.len() - start) as u64;
-            let before = bytes.len();
-            let position = first_position + index as u64;
-            Record {
-                position,
-                version: actual + index as u64 + 1,
-                timestamp_ms,
-                schema_version: event.schema_version,
-                batch_index: index as u32,
-                batch_len: events.len() as u32,
-                stream,
-                event_type: &event.event_type,
-                metadata: event.metadata.as_deref().map_or(&[][..], str::as_bytes),
-                payload: event.payload.as_bytes(),
-            }
-            .encode(bytes);
-            state.log.push(Location {
-                segment: segment_index,
-                offset,
-                len: (bytes.len() - before) as u32,
-            });
-            positions.push(position);
-        }
-        segment.len += (bytes.len() - start) as u64;
-        segment.empty = false;
-        Ok(Appended {
-            version: positions.len() as u64,
-            first_position,
-            last_position: state.log.len() as u64,
-        })
-    }
-
-    /// Returns once everything up to `position` is fsynced, writing it if nobody else is.
-    async fn make_durable(
-        &self,
-        position: u64,
-        mut writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-    ) -> Result<(), StoreError> {
-        loop {
-            if self.shared.durable.load(Ordering::Acquire) >= position {
-                return Ok(());
-            }
-            let guard = match writer.take() {
-                Some(guard) => guard,
-                None => Arc::clone(&self.shared.writer).lock_owned().await,
-            };
-            if self.shared.durable.load(Ordering::Acquire) >= position {
-                return Ok(());
-            }
-            let shared = Arc::clone(&self.shared);
-            // The guard travels with the write, so a cancelled append cannot let a second
-            // writer in before this write has finished.
-            tokio::task::spawn_blocking(move || {
-                let _guard = guard;
-                shared.write_queued()
-            })
-            .await
-            .map_err(|e| StoreError::Backend(format!("the WAL writer task failed: {e}")))??;
-        }
-    }
-
-    /// Reads the records at `locations` (in position order) and decodes them.
-    async fn read_locations(
-        &self,
-        locations: Vec<Location>,
-    ) -> Result<Vec<Envelope<E>>, StoreError> {
-        if locations.is_empty() {
-            return Ok(Vec::new());
-        }
-        let files = self.shared.lock()?.files();
-        let upcasters = Arc::clone(&self.upcasters);
-        tokio::task::spawn_blocking(move || read_records(&files, &locations, &upcasters))
-            .await
-            .map_err(|e| StoreError::Backend(format!("the WAL reader task failed: {e}")))?
-    }
 }
 
 impl State {
@@ -405,171 +267,6 @@ impl Shared {
         }
     }
 
-    /// Writes and fsyncs everything queued; called with the writer held.
-    fn write_queued(&self) -> Result<(), StoreError> {
-        let (queued, mut files, firsts, head) = {
-            let mut state = self.lock()?;
-            let firsts: Vec<u64> = state.segments.iter().map(|s| s.first_position).collect();
-            (
-                std::mem::take(&mut state.queued),
-                state.files(),
-                firsts,
-                state.log.len() as u64,
-            )
-        };
-        let mut touched: Vec<Arc<SegmentFile>> = Vec::new();
-        let sync_touched = |touched: &mut Vec<Arc<SegmentFile>>| -> std::io::Result<()> {
-            for segment in touched.drain(..) {
-                segment.file.sync_data()?;
-                self.fsyncs.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(())
-        };
-        let mut write = || -> Result<(), StoreError> {
-            let failed = |e: std::io::Error| StoreError::Backend(e.to_string());
-            for (index, bytes) in &queued {
-                let index = *index as usize;
-                let segment = match &files[index] {
-                    Some(segment) => Arc::clone(segment),
-                    None => {
-                        // Everything before a new segment is durable before it exists.
-                        sync_touched(&mut touched).map_err(failed)?;
-                        let created = create_segment(&self.dir, firsts[index])?;
-                        if let Ok(mut state) = self.state.lock() {
-                            state.segments[index].file = Some(Arc::clone(&created));
-                        }
-                        files[index] = Some(Arc::clone(&created));
-                        created
-                    }
-                };
-                (&segment.file).write_all(bytes).map_err(failed)?;
-                if touched.last().is_none_or(|t| !Arc::ptr_eq(t, &segment)) {
-                    touched.push(segment);
-                }
-            }
-            sync_touched(&mut touched).map_err(failed)
-        };
-        match write() {
-            Ok(()) => {
-                self.durable.store(head, Ordering::Release);
-                Ok(())
-            }
-            Err(error) => {
-                let message = format!("writing to the WAL in {}: {error}", self.dir.display());
-                if let Ok(mut state) = self.state.lock() {
-                    state.failure = Some(message.clone());
-                }
-                Err(StoreError::Backend(message))
-            }
-        }
-    }
-}
-
-/// Checks the limits of the record format before anything is queued.
-fn check_sizes(stream: &str, events: &[Serialized]) -> Result<(), StoreError> {
-    if stream.len() > usize::from(u16::MAX) {
-        return Err(StoreError::Backend(format!(
-            "a stream id of {} bytes (at most {})",
-            stream.len(),
-            u16::MAX
-        )));
-    }
-    for event in events {
-        let metadata = event.metadata.as_ref().map_or(0, String::len);
-        let size = 48 + stream.len() + event.event_type.len() + metadata;
-        if event.event_type.len() > usize::from(u16::MAX) || size + event.payload.len() > MAX_BODY {
-            return Err(StoreError::Backend(format!(
-                "an event of type `{}` too large for the WAL ({} bytes, at most {MAX_BODY})",
-                event.event_type,
-                size + event.payload.len()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Merges locations that are adjacent in one file into one read each.
-fn read_records<E: Event>(
-    files: &[Option<Arc<SegmentFile>>],
-    locations: &[Location],
-    upcasters: &Upcasters,
-) -> Result<Vec<Envelope<E>>, StoreError> {
-    let mut envelopes = Vec::with_capacity(locations.len());
-    let mut buffer = Vec::new();
-    let mut stream_id: Arc<str> = Arc::from("");
-    let mut start = 0;
-    while start < locations.len() {
-        let first = locations[start];
-        let mut end = start + 1;
-        let mut run_end = first.offset + u64::from(first.len);
-        while end < locations.len()
-            && locations[end].segment == first.segment
-            && locations[end].offset == run_end
-        {
-            run_end += u64::from(locations[end].len);
-            end += 1;
-        }
-        buffer.resize((run_end - first.offset) as usize, 0);
-        let segment = files[first.segment as usize]
-            .as_ref()
-            .expect("a segment holding durable events has its file");
-        segment
-            .file
-            .read_exact_at(&mut buffer, first.offset)
-            .map_err(|e| io("cannot read", &segment.path, e))?;
-        let mut at = 0;
-        for location in &locations[start..end] {
-            let record = match record::parse(&buffer[at..]) {
-                Parsed::Record(record, _) => record,
-                Parsed::Incomplete | Parsed::Corrupt(_) => {
-                    return Err(StoreError::Corrupt {
-                        path: segment.path.clone(),
-                        offset: location.offset,
-                        reason: "a record changed on disk after the store was opened".into(),
-                    });
-                }
-            };
-            if *stream_id != *record.stream {
-                stream_id = Arc::from(record.stream);
-            }
-            envelopes.push(envelope(record, &stream_id, upcasters)?);
-            at += location.len as usize;
-        }
-        start = end;
-    }
-    Ok(envelopes)
-}
-
-fn envelope<E: Event>(
-    record: Record<'_>,
-    stream_id: &Arc<str>,
-    upcasters: &Upcasters,
-) -> Result<Envelope<E>, StoreError> {
-    let undecodable = |e: String| {
-        StoreError::Backend(format!(
-            "stream `{}` version {} (position {}): {e}",
-            record.stream, record.version, record.position
-        ))
-    };
-    let metadata = record.metadata().map_err(undecodable)?;
-    let payload: E = decode(
-        upcasters,
-        record.event_type,
-        record.schema_version,
-        &metadata,
-        record.payload,
-    )
-    .map_err(undecodable)?;
-    Ok(Envelope {
-        stream_id: Arc::clone(stream_id),
-        version: record.version,
-        position: record.position,
-        event_type: payload.event_type(),
-        schema_version: record.schema_version,
-        timestamp_ms: record.timestamp_ms,
-        metadata,
-        payload,
-    })
 }
 
 impl<E: Event> Backend<E> for WalBackend<E> {

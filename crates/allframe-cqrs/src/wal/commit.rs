@@ -1,0 +1,103 @@
+//! Group commit: the appends queued while one write and fsync runs share the next one; an
+//! append returns once everything up to its last position is durable.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::writer::create_segment;
+use super::{SegmentFile, Shared, WalBackend};
+use crate::backend::StoreError;
+use crate::event::Event;
+
+impl<E: Event> WalBackend<E> {
+    /// Returns once everything up to `position` is fsynced, writing it if nobody else is.
+    pub(super) async fn make_durable(
+        &self,
+        position: u64,
+        mut writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Result<(), StoreError> {
+        loop {
+            if self.shared.durable.load(Ordering::Acquire) >= position {
+                return Ok(());
+            }
+            let guard = match writer.take() {
+                Some(guard) => guard,
+                None => Arc::clone(&self.shared.writer).lock_owned().await,
+            };
+            if self.shared.durable.load(Ordering::Acquire) >= position {
+                return Ok(());
+            }
+            let shared = Arc::clone(&self.shared);
+            // The guard travels with the write, so a cancelled append cannot let a second
+            // writer in before this write has finished.
+            tokio::task::spawn_blocking(move || {
+                let _guard = guard;
+                shared.write_queued()
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("the WAL writer task failed: {e}")))??;
+        }
+    }
+}
+
+impl Shared {
+    /// Writes and fsyncs everything queued; called with the writer held.
+    pub(super) fn write_queued(&self) -> Result<(), StoreError> {
+        let (queued, mut files, firsts, head) = {
+            let mut state = self.lock()?;
+            let firsts: Vec<u64> = state.segments.iter().map(|s| s.first_position).collect();
+            (
+                std::mem::take(&mut state.queued),
+                state.files(),
+                firsts,
+                state.log.len() as u64,
+            )
+        };
+        let mut touched: Vec<Arc<SegmentFile>> = Vec::new();
+        let sync_touched = |touched: &mut Vec<Arc<SegmentFile>>| -> std::io::Result<()> {
+            for segment in touched.drain(..) {
+                segment.file.sync_data()?;
+                self.fsyncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        };
+        let mut write = || -> Result<(), StoreError> {
+            let failed = |e: std::io::Error| StoreError::Backend(e.to_string());
+            for (index, bytes) in &queued {
+                let index = *index as usize;
+                let segment = match &files[index] {
+                    Some(segment) => Arc::clone(segment),
+                    None => {
+                        // Everything before a new segment is durable before it exists.
+                        sync_touched(&mut touched).map_err(failed)?;
+                        let created = create_segment(&self.dir, firsts[index])?;
+                        if let Ok(mut state) = self.state.lock() {
+                            state.segments[index].file = Some(Arc::clone(&created));
+                        }
+                        files[index] = Some(Arc::clone(&created));
+                        created
+                    }
+                };
+                (&segment.file).write_all(bytes).map_err(failed)?;
+                if touched.last().is_none_or(|t| !Arc::ptr_eq(t, &segment)) {
+                    touched.push(segment);
+                }
+            }
+            sync_touched(&mut touched).map_err(failed)
+        };
+        match write() {
+            Ok(()) => {
+                self.durable.store(head, Ordering::Release);
+                Ok(())
+            }
+            Err(error) => {
+                let message = format!("writing to the WAL in {}: {error}", self.dir.display());
+                if let Ok(mut state) = self.state.lock() {
+                    state.failure = Some(message.clone());
+                }
+                Err(StoreError::Backend(message))
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The quality gates as one list: `cargo xtask ci` runs them (the steps of `quality.toml
+//! [ci]` that are gates), `cargo xtask baseline` rewrites the baselines of those that keep
+//! one. Each gate measures, compares with its reference ([`crate::reference`]), publishes its
+//! table, appends its history line ([`crate::history`]) and names the command that fixes or
+//! reproduces a failure.
+
+use anyhow::Result;
+
+use crate::{bench, memory, size, techempower};
+
+/// A quality gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Gate {
+    /// Stripped size of every feature configuration (`baselines/size.json`).
+    Size,
+    /// Heap of the dhat scenarios (`baselines/memory.json`).
+    Memory,
+    /// Instructions per operation under callgrind (`baselines/instructions.json`).
+    Instructions,
+    /// TechEmpower verification and a short load beside the references (no baseline: the
+    /// references run in the same round).
+    Techempower,
+}
+
+impl Gate {
+    pub(crate) const ALL: [Gate; 4] = [Gate::Size, Gate::Memory, Gate::Instructions, Gate::Techempower];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Gate::Size => "size",
+            Gate::Memory => "memory",
+            Gate::Instructions => "instructions",
+            Gate::Techempower => "techempower",
+        }
+    }
+
+    /// Runs the gate as CI does.
+    pub(crate) fn check(self) -> Result<()> {
+        match self {
+            Gate::Size => size::run(&size::Args::default()),
+            Gate::Memory => memory::run(&memory::Args::default()),
+            Gate::Instructions => bench::run(&bench::Args {
+                instructions: true,
+                ..bench::Args::default()
+            }),
+            Gate::Techempower => techempower::run(&techempower::Args::smoke()),
+        }
+    }
+
+    /// How to reproduce a failure, and accept an intended change.
+    pub(crate) fn remedy(self) -> &'static str {
+        match self {
+            Gate::Size => {
+                "reproduce with `cargo xtask size`; accept intended growth with `cargo xtask baseline size`"
+            }
+            Gate::Memory => {
+                "reproduce with `cargo xtask memory`; accept intended growth with `cargo xtask baseline memory`"
+            }
+            Gate::Instructions => {
+                "reproduce with `cargo xtask bench --instructions`; accept an intended change with \
+                 `cargo xtask baseline instructions`"
+            }
+            Gate::Techempower => "reproduce with `cargo xtask techempower --smoke`",
+        }
+    }
+
+    /// Rewrites the gate's committed baseline from a fresh measurement; `false` for a gate
+    /// that keeps none.
+    fn accept(self) -> Result<bool> {
+        match self {
+            Gate::Size => size::write_baseline()?,
+            Gate::Memory => memory::write_baseline()?,
+            Gate::Instructions => bench::write_instructions_baseline()?,
+            Gate::Techempower => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// `cargo xtask baseline`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BaselineArgs {
+    /// The gates whose baselines to rewrite (every gate that keeps one when none is named).
+    #[arg(value_enum)]
+    gates: Vec<Gate>,
+}
+
+/// Rewrites the baselines of the gates named (all by default), atomically each.
+pub(crate) fn baseline(args: &BaselineArgs) -> Result<()> {
+    let gates = if args.gates.is_empty() {
+        Gate::ALL.to_vec()
+    } else {
+        args.gates.clone()
+    };
+    for gate in gates {
+        if !gate.accept()? && !args.gates.is_empty() {
+            eprintln!(
+                "note: {} keeps no baseline (its references run beside it)",
+                gate.name()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn gate_names_are_the_names_baseline_and_ci_use() {
+        for gate in Gate::ALL {
+            let value = gate.to_possible_value().expect("every gate can be named");
+            assert_eq!(value.get_name(), gate.name());
+            let step: crate::config::Step =
+                serde_json::from_value(serde_json::Value::String(gate.name().to_owned()))
+                    .expect("every gate is a ci step of the same name");
+            assert_eq!(step.gate(), Some(gate));
+        }
+    }
+}
