@@ -23,7 +23,12 @@ pub(crate) enum Gate {
 }
 
 impl Gate {
-    pub(crate) const ALL: [Gate; 4] = [Gate::Size, Gate::Memory, Gate::Instructions, Gate::Techempower];
+    pub(crate) const ALL: [Gate; 4] = [
+        Gate::Size,
+        Gate::Memory,
+        Gate::Instructions,
+        Gate::Techempower,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {

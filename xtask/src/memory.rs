@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use xshell::cmd;
 
 use crate::baseline::{self, Fingerprint};
-use crate::reference::{self, Match, Stamped};
 use crate::config::{self, Memory, MemoryScenario};
 use crate::level::Level;
+use crate::reference::{self, Match, Stamped};
 use crate::summary::Table;
 use crate::{history, shell};
 
@@ -374,7 +374,10 @@ pub(crate) fn run_scenario(
 
 fn table(report: &Report) -> Table {
     let mut table = Table::new(
-        &format!("heap per scenario (dhat), growth against {}", report.reference),
+        &format!(
+            "heap per scenario (dhat), growth against {}",
+            report.reference
+        ),
         &[
             "scenario",
             "events",

@@ -40,7 +40,10 @@ pub(crate) struct Reference<B> {
 enum Choice {
     Baseline,
     /// Measure this revision; the note says why the baseline was not used.
-    Base { rev: String, note: Option<String> },
+    Base {
+        rev: String,
+        note: Option<String>,
+    },
 }
 
 /// Why `baseline` (measured under `theirs`) cannot be compared with a run under `ours`.
@@ -154,9 +157,14 @@ mod tests {
 
     #[test]
     fn a_like_baseline_is_used_and_nothing_is_built() {
-        let choice = choose(Some(&here()), "x.json", &here(), Match::ToolchainAndCpu, None, || {
-            panic!("no base revision is looked for")
-        });
+        let choice = choose(
+            Some(&here()),
+            "x.json",
+            &here(),
+            Match::ToolchainAndCpu,
+            None,
+            || panic!("no base revision is looked for"),
+        );
         assert_eq!(choice.unwrap(), Choice::Baseline);
     }
 
@@ -166,15 +174,32 @@ mod tests {
             cpu: "Intel Xeon".into(),
             ..here()
         };
-        let choice = choose(Some(&intel), "x.json", &here(), Match::ToolchainAndCpu, None, base);
+        let choice = choose(
+            Some(&intel),
+            "x.json",
+            &here(),
+            Match::ToolchainAndCpu,
+            None,
+            base,
+        );
         let Choice::Base { rev, note } = choice.unwrap() else {
             panic!("the base revision is measured");
         };
         assert_eq!(rev, "0123456789abcdef");
         let note = note.unwrap();
-        assert!(note.contains("Intel Xeon") && note.contains("0123456789"), "{note}");
+        assert!(
+            note.contains("Intel Xeon") && note.contains("0123456789"),
+            "{note}"
+        );
         // Bytes do not depend on the CPU model.
-        let choice = choose(Some(&intel), "x.json", &here(), Match::Toolchain, None, base);
+        let choice = choose(
+            Some(&intel),
+            "x.json",
+            &here(),
+            Match::Toolchain,
+            None,
+            base,
+        );
         assert_eq!(choice.unwrap(), Choice::Baseline);
     }
 
@@ -189,13 +214,27 @@ mod tests {
             rustc: "rustc 1.90.0".into(),
             ..here()
         };
-        let choice = choose(Some(&older), "x.json", &here(), Match::Toolchain, None, base);
+        let choice = choose(
+            Some(&older),
+            "x.json",
+            &here(),
+            Match::Toolchain,
+            None,
+            base,
+        );
         assert!(matches!(choice.unwrap(), Choice::Base { .. }));
     }
 
     #[test]
     fn a_named_base_is_measured_even_beside_a_like_baseline() {
-        let choice = choose(Some(&here()), "x.json", &here(), Match::Toolchain, Some("v1"), base);
+        let choice = choose(
+            Some(&here()),
+            "x.json",
+            &here(),
+            Match::Toolchain,
+            Some("v1"),
+            base,
+        );
         assert_eq!(
             choice.unwrap(),
             Choice::Base {

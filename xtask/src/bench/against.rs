@@ -323,7 +323,7 @@ fn run_block(
     out: &Path,
     runs: &mut BTreeMap<String, Vec<(f64, f64)>>,
 ) -> Result<()> {
-    let order = if block % 2 == 0 {
+    let order = if block.is_multiple_of(2) {
         [base, head, head, base]
     } else {
         [head, base, base, head]
@@ -430,7 +430,9 @@ fn table(title: &str, comparisons: &[Comparison]) -> Table {
         ],
     );
     for c in comparisons {
-        let severity = c.severity.map_or("below minor".to_owned(), |s| format!("{s:?}"));
+        let severity = c
+            .severity
+            .map_or("below minor".to_owned(), |s| format!("{s:?}"));
         let verdict = match c.verdict {
             Verdict::NoRegression => "no regression".to_owned(),
             Verdict::Regression if c.fails => format!("FAILED: {severity} regression"),
@@ -505,7 +507,9 @@ mod tests {
     /// more blocks asked for; once more pairs narrow the interval past 10 %, a regression.
     #[test]
     fn a_significant_change_straddling_the_threshold_is_undecided_until_more_pairs_decide() {
-        let wide = [0.99, 1.40, 1.05, 1.32, 1.19, 1.02, 1.45, 1.15, 1.24, 1.04, 1.36, 1.19];
+        let wide = [
+            0.99, 1.40, 1.05, 1.32, 1.19, 1.02, 1.45, 1.15, 1.24, 1.04, 1.36, 1.19,
+        ];
         let mut runs = BTreeMap::new();
         runs.insert(
             "straddles".to_owned(),
@@ -522,7 +526,9 @@ mod tests {
         assert!(!judged.fails);
         assert!(judged.needs_more(0.20));
 
-        let steady = [1.18, 1.20, 1.19, 1.21, 1.17, 1.20, 1.19, 1.18, 1.20, 1.21, 1.19, 1.20];
+        let steady = [
+            1.18, 1.20, 1.19, 1.21, 1.17, 1.20, 1.19, 1.18, 1.20, 1.21, 1.19, 1.20,
+        ];
         runs.get_mut("straddles")
             .unwrap()
             .extend(steady.iter().chain(&steady).map(|r| (100.0, 100.0 * r)));

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use xshell::cmd;
 
 use crate::baseline::{self, Fingerprint};
-use crate::reference::{self, Match, Stamped};
 use crate::config::{self, Bench, InstructionBenchmark};
 use crate::level::Level;
+use crate::reference::{self, Match, Stamped};
 use crate::summary::Table;
 use crate::{history, shell};
 
@@ -68,7 +68,13 @@ pub(crate) fn judge(
 }
 
 /// Builds the operations binary of the workspace at `root` into `target`.
-fn build(root: &Path, target: &Path, package: &str, binary: &str, release: bool) -> Result<PathBuf> {
+fn build(
+    root: &Path,
+    target: &Path,
+    package: &str,
+    binary: &str,
+    release: bool,
+) -> Result<PathBuf> {
     let sh = shell::at_root()?;
     sh.change_dir(root);
     sh.set_var("CARGO_TARGET_DIR", target);

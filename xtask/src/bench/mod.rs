@@ -8,7 +8,7 @@ mod criterion;
 mod instructions;
 mod stats;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;

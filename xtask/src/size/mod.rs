@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use self::verdict::{Growth, Level, MIB, Verdict};
 use crate::baseline::{self, Fingerprint};
-use crate::reference::{self, Match, Stamped};
 use crate::config::{self, SizeConfig};
+use crate::reference::{self, Match, Stamped};
 use crate::shell;
 use crate::summary::Table;
 
@@ -105,7 +105,11 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             Ok(SizeBaseline {
                 fingerprint: fingerprint.clone(),
                 reference,
-                configs: selected.iter().map(|c| c.name.clone()).zip(measured).collect(),
+                configs: selected
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .zip(measured)
+                    .collect(),
             })
         },
     )?;
@@ -294,14 +298,7 @@ fn tables(report: &Report, top: usize) -> Vec<Table> {
             report.growth_against
         ),
         &[
-            "config",
-            "features",
-            "stripped",
-            "vs axum",
-            ".text",
-            "target",
-            "limit",
-            "growth",
+            "config", "features", "stripped", "vs axum", ".text", "target", "limit", "growth",
             "status",
         ],
     );
@@ -469,7 +466,12 @@ mod tests {
             .no_deps()
             .exec()
             .unwrap();
-        let builder = build::Builder::new(metadata.target_directory.as_std_path(), false).unwrap();
+        let builder = build::Builder::new(
+            &shell::root(),
+            metadata.target_directory.as_std_path(),
+            false,
+        )
+        .unwrap();
         let plain = figures(
             &builder
                 .build(&size.probe, &[], "minimal", "test 1/2")

@@ -6,21 +6,15 @@ mod conn;
 mod io;
 mod service;
 
-use std::any::Any;
 use std::convert::Infallible;
 use std::future::{Future, IntoFuture, Pending, pending};
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
-use http::header::SERVER;
-use http::{HeaderValue, StatusCode};
-use hyper::body::Incoming;
-use pin_project_lite::pin_project;
+use http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_service::Service;
@@ -29,8 +23,7 @@ pub use self::config::ServerConfig;
 use self::conn::Protocol;
 use self::service::ConnectionService;
 use crate::Request;
-use crate::body::Body;
-use crate::response::{IntoResponse, Problem, Response};
+use crate::response::Response;
 
 /// The address examples, demos and bench servers listen on: `ALLFRAME_ADDR`, else
 /// `127.0.0.1:3000`.

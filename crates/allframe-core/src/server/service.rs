@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
+use http::StatusCode;
 use http::header::SERVER;
-use http::{HeaderValue, StatusCode};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -51,7 +51,7 @@ where
 pin_project! {
     /// Waits for the service to be ready, calls it, and turns a panic anywhere in between
     /// into a 500 response so the connection (and the server) keep serving.
-    struct ResponseFuture<S: Service<Request>> {
+    pub(super) struct ResponseFuture<S: Service<Request>> {
         #[pin]
         state: CallState<S, S::Future>,
         shared: Arc<Shared>,

@@ -21,18 +21,17 @@ mod snapshot;
 mod writer;
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
 use std::marker::PhantomData;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use self::record::{MAX_BODY, Parsed, Record, SEGMENT_MAGIC};
+use self::record::SEGMENT_MAGIC;
 pub use self::recovery::Truncation;
+use self::writer::{check_sizes, create_segment};
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
-use crate::codec::{Serialized, decode, serialize, serialize_raw};
-use crate::event::{Envelope, Event, NewEvent, now_ms};
+use crate::codec::{Serialized, serialize, serialize_raw};
+use crate::event::{Envelope, Event, NewEvent};
 use crate::map::FastMap;
 use crate::upcast::{RawEvent, Upcasters};
 
@@ -244,7 +243,6 @@ impl<E: Event> WalBackend<E> {
         self.make_durable(appended.last_position, writer).await?;
         Ok(appended)
     }
-
 }
 
 impl State {
@@ -266,7 +264,6 @@ impl Shared {
             None => Ok(state),
         }
     }
-
 }
 
 impl<E: Event> Backend<E> for WalBackend<E> {

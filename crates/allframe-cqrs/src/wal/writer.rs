@@ -14,7 +14,10 @@ use crate::codec::Serialized;
 use crate::event::{Event, now_ms};
 
 /// Creates a segment file durably: the file, its header, and its entry in the directory.
-pub(super) fn create_segment(dir: &Path, first_position: u64) -> Result<Arc<SegmentFile>, StoreError> {
+pub(super) fn create_segment(
+    dir: &Path,
+    first_position: u64,
+) -> Result<Arc<SegmentFile>, StoreError> {
     let path = dir.join(format!("{first_position:020}.{SEGMENT_EXTENSION}"));
     let create = || -> std::io::Result<File> {
         let mut file = OpenOptions::new()
