@@ -3,14 +3,19 @@
 //! same build (the fixtures of `tests/additivity`). Cargo's rule is that features are
 //! additive: this is where the repository proves it, as axum's CI does with cargo-hack's
 //! `--each-feature`.
+//!
+//! A set of features that a `quality.toml [[size.config]]` already builds (in release, in a
+//! binary that uses it) is not checked again: the table says which configuration covers it.
+//! Each check has its own dependency feature set, so a cold check can take minutes.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use xshell::cmd;
 
-use crate::shell;
 use crate::summary::Table;
+use crate::{config, shell};
 
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct Args {
@@ -43,6 +48,16 @@ impl Check {
         }
     }
 
+    /// The facade features this check turns on (`None` for the fixtures).
+    fn features(&self, known: &[String]) -> Option<Vec<String>> {
+        match self {
+            Check::NoFeatures => Some(vec![]),
+            Check::Alone(feature) => Some(vec![feature.clone()]),
+            Check::All => Some(known.to_vec()),
+            Check::Additivity => None,
+        }
+    }
+
     fn args(&self) -> Vec<String> {
         let facade = |extra: &[&str]| {
             let mut args = vec!["-p".to_owned(), FACADE.to_owned()];
@@ -66,8 +81,9 @@ impl Check {
     }
 }
 
-/// The facade's features, from its manifest (`default` is a set, not a feature).
-fn facade_features() -> Result<Vec<String>> {
+/// The facade's features and what each turns on, from its manifest (`default` is a set, not
+/// a feature).
+fn facade_features() -> Result<BTreeMap<String, Vec<String>>> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(shell::root().join("Cargo.toml"))
         .no_deps()
@@ -80,10 +96,54 @@ fn facade_features() -> Result<Vec<String>> {
         .with_context(|| format!("no package `{FACADE}` in the workspace"))?;
     Ok(facade
         .features
-        .keys()
-        .filter(|f| *f != "default")
-        .cloned()
+        .iter()
+        .filter(|(f, _)| *f != "default")
+        .map(|(f, implied)| (f.clone(), implied.clone()))
         .collect())
+}
+
+/// `set` with every facade feature it implies.
+fn expand(set: &[String], graph: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<&String> = set.iter().collect();
+    while let Some(feature) = todo.pop() {
+        if out.insert(feature.clone()) {
+            todo.extend(
+                graph
+                    .get(feature)
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| graph.contains_key(*f)),
+            );
+        }
+    }
+    out
+}
+
+/// What `set` really compiles: its expansion without the aliases (a feature that only turns
+/// on other facade features, as `router-full` does, adds nothing of its own).
+fn effective(set: &[String], graph: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
+    let expanded = expand(set, graph);
+    let alias = |f: &String| {
+        graph.get(f).is_some_and(|implied| {
+            !implied.is_empty() && implied.iter().all(|i| expanded.contains(i))
+        })
+    };
+    expanded.iter().filter(|f| !alias(f)).cloned().collect()
+}
+
+/// The size configuration that builds exactly the features of `check`, if one does.
+fn covered_by<'a>(
+    check: &Check,
+    graph: &BTreeMap<String, Vec<String>>,
+    sizes: &'a [config::SizeConfig],
+) -> Option<&'a str> {
+    let known: Vec<String> = graph.keys().cloned().collect();
+    let wanted = effective(&check.features(&known)?, graph);
+    sizes
+        .iter()
+        .find(|c| effective(&c.features, graph) == wanted)
+        .map(|c| c.name.as_str())
 }
 
 /// Every check to run, for the features named (all when none is).
@@ -104,12 +164,23 @@ fn checks(known: &[String], named: &[String]) -> Result<Vec<Check>> {
 }
 
 pub(crate) fn run(args: &Args) -> Result<()> {
-    let checks = checks(&facade_features()?, &args.features)?;
+    let quality = config::load()?;
+    let graph = facade_features()?;
+    let known: Vec<String> = graph.keys().cloned().collect();
+    let checks = checks(&known, &args.features)?;
     let sh = shell::at_root()?;
     let cargo = shell::cargo();
     let mut table = Table::new("cargo xtask features", &["features", "status", "seconds"]);
     let mut failed = Vec::new();
     for (i, check) in checks.iter().enumerate() {
+        if let Some(config) = covered_by(check, &graph, &quality.size.configs) {
+            table.row(vec![
+                check.name(),
+                format!("covered: `cargo xtask size` builds it (config `{config}`)"),
+                "-".to_owned(),
+            ]);
+            continue;
+        }
         eprintln!("==> [{}/{}] {}", i + 1, checks.len(), check.command());
         let started = Instant::now();
         let args = check.args();
@@ -171,9 +242,28 @@ mod tests {
     }
 
     #[test]
+    fn a_set_the_size_gate_builds_is_covered_by_it_and_others_are_checked() {
+        let graph = facade_features().unwrap();
+        let sizes = config::load().unwrap().size.configs;
+        let full = covered_by(&Check::All, &graph, &sizes);
+        assert!(full.is_some(), "the size gate builds every feature at once");
+        let none = covered_by(&Check::NoFeatures, &graph, &sizes);
+        assert_eq!(none, Some("minimal"));
+        // `router-full` implies `router-graphql` and `router-grpc` (and `http2`).
+        assert_eq!(
+            expand(&["router-full".to_owned()], &graph),
+            ["http2", "router-full", "router-graphql", "router-grpc"]
+                .map(str::to_owned)
+                .into()
+        );
+        assert_eq!(covered_by(&Check::Alone("di".into()), &graph, &sizes), None);
+        assert_eq!(covered_by(&Check::Additivity, &graph, &sizes), None);
+    }
+
+    #[test]
     fn the_facade_and_the_additivity_fixtures_are_in_the_workspace() {
         let features = facade_features().unwrap();
-        assert!(features.iter().any(|f| f == "openapi"), "{features:?}");
+        assert!(features.contains_key("openapi"), "{features:?}");
         for fixture in ADDITIVITY {
             let manifest = shell::root()
                 .join("tests/additivity")
