@@ -22,6 +22,11 @@ pub(crate) struct Args {
     /// List the steps and the command that runs each, instead of running them.
     #[arg(long)]
     list: bool,
+    /// The contributor's loop before a push: fmt, clippy, features and the tests without the
+    /// gates' self-tests; the gates (release builds) are listed as skipped, and run in full
+    /// on main.
+    #[arg(long)]
+    quick: bool,
     /// With `--list`: print the list as JSON (a CI job matrix).
     #[arg(long, requires = "list")]
     json: bool,
@@ -38,7 +43,10 @@ struct Listed {
 enum Status {
     Passed,
     Failed,
+    /// Not run because an earlier step failed.
     Skipped,
+    /// Not run by `--quick`.
+    Quick,
 }
 
 /// How to fix or reproduce a failed step, printed under its error.
@@ -62,7 +70,12 @@ pub(crate) fn remedy(step: Step) -> &'static str {
     }
 }
 
-fn run_step(step: Step) -> Result<()> {
+/// Whether `--quick` runs `step`: the steps without release builds.
+fn in_quick(step: Step) -> bool {
+    matches!(step, Step::Fmt | Step::Clippy | Step::Features | Step::Test)
+}
+
+fn run_step(step: Step, quick: bool) -> Result<()> {
     if let Some(gate) = step.gate() {
         return gate.check();
     }
@@ -78,7 +91,10 @@ fn run_step(step: Step) -> Result<()> {
             .run()?;
         }
         Step::Features => features::run(&features::Args::default())?,
-        Step::Test => test::run(&test::Args::default())?,
+        Step::Test => test::run(&test::Args {
+            quick,
+            ..test::Args::default()
+        })?,
         Step::BenchTest => bench::run(&bench::Args {
             test: true,
             ..bench::Args::default()
@@ -123,13 +139,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     let mut outcomes: Vec<(Step, Status, f64)> = Vec::new();
     let mut failed = false;
     for (i, &step) in steps.iter().enumerate() {
+        if args.quick && !in_quick(step) {
+            outcomes.push((step, Status::Quick, 0.0));
+            continue;
+        }
         if failed && !args.keep_going {
             outcomes.push((step, Status::Skipped, 0.0));
             continue;
         }
         eprintln!("\n==> [{}/{}] {}", i + 1, steps.len(), step.name());
         let start = Instant::now();
-        let status = match run_step(step) {
+        let status = match run_step(step, args.quick) {
             Ok(()) => Status::Passed,
             Err(err) => {
                 eprintln!("\n✗ {} failed: {err:#}\n  {}", step.name(), remedy(step));
@@ -158,6 +178,7 @@ fn table(outcomes: &[(Step, Status, f64)], total: f64) -> Table {
             Status::Passed => "ok",
             Status::Failed => "FAILED",
             Status::Skipped => "skipped",
+            Status::Quick => "skipped (--quick: the full set runs on main)",
         };
         table.row(vec![
             step.name().to_owned(),
@@ -183,12 +204,27 @@ mod tests {
             (Step::Fmt, Status::Passed, 0.42),
             (Step::Clippy, Status::Failed, 10.0),
             (Step::Test, Status::Skipped, 0.0),
+            (Step::Size, Status::Quick, 0.0),
         ];
         let md = table(&outcomes, 10.5).to_markdown();
         assert!(md.contains("| fmt | ok | 0.4 |"), "{md}");
         assert!(md.contains("| clippy | FAILED | 10.0 |"), "{md}");
         assert!(md.contains("| test | skipped | 0.0 |"), "{md}");
+        assert!(
+            md.contains("| size | skipped (--quick: the full set runs on main) | 0.0 |"),
+            "{md}"
+        );
         assert!(md.contains("| total |  | 10.5 |"), "{md}");
+    }
+
+    #[test]
+    fn quick_runs_the_steps_without_release_builds() {
+        let quick: Vec<&str> = crate::config::Step::ALL
+            .into_iter()
+            .filter(|s| in_quick(*s))
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(quick, ["fmt", "clippy", "features", "test"]);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The history store: one self-describing line per gate run (gate, time, commit and its
-//! subject, whether the tree had uncommitted changes, environment, figures) in
+//! subject, whether the tree had uncommitted changes, environment, figures and the unit of
+//! each figure's field) in
 //! `<target dir>/allframe-history/<gate>.jsonl`.
 //!
 //! It lives outside the tracked files so that a contributor's `cargo xtask ci` leaves
 //! `git status` clean; `ALLFRAME_HISTORY_DIR` moves it (CI points it at the folder it keeps
 //! between runs or publishes). Only `cargo xtask baseline` writes tracked files.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,6 +32,8 @@ struct Line<'a, T> {
     /// The working tree differed from `commit` (the figures are of uncommitted code).
     dirty: bool,
     fingerprint: &'a Fingerprint,
+    /// The unit of each field name found in `figures` (`stripped_bytes`: `bytes`).
+    units: BTreeMap<&'a str, &'a str>,
     figures: &'a T,
 }
 
@@ -41,10 +45,12 @@ pub(crate) fn dir() -> PathBuf {
     )
 }
 
-/// Appends one line for this run of `gate`.
+/// Appends one line for this run of `gate`; `units` names the unit of each field of
+/// `figures` (a figure keyed by benchmark id uses the field name `value`).
 pub(crate) fn append<T: Serialize>(
     gate: &str,
     fingerprint: &Fingerprint,
+    units: &[(&str, &str)],
     figures: &T,
 ) -> Result<()> {
     let sh = shell::at_root()?;
@@ -70,6 +76,7 @@ pub(crate) fn append<T: Serialize>(
             commit
         },
         fingerprint,
+        units: units.iter().copied().collect(),
         figures,
     };
     let dir = dir();

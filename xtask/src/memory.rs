@@ -260,6 +260,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     history::append(
         "memory",
         &fingerprint,
+        &[
+            ("events", "events"),
+            ("start_bytes", "bytes"),
+            ("end_bytes", "bytes"),
+            ("peak_bytes", "bytes"),
+            ("total_bytes", "bytes"),
+            ("total_blocks", "allocations"),
+            ("bytes_per_event", "bytes"),
+            ("overhead_per_event", "bytes"),
+            ("peak_rss_bytes", "bytes"),
+        ],
         &report
             .scenarios
             .iter()

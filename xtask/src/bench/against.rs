@@ -29,8 +29,10 @@ use crate::summary::Table;
 pub(crate) enum Base<'a> {
     /// A commit, branch or tag, built in a git worktree.
     Rev(&'a str),
-    /// The working tree itself (an A/A run: every alert is a false alarm).
-    Itself,
+    /// The working tree itself: an A/A run (every alert is a false alarm), or with
+    /// `slowdown` the fixture benchmark made that many percent slower on head (every miss is
+    /// a missed regression).
+    Itself { slowdown: Option<u32> },
 }
 
 /// One side of the comparison: its bench executables and the environment they run with.
@@ -107,13 +109,13 @@ pub(crate) fn run(
     blocks: Option<usize>,
     json: bool,
 ) -> Result<()> {
-    let head = Side {
+    let mut head = Side {
         name: "head",
         executables: build(&shell::root(), &bench.package, &shell::target_dir())?,
         env: vec![],
     };
     let base_side = match base {
-        Base::Itself => Side {
+        Base::Itself { .. } => Side {
             name: "base",
             ..head.clone()
         },
@@ -144,10 +146,25 @@ pub(crate) fn run(
         .map_err(anyhow::Error::msg)?,
         fail_at: bench.fail_percent / 100.0,
     };
+    if let Base::Itself {
+        slowdown: Some(percent),
+    } = base
+    {
+        head.env
+            .push(("ALLFRAME_BENCH_FIXTURE_SLOWDOWN".into(), percent.to_string()));
+    }
     let comparisons = compare(&base_side, &head, &plan)?;
     let title = match base {
         Base::Rev(rev) => format!("head against {rev} ({} blocks, ABBA)", plan.blocks),
-        Base::Itself => format!("A/A: head against itself ({} blocks, ABBA)", plan.blocks),
+        Base::Itself { slowdown: None } => {
+            format!("A/A: head against itself ({} blocks, ABBA)", plan.blocks)
+        }
+        Base::Itself {
+            slowdown: Some(percent),
+        } => format!(
+            "head against itself with `fixture` {percent}% slower ({} blocks, ABBA)",
+            plan.blocks
+        ),
     };
     table(&title, &comparisons).publish()?;
     if json {
@@ -172,7 +189,7 @@ pub(crate) fn run(
             bench.minor_percent
         );
     }
-    if let Base::Itself = base {
+    if let Base::Itself { slowdown: None } = base {
         eprintln!(
             "A/A: {alerts} alert(s) over {} benchmarks: each one is a false alarm",
             comparisons.len()

@@ -260,7 +260,12 @@ pub(crate) fn run(bench: &Bench, json: bool, base: Option<&str>) -> Result<()> {
         .iter()
         .map(|r| (r.id.as_str(), r.instructions_per_op))
         .collect();
-    history::append("instructions", &fingerprint, &figures)?;
+    history::append(
+        "instructions",
+        &fingerprint,
+        &[("value", "instructions per operation")],
+        &figures,
+    )?;
     if json {
         crate::summary::print_json(&rows)?;
     }

@@ -41,6 +41,11 @@ pub(crate) struct Args {
     /// Compare the working tree with itself: how many alerts a gate raises on no change.
     #[arg(long, conflicts_with = "against")]
     pub(crate) aa: bool,
+    /// With `--aa`: head runs with the `fixture` benchmark doing this many percent more work
+    /// (`ALLFRAME_BENCH_FIXTURE_SLOWDOWN`), to measure how often the gate catches a known
+    /// slowdown: `cargo xtask bench --aa fixture --slowdown 25`.
+    #[arg(long, value_name = "PERCENT", requires = "aa")]
+    pub(crate) slowdown: Option<u32>,
     /// Blocks of the interleaved comparison (each runs base and head twice, ABBA).
     #[arg(long)]
     pub(crate) blocks: Option<usize>,
@@ -86,7 +91,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if args.aa {
         return against::run(
             bench,
-            against::Base::Itself,
+            against::Base::Itself { slowdown: args.slowdown },
             args.filter.as_deref(),
             args.blocks,
             args.json,
@@ -114,7 +119,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|r| (r.measurement.id.as_str(), r.ops_per_sec))
         .collect();
-    history::append("bench", &fingerprint, &figures)?;
+    history::append("bench", &fingerprint, &[("value", "operations per second")], &figures)?;
     if args.json {
         crate::summary::print_json(&rows)?;
     }

@@ -164,7 +164,16 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .map(|c| (c.name.as_str(), &c.measured))
         .chain([("reference", &report.reference)])
         .collect();
-    crate::history::append("size", &report.fingerprint, &figures)?;
+    crate::history::append(
+        "size",
+        &report.fingerprint,
+        &[
+            ("stripped_bytes", "bytes"),
+            ("text_bytes", "bytes"),
+            ("crates", "bytes of .text"),
+        ],
+        &figures,
+    )?;
     if args.json {
         crate::summary::print_json(&report)?;
     }

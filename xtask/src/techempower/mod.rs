@@ -301,6 +301,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         crate::history::append(
             "techempower",
             &crate::baseline::Fingerprint::current()?,
+            &[
+                ("requests", "requests"),
+                ("requests_per_sec", "requests per second"),
+                ("latency_us", "microseconds"),
+                ("errors", "requests"),
+                ("non_2xx", "responses"),
+                ("server_cpu_us_per_request", "microseconds of CPU"),
+                ("loadgen_busy", "fraction of a core"),
+                ("cpu", "ratio (reference CPU per request / AllFrame's)"),
+                ("rps", "ratio (AllFrame's req/s / the reference's)"),
+            ],
             &figures,
         )?;
     }
