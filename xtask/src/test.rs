@@ -22,7 +22,7 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) quick: bool,
     /// Run only tests whose name matches (passed to the test runner).
-    filter: Vec<String>,
+    pub(crate) filter: Vec<String>,
 }
 
 pub(crate) fn run(args: &Args) -> Result<()> {

@@ -150,8 +150,10 @@ pub(crate) fn run(
         slowdown: Some(percent),
     } = base
     {
-        head.env
-            .push(("ALLFRAME_BENCH_FIXTURE_SLOWDOWN".into(), percent.to_string()));
+        head.env.push((
+            "ALLFRAME_BENCH_FIXTURE_SLOWDOWN".into(),
+            percent.to_string(),
+        ));
     }
     let comparisons = compare(&base_side, &head, &plan)?;
     let title = match base {

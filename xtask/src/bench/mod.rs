@@ -91,7 +91,9 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if args.aa {
         return against::run(
             bench,
-            against::Base::Itself { slowdown: args.slowdown },
+            against::Base::Itself {
+                slowdown: args.slowdown,
+            },
             args.filter.as_deref(),
             args.blocks,
             args.json,
@@ -119,7 +121,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|r| (r.measurement.id.as_str(), r.ops_per_sec))
         .collect();
-    history::append("bench", &fingerprint, &[("value", "operations per second")], &figures)?;
+    history::append(
+        "bench",
+        &fingerprint,
+        &[("value", "operations per second")],
+        &figures,
+    )?;
     if args.json {
         crate::summary::print_json(&rows)?;
     }
