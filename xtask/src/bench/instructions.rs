@@ -93,6 +93,12 @@ fn build(
     Ok(target.join(dir).join(binary))
 }
 
+/// The operations binary of the working tree, in release.
+fn build_here(bench: &Bench) -> Result<PathBuf> {
+    let binary = &bench.instructions.binary;
+    build(&shell::root(), &shell::target_dir(), &bench.package, binary, true)
+}
+
 /// Counts every benchmark of `config` with `binary`.
 fn count_all(binary: &Path, config: &config::Instructions) -> Result<BTreeMap<String, f64>> {
     let mut counts = BTreeMap::new();
@@ -186,13 +192,7 @@ fn parse_inclusive(annotated: &str, suffix: &str) -> Option<u64> {
 pub(crate) fn run(bench: &Bench, json: bool, base: Option<&str>) -> Result<()> {
     check_valgrind()?;
     let config = &bench.instructions;
-    let binary = build(
-        &shell::root(),
-        &shell::target_dir(),
-        &bench.package,
-        &config.binary,
-        true,
-    )?;
+    let binary = build_here(bench)?;
     let fingerprint = Fingerprint::current()?;
     let counts = count_all(&binary, config)?;
     let reference = reference::resolve(
@@ -294,13 +294,7 @@ pub(crate) fn write_baseline() -> Result<()> {
         .as_ref()
         .context("quality.toml has no [bench] section")?;
     let config = &bench.instructions;
-    let binary = build(
-        &shell::root(),
-        &shell::target_dir(),
-        &bench.package,
-        &config.binary,
-        true,
-    )?;
+    let binary = build_here(bench)?;
     let benchmarks = count_all(&binary, config)?;
     let path = baseline::path(BASELINE_FILE);
     baseline::write_atomic(
