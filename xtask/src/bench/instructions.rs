@@ -96,7 +96,13 @@ fn build(
 /// The operations binary of the working tree, in release.
 fn build_here(bench: &Bench) -> Result<PathBuf> {
     let binary = &bench.instructions.binary;
-    build(&shell::root(), &shell::target_dir(), &bench.package, binary, true)
+    build(
+        &shell::root(),
+        &shell::target_dir(),
+        &bench.package,
+        binary,
+        true,
+    )
 }
 
 /// Counts every benchmark of `config` with `binary`.
