@@ -20,6 +20,41 @@ pub(crate) struct Quality {
     pub(crate) bench: Option<Bench>,
     /// `cargo xtask techempower`; absent until a file configures it.
     pub(crate) techempower: Option<Techempower>,
+    /// `cargo xtask demos`; absent until a file configures it.
+    pub(crate) demos: Option<Demos>,
+}
+
+/// `[demos]`: the demo applications and their budgets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Demos {
+    /// Code lines of a demo's `src/` over this warn (the PRD's budget).
+    pub(crate) code_lines_target: usize,
+    /// Code lines over this fail, unless a demo sets its own limit.
+    pub(crate) code_lines_limit: usize,
+    /// Start-up (spawn to a healthy `GET /health`) over this is reported, in ms.
+    pub(crate) startup_goal_ms: f64,
+    /// Resident memory once healthy over this is reported, in MiB.
+    pub(crate) idle_rss_goal_mib: f64,
+    #[serde(rename = "demo")]
+    pub(crate) demos: Vec<Demo>,
+}
+
+/// `[[demos.demo]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Demo {
+    pub(crate) name: String,
+    /// Its package (and binary).
+    pub(crate) package: String,
+    /// Its directory, from the workspace root.
+    pub(crate) path: String,
+    /// The integration test (`tests/<name>.rs`) holding its contract scenario.
+    pub(crate) contract_test: String,
+    /// Its own code-line limit, justified beside it.
+    pub(crate) code_lines_limit: Option<usize>,
+    /// The contract scenario's p99 over this fails, in ms.
+    pub(crate) p99_limit_ms: Option<f64>,
 }
 
 /// `[techempower]`: the TechEmpower servers, their load and the ratios between them.
@@ -230,12 +265,14 @@ pub(crate) enum Step {
     Instructions,
     /// TechEmpower verification of every test and a short load.
     Techempower,
+    /// Every demo started, exercised by its contract scenario and stopped.
+    Demos,
 }
 
 impl Step {
     /// Every step `quality.toml [ci]` may list.
     #[cfg(test)]
-    pub(crate) const ALL: [Step; 9] = [
+    pub(crate) const ALL: [Step; 10] = [
         Step::Fmt,
         Step::Clippy,
         Step::Features,
@@ -245,6 +282,7 @@ impl Step {
         Step::BenchTest,
         Step::Instructions,
         Step::Techempower,
+        Step::Demos,
     ];
 
     /// The gate this step runs, if it is one.
@@ -255,6 +293,7 @@ impl Step {
             Step::Memory => Some(Gate::Memory),
             Step::Instructions => Some(Gate::Instructions),
             Step::Techempower => Some(Gate::Techempower),
+            Step::Demos => Some(Gate::Demos),
             Step::Fmt | Step::Clippy | Step::Features | Step::Test | Step::BenchTest => None,
         }
     }
@@ -270,6 +309,7 @@ impl Step {
             Step::BenchTest => "bench-test",
             Step::Instructions => "instructions",
             Step::Techempower => "techempower",
+            Step::Demos => "demos",
         }
     }
 }
@@ -377,6 +417,19 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
     if let Some(tfb) = &quality.techempower {
         validate_techempower(tfb)?;
     }
+    if let Some(demos) = &quality.demos {
+        if demos.code_lines_limit < demos.code_lines_target {
+            bail!("[demos] code_lines_limit must not be below code_lines_target");
+        }
+        for (i, demo) in demos.demos.iter().enumerate() {
+            if demos.demos[..i].iter().any(|d| d.name == demo.name) {
+                bail!("[[demos.demo]] `{}` appears twice", demo.name);
+            }
+        }
+    }
+    if quality.ci.steps.contains(&Step::Demos) && quality.demos.is_none() {
+        bail!("[ci] steps lists `demos` but there is no [demos] section");
+    }
     for (i, step) in quality.ci.steps.iter().enumerate() {
         if quality.ci.steps[..i].contains(step) {
             bail!("[ci] steps lists `{}` twice", step.name());
@@ -476,6 +529,18 @@ goal_vs_reference = 1.25
     fn the_committed_file_is_valid() {
         let quality = load().expect("quality.toml at the root parses");
         assert!(quality.ci.steps.contains(&Step::Test));
+    }
+
+    #[test]
+    fn the_demos_gate_needs_its_section_and_sane_limits() {
+        let err = error(&VALID.replace(r#""test"]"#, r#""test", "demos"]"#));
+        assert!(err.contains("no [demos] section"), "{err}");
+        let demos = "\n[demos]\ncode_lines_target = 500\ncode_lines_limit = 400\nstartup_goal_ms = 200.0\nidle_rss_goal_mib = 20.0\ndemo = []\n";
+        let err = error(&format!("{VALID}{demos}"));
+        assert!(err.contains("code_lines_limit must not be below"), "{err}");
+        let typo = demos.replace("code_lines_limit = 400", "code_line_limit = 900");
+        let err = error(&format!("{VALID}{typo}"));
+        assert!(err.contains("unknown field `code_line_limit`"), "{err}");
     }
 
     #[test]

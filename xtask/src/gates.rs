@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use crate::{bench, memory, size, techempower};
+use crate::{bench, demos, memory, size, techempower};
 
 /// A quality gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,14 +20,17 @@ pub(crate) enum Gate {
     /// TechEmpower verification and a short load beside the references (no baseline: the
     /// references run in the same round).
     Techempower,
+    /// The demo applications, started and exercised (figures to history; no baseline).
+    Demos,
 }
 
 impl Gate {
-    pub(crate) const ALL: [Gate; 4] = [
+    pub(crate) const ALL: [Gate; 5] = [
         Gate::Size,
         Gate::Memory,
         Gate::Instructions,
         Gate::Techempower,
+        Gate::Demos,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Gate {
             Gate::Memory => "memory",
             Gate::Instructions => "instructions",
             Gate::Techempower => "techempower",
+            Gate::Demos => "demos",
         }
     }
 
@@ -49,6 +53,11 @@ impl Gate {
                 ..bench::Args::default()
             }),
             Gate::Techempower => techempower::run(&techempower::Args::smoke()),
+            // The demos' own tests ran in the `test` step.
+            Gate::Demos => demos::run(&demos::Args {
+                no_tests: true,
+                ..demos::Args::default()
+            }),
         }
     }
 
@@ -66,6 +75,7 @@ impl Gate {
                  `cargo xtask baseline instructions`"
             }
             Gate::Techempower => "reproduce with `cargo xtask techempower --smoke`",
+            Gate::Demos => "reproduce with `cargo xtask demos`",
         }
     }
 
@@ -76,7 +86,7 @@ impl Gate {
             Gate::Size => size::write_baseline()?,
             Gate::Memory => memory::write_baseline()?,
             Gate::Instructions => bench::write_instructions_baseline()?,
-            Gate::Techempower => return Ok(false),
+            Gate::Techempower | Gate::Demos => return Ok(false),
         }
         Ok(true)
     }

@@ -7,9 +7,11 @@ mod baseline;
 mod bench;
 mod ci;
 mod config;
+mod demos;
 mod features;
 mod gates;
 mod history;
+mod http;
 mod level;
 mod memory;
 mod reference;
@@ -55,6 +57,10 @@ enum Command {
     /// TechEmpower's test types on AllFrame, axum and raw hyper: verified by TFB's rules,
     /// then loaded side by side (A B A B), with CPU per request and the ratios.
     Techempower(techempower::Args),
+    /// The demo applications: each built, tested, started in release on a fresh data
+    /// directory, exercised by its contract scenario and stopped with SIGTERM; start-up,
+    /// memory, latencies and code lines against quality.toml.
+    Demos(demos::Args),
     /// Rewrite the committed baselines from a fresh measurement (then commit them).
     Baseline(gates::BaselineArgs),
 }
@@ -69,6 +75,7 @@ fn main() -> ExitCode {
         Command::Memory(args) => memory::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Techempower(args) => techempower::run(&args),
+        Command::Demos(args) => demos::run(&args),
         Command::Baseline(args) => gates::baseline(&args),
     };
     match result {

@@ -98,3 +98,30 @@ fn quality_toml_cites_no_document_outside_the_repository() {
         );
     }
 }
+
+#[test]
+fn examples_readme_indexes_every_example_and_demo() {
+    let index = read(&shell::root().join("examples/README.md"));
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(shell::root().join("examples")).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let manifest: toml::Table = toml::from_str(&manifest).unwrap();
+        let package = manifest["package"]["name"].as_str().unwrap().to_owned();
+        if !index.contains(&format!("`cargo run -p {package}`")) {
+            missing.push(package);
+        }
+    }
+    let quality = crate::config::load().unwrap();
+    for demo in quality.demos.iter().flat_map(|d| &d.demos) {
+        if !index.contains(&format!("[{}]({})", demo.name, demo.path.trim_start_matches("examples/"))) {
+            missing.push(demo.name.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "examples/README.md has no row (with `cargo run -p NAME`) for: {missing:?}"
+    );
+}

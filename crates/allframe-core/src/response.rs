@@ -1,6 +1,7 @@
 //! Responders: everything a handler may return implements [`IntoResponse`].
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -202,10 +203,13 @@ impl<T: Serialize> IntoResponse for Json<T> {
 ///
 /// Every error the framework produces is a `Problem`; applications map their own error
 /// types into one with `impl From<MyError> for Problem` and return `Result<T, Problem>`.
+/// A request refused for its fields names them: [`Problem::with_field_error`] adds
+/// `"errors": {"quantity": ["must be at least 1"]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     status: StatusCode,
     detail: Cow<'static, str>,
+    errors: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Problem {
@@ -214,7 +218,30 @@ impl Problem {
         Self {
             status,
             detail: Cow::Borrowed(""),
+            errors: Vec::new(),
         }
+    }
+
+    /// A `422 Unprocessable Entity` saying what is wrong with one field.
+    pub fn invalid_field(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY)
+            .with_detail("the request has invalid fields")
+            .with_field_error(field, message)
+    }
+
+    /// Adds what is wrong with one field of the request (a field may have several).
+    pub fn with_field_error(
+        mut self,
+        field: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        self.errors.push((field.into(), message.into()));
+        self
+    }
+
+    /// The field errors, in the order they were added.
+    pub fn field_errors(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.errors.iter().map(|(f, m)| (&**f, m.as_str()))
     }
 
     /// The human-readable explanation of this occurrence.
@@ -255,6 +282,9 @@ pub(crate) struct ProblemBody<'a> {
     /// What went wrong with this request.
     #[serde(skip_serializing_if = "str::is_empty")]
     detail: &'a str,
+    /// Each invalid field's messages.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    errors: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
 impl IntoResponse for Problem {
@@ -264,6 +294,10 @@ impl IntoResponse for Problem {
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
             detail: &self.detail,
+            errors: self.errors.iter().fold(BTreeMap::new(), |mut map, (f, m)| {
+                map.entry(&**f).or_insert_with(Vec::new).push(m.as_str());
+                map
+            }),
         };
         let json = serde_json::to_vec(&body).expect("a problem body always serializes");
         let mut res = with_content_type(json, PROBLEM_JSON);

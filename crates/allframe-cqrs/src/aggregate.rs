@@ -149,6 +149,8 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
 
     /// Decides `command` on aggregate `id` and appends its events with the version the
     /// decision saw; a lost race is decided again on the new state, up to the retry policy.
+    /// A decision of no events appends nothing and succeeds: the result carries the
+    /// stream's version and positions of 0.
     pub async fn execute(
         &self,
         id: &str,
@@ -165,6 +167,15 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
                 }
             };
             let before = loaded.version;
+            if events.is_empty() {
+                // Nothing to record (an idempotent command decided again): nothing appended.
+                self.cache_put(key, id, loaded);
+                return Ok(Appended {
+                    version: before,
+                    first_position: 0,
+                    last_position: 0,
+                });
+            }
             // Folded in before the append so the events move into it without a copy; if
             // the append fails, this state is dropped and the next attempt reloads.
             for event in &events {

@@ -37,6 +37,7 @@ mod memory;
 mod postgres;
 mod projection;
 mod saga;
+mod storage;
 mod store;
 mod upcast;
 #[cfg(feature = "wal")]
@@ -55,6 +56,7 @@ pub use crate::memory::InMemoryBackend;
 pub use crate::postgres::PostgresBackend;
 pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
+pub use crate::storage::{AnyBackend, Storage};
 pub use crate::store::{EventStore, Subscription};
 pub use crate::upcast::{RawEvent, UpcastError, Upcasters};
 #[cfg(feature = "wal")]

@@ -56,6 +56,8 @@ impl Aggregate for Account {
 
     fn handle(&self, command: AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
         match command {
+            // A deposit of nothing changes nothing: a decision of no events.
+            AccountCommand::Deposit(0) => Ok(vec![]),
             AccountCommand::Deposit(n) => Ok(vec![AccountEvent::Deposited(n)]),
             AccountCommand::Withdraw(n) if n > self.balance => {
                 Err(AccountError::InsufficientFunds {
@@ -119,6 +121,30 @@ async fn commands_append_with_the_version_they_saw() {
         2,
         "a rejection writes nothing"
     );
+}
+
+/// An idempotent command decided twice (a retried saga step) emits nothing the second time:
+/// that is a success that writes nothing, not an error of the store.
+#[tokio::test]
+async fn a_decision_of_no_events_succeeds_and_appends_nothing() {
+    let accounts = Aggregates::<Account>::new(EventStore::in_memory());
+    accounts
+        .execute("a", AccountCommand::Deposit(10))
+        .await
+        .unwrap();
+    let appended = accounts
+        .execute("a", AccountCommand::Deposit(0))
+        .await
+        .expect("nothing to append is not a failure");
+    assert_eq!(appended.version, 1, "the stream's version, unchanged");
+    assert_eq!((appended.first_position, appended.last_position), (0, 0));
+    assert_eq!(accounts.store().read_stream("a", 0).await.unwrap().len(), 1);
+    let fresh = accounts
+        .execute("b", AccountCommand::Deposit(0))
+        .await
+        .unwrap();
+    assert_eq!(fresh.version, 0, "a stream never written stays unwritten");
+    assert_eq!(accounts.store().stats().await.unwrap().streams, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,10 @@
 //! clients for it (hyper's HTTP/1.1 and HTTP/2 clients, and a raw TCP connection for the
 //! requests a well-behaved client would never send).
 
+mod contract;
+
+pub use crate::contract::{CONTRACT_ADDR, CONTRACT_TIMINGS, Contract};
+
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -31,12 +35,18 @@ pub struct RunningBinary {
 impl RunningBinary {
     /// Starts `program` and waits until it accepts connections (panics after [`PATIENCE`]).
     pub async fn start(program: &str) -> Self {
+        Self::start_with_env(program, &[]).await
+    }
+
+    /// Starts `program` with these environment variables besides `ALLFRAME_ADDR`.
+    pub async fn start_with_env(program: &str, env: &[(&str, &str)]) -> Self {
         // A free port: bind it, note it, release it for the child.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port on 127.0.0.1");
         let child = std::process::Command::new(program)
             .env("ALLFRAME_ADDR", addr.to_string())
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|err| panic!("starting {program}: {err}"));
@@ -55,6 +65,28 @@ impl RunningBinary {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Sends SIGTERM and waits (up to [`PATIENCE`]) for the program to exit: its exit
+    /// status, which a graceful shutdown makes a success.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the program") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the program did not exit within {PATIENCE:?} of SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

@@ -7,6 +7,9 @@ mod request_id;
 mod timeout;
 mod trace;
 
+/// Wraps a service in a middleware: `RequestIdLayer::new().layer(app)`.
+pub use tower_layer::Layer;
+
 pub use self::request_id::{REQUEST_ID, RequestId, RequestIdLayer, RequestIdService};
 pub use self::timeout::{TimeoutLayer, TimeoutService};
 pub use self::trace::{TraceLayer, TraceService};

@@ -112,6 +112,9 @@ struct ProblemSchema {
     /// What went wrong with this request.
     #[serde(default)]
     detail: String,
+    /// Each invalid field's messages, when the request was refused for its fields.
+    #[serde(default)]
+    errors: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Documents a `200` response with a body of `media_type`.
@@ -146,6 +149,7 @@ mod tests {
     async fn the_problem_schema_names_the_fields_the_kernel_writes() {
         let res = crate::Problem::new(StatusCode::NOT_FOUND)
             .with_detail("gone")
+            .with_field_error("name", "must not be empty")
             .into_response();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let written: Value = serde_json::from_slice(&body).unwrap();

@@ -32,6 +32,10 @@ fn find(id: u32) -> Result<u32, AppError> {
 }
 
 async fn item(allframe_core::Path(id): allframe_core::Path<u32>) -> Result<Json<u32>, Problem> {
+    if id == 0 {
+        return Err(Problem::invalid_field("id", "must be at least 1")
+            .with_field_error("id", "must be odd"));
+    }
     let found = find(id)?;
     Ok(Json(found))
 }
@@ -135,4 +139,10 @@ async fn result_errors_become_problem_responses() {
     let missing = c.get("/items/9").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.json()["detail"], "no item 9");
+    let invalid = c.get("/items/0").await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        invalid.json()["errors"],
+        json!({"id": ["must be at least 1", "must be odd"]})
+    );
 }

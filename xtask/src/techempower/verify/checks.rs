@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::Finding;
 use super::Severity::{self, Fail, Warn};
-use super::http::Response;
+use crate::http::Response;
 
 /// What a test's Content-Type must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result};
 
 use super::Severity::{Fail, Note, Warn};
-use super::{DatabaseProbe, Finding, StatementStats, TestType, http, url};
+use super::{DatabaseProbe, Finding, StatementStats, TestType, url};
+use crate::http;
 
 /// Requests sent for one check (TFB sends 512; 64 shows the same thing on two cores).
 pub(crate) const REQUESTS: u64 = 64;

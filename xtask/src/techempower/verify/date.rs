@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Finding, Severity, TestType, http, url};
+use super::{Finding, Severity, TestType, url};
+use crate::http;
 
 /// How long after the first response the `Date` header must have changed. TFB waits 3 s;
 /// a server that renders the date once a second shows a new one within a second.

@@ -11,7 +11,6 @@ mod checks;
 mod count;
 mod date;
 mod fortunes;
-mod http;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -20,6 +19,8 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use checks::Kind;
+
+use crate::http;
 pub(crate) use date::verify_date_changes;
 
 /// The TechEmpower test types.

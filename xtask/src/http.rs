@@ -1,4 +1,4 @@
-//! A small blocking HTTP/1.1 client for the verifier: one connection per request, every read
+//! A small blocking HTTP/1.1 client for the TechEmpower verifier and the demos gate: one connection per request, every read
 //! and write bounded by [`TIMEOUT`], so a hung server becomes an error and never a hang.
 //!
 //! It reads the body the way the response frames it (`Content-Length`, chunked, or until the

@@ -1,0 +1,166 @@
+//! The commands the API sends through the `CommandBus`: each checks its own fields before
+//! any handler sees it, and a checkout carrying an idempotency key runs once.
+
+use allframe::cqrs::{Command, CommandHandler, ValidationError};
+
+use crate::Shop;
+use crate::checkout::Checkout;
+use crate::domain::{CartCommand, Line, ProductCommand};
+use crate::error::ShopError;
+use crate::views::OrderView;
+
+/// What `validate` checks; the API's schemas state the same bounds.
+pub const MAX_QUANTITY: u32 = 99;
+pub const MAX_STOCK: u32 = 1_000_000;
+
+/// A sku or cart id: 1 to 64 letters, digits, `-` or `_`.
+fn check_id(field: &'static str, id: &str) -> Result<(), ValidationError> {
+    let plain = id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if id.is_empty() || id.len() > 64 || !plain {
+        return Err(ValidationError::field(field, "must be 1 to 64 letters, digits, `-` or `_`"));
+    }
+    Ok(())
+}
+
+fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ValidationError> {
+    if value < min || value > max {
+        return Err(ValidationError::field(field, format!("must be between {min} and {max}")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct ListProduct {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: u64,
+    pub stock: u32,
+}
+
+impl Command for ListProduct {
+    fn validate(&self) -> Result<(), ValidationError> {
+        check_id("sku", &self.sku)?;
+        let name = self.name.trim().chars().count() as u64;
+        check_range("name", name, 1, 200).map_err(|_| ValidationError::field("name", "must be 1 to 200 characters"))?;
+        check_range("price_cents", self.price_cents, 1, 100_000_000)?;
+        check_range("stock", self.stock.into(), 0, MAX_STOCK.into())
+    }
+}
+
+impl CommandHandler<ListProduct> for Shop {
+    type Output = ();
+    type Error = ShopError;
+
+    async fn handle(&self, c: ListProduct) -> Result<(), ShopError> {
+        let list = ProductCommand::List { sku: c.sku.clone(), name: c.name.trim().to_owned(), price_cents: c.price_cents, stock: c.stock };
+        self.domain.product(&c.sku, list).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AddStock {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+impl Command for AddStock {
+    fn validate(&self) -> Result<(), ValidationError> {
+        check_range("quantity", self.quantity.into(), 1, MAX_STOCK.into())
+    }
+}
+
+impl CommandHandler<AddStock> for Shop {
+    type Output = ();
+    type Error = ShopError;
+
+    async fn handle(&self, c: AddStock) -> Result<(), ShopError> {
+        let add = ProductCommand::AddStock { sku: c.sku.clone(), quantity: c.quantity };
+        self.domain.product(&c.sku, add).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AddToCart {
+    pub cart_id: String,
+    pub sku: String,
+    pub quantity: u32,
+}
+
+impl Command for AddToCart {
+    fn validate(&self) -> Result<(), ValidationError> {
+        check_id("cart_id", &self.cart_id)?;
+        check_id("sku", &self.sku)?;
+        check_range("quantity", self.quantity.into(), 1, MAX_QUANTITY.into())
+    }
+}
+
+impl CommandHandler<AddToCart> for Shop {
+    type Output = ();
+    type Error = ShopError;
+
+    /// The line takes the product's price of the moment.
+    async fn handle(&self, c: AddToCart) -> Result<(), ShopError> {
+        let product = self.domain.load_product(&c.sku).await?;
+        if !product.listed {
+            return Err(ShopError::NotFound(format!("no product `{}`", c.sku)));
+        }
+        let line = Line { sku: c.sku, quantity: c.quantity, price_cents: product.price_cents };
+        self.domain.cart(&c.cart_id, CartCommand::Add { cart_id: c.cart_id.clone(), line }).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoveFromCart {
+    pub cart_id: String,
+    pub sku: String,
+}
+
+impl Command for RemoveFromCart {}
+
+impl CommandHandler<RemoveFromCart> for Shop {
+    type Output = ();
+    type Error = ShopError;
+
+    async fn handle(&self, c: RemoveFromCart) -> Result<(), ShopError> {
+        let remove = CartCommand::Remove { cart_id: c.cart_id.clone(), sku: c.sku };
+        self.domain.cart(&c.cart_id, remove).await
+    }
+}
+
+/// Turns a cart into an order (its id is the cart's: a cart is checked out once) and runs
+/// the order's saga.
+#[derive(Debug, Clone)]
+pub struct CheckOut {
+    pub cart_id: String,
+    pub payment_token: String,
+    pub idempotency_key: Option<String>,
+}
+
+impl Command for CheckOut {
+    fn validate(&self) -> Result<(), ValidationError> {
+        check_id("cart_id", &self.cart_id)?;
+        check_id("payment_token", &self.payment_token)
+    }
+
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+}
+
+impl CommandHandler<CheckOut> for Shop {
+    type Output = OrderView;
+    type Error = ShopError;
+
+    async fn handle(&self, c: CheckOut) -> Result<OrderView, ShopError> {
+        let order_id = c.cart_id.clone();
+        let check_out = CartCommand::CheckOut { cart_id: c.cart_id.clone(), order_id: order_id.clone() };
+        // Of two concurrent checkouts of one cart, the store lets one append: the other is
+        // decided again on the checked-out cart and refused.
+        self.domain.cart(&c.cart_id, check_out).await?;
+        // Checked out, the cart no longer changes: its lines are the order's.
+        let lines: Vec<Line> = self.domain.load_cart(&c.cart_id).await?.lines.into_values().collect();
+        let place = crate::domain::OrderCommand::Place { order_id: order_id.clone(), lines: lines.clone() };
+        self.domain.order(&order_id, place).await?;
+        self.process(Checkout { order_id, lines, payment_token: c.payment_token }).await
+    }
+}

@@ -1,0 +1,548 @@
+//! `cargo xtask demos`: every demo of `quality.toml [demos]` built, tested, started as its
+//! release binary on a free port with a fresh data directory, exercised by its own contract
+//! scenario over real TCP, and stopped with SIGTERM; its start-up time, memory, scenario
+//! latencies and lines of code go to a table and to history.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use xshell::cmd;
+
+use crate::baseline::Fingerprint;
+use crate::config::{self, Demo, Demos};
+use crate::level::Level;
+use crate::summary::Table;
+use crate::{history, shell};
+
+/// How long a demo may take to answer `GET /health` after it is started.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
+/// How long a demo may take to exit after SIGTERM.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Args {
+    /// The demos to run (all of `quality.toml [demos]` when none is named).
+    pub(crate) demos: Vec<String>,
+    /// Skip each demo's own test suite (`cargo xtask ci` runs it in its `test` step).
+    #[arg(long)]
+    pub(crate) no_tests: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// What one demo measured.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Figures {
+    pub(crate) demo: String,
+    /// Code lines of `src/` (tokei: neither blank nor comment).
+    pub(crate) code_lines: usize,
+    /// From spawning the binary to its first `200` on `GET /health`, empty store.
+    pub(crate) startup_ms: f64,
+    /// Resident memory once healthy, before any other request.
+    pub(crate) idle_rss_bytes: u64,
+    /// The process's peak resident memory, read after the scenario.
+    pub(crate) peak_rss_bytes: u64,
+    /// Requests the contract scenario sent.
+    pub(crate) requests: usize,
+    pub(crate) p50_us: u64,
+    pub(crate) p99_us: u64,
+    pub(crate) max_us: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DemoReport {
+    figures: Figures,
+    level: Level,
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    fingerprint: Fingerprint,
+    demos: Vec<DemoReport>,
+}
+
+pub(crate) fn run(args: &Args) -> Result<()> {
+    let quality = config::load()?;
+    let demos = quality
+        .demos
+        .as_ref()
+        .context("quality.toml has no [demos] section: add one with its [[demos.demo]]s")?;
+    let selected = config::select(&demos.demos, &args.demos, |d| &d.name, "demo")?;
+    let fingerprint = Fingerprint::current()?;
+    let nextest = nextest_available()?;
+    let mut reports = Vec::new();
+    for demo in selected {
+        if args.no_tests {
+            eprintln!("demo {}: its tests ran in the `test` step", demo.name);
+        } else {
+            run_tests(demo, nextest)?;
+        }
+        let binary = build(demo)?;
+        let figures = exercise(demo, &binary, nextest)?;
+        let (level, notes) = judge(demos, demo, &figures);
+        reports.push(DemoReport {
+            figures,
+            level,
+            notes,
+        });
+    }
+    let report = Report {
+        fingerprint: fingerprint.clone(),
+        demos: reports,
+    };
+    table(demos, &report).publish()?;
+    history::append(
+        "demos",
+        &fingerprint,
+        &[
+            ("code_lines", "lines"),
+            ("startup_ms", "ms"),
+            ("idle_rss_bytes", "bytes"),
+            ("peak_rss_bytes", "bytes"),
+            ("requests", "requests"),
+            ("p50_us", "us"),
+            ("p99_us", "us"),
+            ("max_us", "us"),
+        ],
+        &report
+            .demos
+            .iter()
+            .map(|d| (d.figures.demo.clone(), &d.figures))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )?;
+    if args.json {
+        crate::summary::print_json(&report)?;
+    }
+    let failed: Vec<String> = report
+        .demos
+        .iter()
+        .filter(|d| d.level == Level::Failure)
+        .map(|d| format!("{}: {}", d.figures.demo, d.notes.join("; ")))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "demos gate failed: {}. Reproduce with `cargo xtask demos {}`",
+            failed.join(" | "),
+            report.demos[0].figures.demo
+        );
+    }
+    Ok(())
+}
+
+fn nextest_available() -> Result<bool> {
+    let sh = shell::at_root()?;
+    let cargo = shell::cargo();
+    Ok(cmd!(sh, "{cargo} nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok())
+}
+
+/// The test command for `demo`, as `cargo xtask test` builds the workspace (same features,
+/// so nothing is rebuilt), narrowed to the demo's package or one of its test binaries.
+fn test_command(demo: &Demo, nextest: bool, binary: Option<&str>) -> Vec<String> {
+    let package = &demo.package;
+    let mut args: Vec<String> = if nextest {
+        let mut filter = format!("package({package})");
+        if let Some(binary) = binary {
+            filter.push_str(&format!(" & binary({binary})"));
+        }
+        ["nextest", "run", "--workspace", "--all-features", "--no-tests=fail", "-E"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([filter])
+            .collect()
+    } else {
+        ["test", "--package", package, "--all-features"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    if let (false, Some(binary)) = (nextest, binary) {
+        args.extend(["--test".to_owned(), binary.to_owned()]);
+    }
+    args
+}
+
+fn run_tests(demo: &Demo, nextest: bool) -> Result<()> {
+    let sh = shell::at_root()?;
+    let cargo = shell::cargo();
+    let args = test_command(demo, nextest, None);
+    eprintln!("demo {}: its tests", demo.name);
+    let line = args.join(" ");
+    cmd!(sh, "{cargo} {args...}").run().with_context(|| {
+        format!(
+            "the tests of demo {} failed; reproduce with `cargo {}`",
+            demo.name,
+            line
+        )
+    })
+}
+
+/// Builds the demo's binary in release, as it would be deployed.
+fn build(demo: &Demo) -> Result<PathBuf> {
+    let sh = shell::at_root()?;
+    let cargo = shell::cargo();
+    let package = &demo.package;
+    eprintln!("demo {}: cargo build --release --package {package} --bin {package}", demo.name);
+    cmd!(sh, "{cargo} build --release --package {package} --bin {package}")
+        .quiet()
+        .run()
+        .with_context(|| {
+            format!("building demo {} failed; reproduce with `cargo build --release -p {package}`", demo.name)
+        })?;
+    Ok(shell::target_dir().join("release").join(package))
+}
+
+/// Starts the binary, times its start-up, runs the contract scenario against it, stops it.
+fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
+    let work = shell::target_dir().join("xtask").join("demos").join(&demo.name);
+    let data = work.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
+    }
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let log = work.join("server.log");
+    let timings = work.join("timings.txt");
+    let _ = std::fs::remove_file(&timings);
+
+    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let started = Instant::now();
+    let child = Command::new(binary)
+        .env("ALLFRAME_ADDR", addr.to_string())
+        .env("ALLFRAME_DATA", &data)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let mut server = Running { child, log: log.clone() };
+    server.wait_healthy(addr, started)?;
+    let startup = started.elapsed();
+    let idle_rss_bytes = status_bytes(server.pid(), "VmRSS")?;
+
+    let sh = shell::at_root()?;
+    let cargo = shell::cargo();
+    let args = test_command(demo, nextest, Some(&demo.contract_test));
+    eprintln!("demo {}: contract scenario against {addr}", demo.name);
+    cmd!(sh, "{cargo} {args...}")
+        .env(allframe_contract::ADDR, addr.to_string())
+        .env(allframe_contract::TIMINGS, &timings)
+        .run()
+        .with_context(|| {
+            format!(
+                "the contract scenario of demo {} failed against its binary (log: {}); reproduce \
+                 with `cargo xtask demos {}`",
+                demo.name,
+                log.display(),
+                demo.name
+            )
+        })?;
+    let peak_rss_bytes = status_bytes(server.pid(), "VmHWM")?;
+    server.terminate()?;
+
+    let mut micros = read_timings(&timings)?;
+    micros.sort_unstable();
+    Ok(Figures {
+        demo: demo.name.clone(),
+        code_lines: code_lines(&shell::root().join(&demo.path).join("src")),
+        startup_ms: startup.as_secs_f64() * 1e3,
+        idle_rss_bytes,
+        peak_rss_bytes,
+        requests: micros.len(),
+        p50_us: percentile(&micros, 50.0),
+        p99_us: percentile(&micros, 99.0),
+        max_us: micros.last().copied().unwrap_or(0),
+    })
+}
+
+/// The names `allframe-test`'s `Contract` reads (kept equal by a test).
+mod allframe_contract {
+    pub(super) const ADDR: &str = "ALLFRAME_CONTRACT_ADDR";
+    pub(super) const TIMINGS: &str = "ALLFRAME_CONTRACT_TIMINGS";
+}
+
+/// The demo's process; killed if it is dropped still running.
+struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Polls `GET /health` until it answers 200.
+    fn wait_healthy(&mut self, addr: SocketAddr, started: Instant) -> Result<()> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the demo exited with {status} before it was healthy:\n{}", self.log_tail());
+            }
+            if let Ok(res) = crate::http::get(addr, "/health") {
+                if res.status == 200 {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > STARTUP_PATIENCE {
+                bail!(
+                    "GET /health did not answer 200 within {STARTUP_PATIENCE:?}; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// SIGTERM, then a clean exit within [`SHUTDOWN_PATIENCE`].
+    fn terminate(&mut self) -> Result<()> {
+        let pid = self.pid().to_string();
+        let sh = shell::at_root()?;
+        cmd!(sh, "kill -TERM {pid}").quiet().run()?;
+        let deadline = Instant::now() + SHUTDOWN_PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("the demo exited with {status} after SIGTERM:\n{}", self.log_tail());
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the demo did not exit within {SHUTDOWN_PATIENCE:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_status_kb(&status, field)
+        .map(|kb| kb * 1024)
+        .with_context(|| format!("{path} has no {field}"))
+}
+
+fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse().ok())
+}
+
+fn read_timings(path: &Path) -> Result<Vec<u64>> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "the contract scenario wrote no timings to {} (does its test call `Contract::finish`?)",
+            path.display()
+        )
+    })?;
+    text.lines()
+        .map(|line| line.trim().parse::<u64>().with_context(|| format!("{}: `{line}` is not a number", path.display())))
+        .collect()
+}
+
+/// The nearest-rank percentile of sorted values (0 for none).
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Rust code lines under `src`, as tokei counts them.
+fn code_lines(src: &Path) -> usize {
+    let mut languages = tokei::Languages::new();
+    languages.get_statistics(&[src], &[], &tokei::Config::default());
+    languages
+        .get(&tokei::LanguageType::Rust)
+        .map_or(0, |rust| rust.code)
+}
+
+fn judge(demos: &Demos, demo: &Demo, f: &Figures) -> (Level, Vec<String>) {
+    let mut level = Level::Ok;
+    let mut notes = Vec::new();
+    let mut note = |l: Level, text: String| {
+        level = level.max(l);
+        notes.push(text);
+    };
+    let limit = demo.code_lines_limit.unwrap_or(demos.code_lines_limit);
+    if f.code_lines > limit {
+        note(Level::Failure, format!("{} code lines, over the limit of {limit}", f.code_lines));
+    } else if f.code_lines > demos.code_lines_target {
+        note(
+            Level::Warning,
+            format!("{} code lines, over the target of {}: what could the framework do?", f.code_lines, demos.code_lines_target),
+        );
+    }
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    if f.startup_ms > demos.startup_goal_ms {
+        note(Level::AboveGoal, format!("start-up {:.0} ms, goal {} ms", f.startup_ms, demos.startup_goal_ms));
+    }
+    if mib(f.idle_rss_bytes) > demos.idle_rss_goal_mib {
+        note(Level::AboveGoal, format!("idle RSS {:.1} MiB, goal {} MiB", mib(f.idle_rss_bytes), demos.idle_rss_goal_mib));
+    }
+    if let Some(limit_ms) = demo.p99_limit_ms
+        && f.p99_us as f64 / 1e3 > limit_ms
+    {
+        note(Level::Failure, format!("scenario p99 {:.1} ms, over the limit of {limit_ms} ms", f.p99_us as f64 / 1e3));
+    }
+    (level, notes)
+}
+
+fn table(demos: &Demos, report: &Report) -> Table {
+    let mut table = Table::new(
+        &format!(
+            "Demos (release binaries, fresh data directories; code lines target {}, start-up goal {} ms, idle RSS goal {} MiB)",
+            demos.code_lines_target, demos.startup_goal_ms, demos.idle_rss_goal_mib
+        ),
+        &["demo", "code lines", "start-up", "idle RSS", "peak RSS", "requests", "p50", "p99", "max", "verdict"],
+    );
+    let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
+    let ms = |us: u64| format!("{:.2} ms", us as f64 / 1e3);
+    for d in &report.demos {
+        let f = &d.figures;
+        let verdict = if d.notes.is_empty() {
+            d.level.label().to_owned()
+        } else {
+            format!("{}: {}", d.level.label(), d.notes.join("; "))
+        };
+        table.row(vec![
+            f.demo.clone(),
+            f.code_lines.to_string(),
+            format!("{:.0} ms", f.startup_ms),
+            mib(f.idle_rss_bytes),
+            mib(f.peak_rss_bytes),
+            f.requests.to_string(),
+            ms(f.p50_us),
+            ms(f.p99_us),
+            ms(f.max_us),
+            verdict,
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_status_fields_are_read_in_bytes() {
+        let status = "Name:\tshop\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(parse_status_kb(status, "VmRSS"), Some(10240));
+        assert_eq!(parse_status_kb(status, "VmHWM"), Some(20480));
+        assert_eq!(parse_status_kb(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 50.0), 50);
+        assert_eq!(percentile(&values, 99.0), 99);
+        assert_eq!(percentile(&[7], 99.0), 7);
+        assert_eq!(percentile(&[], 50.0), 0);
+    }
+
+    #[test]
+    fn timings_that_are_not_numbers_are_an_error_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("xtask-demos-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("timings.txt");
+        std::fs::write(&file, "12\nlots\n").unwrap();
+        let err = read_timings(&file).unwrap_err().to_string();
+        assert!(err.contains("`lots` is not a number"), "{err}");
+        let missing = read_timings(&dir.join("none.txt")).unwrap_err().to_string();
+        assert!(missing.contains("Contract::finish"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_contract_variables_are_the_ones_allframe_test_reads() {
+        let source = std::fs::read_to_string(shell::root().join("crates/allframe-test/src/contract.rs")).unwrap();
+        for name in [allframe_contract::ADDR, allframe_contract::TIMINGS] {
+            assert!(source.contains(&format!("= \"{name}\"")), "allframe-test does not read {name}");
+        }
+    }
+
+    #[test]
+    fn code_lines_leave_out_comments_and_blank_lines() {
+        let dir = std::env::temp_dir().join(format!("xtask-loc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("lib.rs"), "//! docs\n\nfn a() {}\n// note\nfn b() {}\n").unwrap();
+        assert_eq!(code_lines(&dir), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn demos() -> Demos {
+        Demos {
+            code_lines_target: 500,
+            code_lines_limit: 900,
+            startup_goal_ms: 200.0,
+            idle_rss_goal_mib: 20.0,
+            demos: vec![],
+        }
+    }
+
+    fn figures(code_lines: usize, startup_ms: f64) -> Figures {
+        Figures {
+            demo: "shop".into(),
+            code_lines,
+            startup_ms,
+            idle_rss_bytes: 5 << 20,
+            peak_rss_bytes: 8 << 20,
+            requests: 10,
+            p50_us: 100,
+            p99_us: 900,
+            max_us: 1000,
+        }
+    }
+
+    #[test]
+    fn code_lines_over_target_warn_over_limit_fail_and_goals_only_report() {
+        let demo = Demo {
+            name: "shop".into(),
+            package: "shop".into(),
+            path: "examples/shop".into(),
+            contract_test: "contract".into(),
+            code_lines_limit: None,
+            p99_limit_ms: Some(0.5),
+        };
+        let (level, _) = judge(&demos(), &Demo { p99_limit_ms: None, ..demo.clone() }, &figures(400, 50.0));
+        assert_eq!(level, Level::Ok);
+        let (level, notes) = judge(&demos(), &Demo { p99_limit_ms: None, ..demo.clone() }, &figures(600, 50.0));
+        assert_eq!(level, Level::Warning, "{notes:?}");
+        let (level, _) = judge(&demos(), &Demo { p99_limit_ms: None, ..demo.clone() }, &figures(400, 500.0));
+        assert_eq!(level, Level::AboveGoal);
+        let (level, notes) = judge(&demos(), &demo, &figures(1000, 50.0));
+        assert_eq!(level, Level::Failure);
+        assert_eq!(notes.len(), 2, "code lines and p99: {notes:?}");
+    }
+}
