@@ -35,6 +35,8 @@ mod map;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "http")]
+mod problem;
 mod projection;
 mod saga;
 mod storage;

@@ -157,6 +157,16 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
         self.entry::<P>().map(|entry| read(&entry.read().state))
     }
 
+    /// Reads projection `P` once every projection has caught up with the events stored so
+    /// far, so a caller reads its own writes (`None` if `P` is not registered).
+    pub async fn query<P: Projection<E>, R>(
+        &self,
+        read: impl FnOnce(&P) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        self.catch_up().await?;
+        Ok(self.with(read))
+    }
+
     /// Applies every stored event each projection has not seen; returns how many events
     /// were applied in all.
     pub async fn catch_up(&self) -> Result<u64, StoreError> {

@@ -242,6 +242,30 @@ where
         self.drive(id, &context, progress).await
     }
 
+    /// The ids of this definition's sagas that started and have not finished (a process
+    /// stopped in the middle of them), oldest first: what to [`resume`](Self::resume) when
+    /// a process starts.
+    pub async fn unfinished(&self) -> Result<Vec<String>, SagaError> {
+        let mut open: Vec<(u64, String)> = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.store.read_all(after, 1024).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.position;
+            for envelope in batch {
+                let id = envelope.stream_id.strip_prefix("saga-").unwrap_or_default();
+                match envelope.payload {
+                    SagaEvent::Started { saga, .. } if saga == self.name => {
+                        open.push((envelope.position, id.to_owned()));
+                    }
+                    SagaEvent::Completed | SagaEvent::Compensated => open.retain(|(_, o)| o != id),
+                    _ => {}
+                }
+            }
+        }
+        Ok(open.into_iter().map(|(_, id)| id).collect())
+    }
+
     async fn progress(&self, id: &str) -> Result<Progress, SagaError> {
         let mut progress = Progress::default();
         for envelope in self.store.read_stream(&Self::stream(id), 0).await? {

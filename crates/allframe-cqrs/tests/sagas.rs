@@ -206,21 +206,31 @@ async fn a_saga_killed_mid_way_resumes_from_its_events() {
 
     hang.store(false, Ordering::SeqCst);
     let restarted = build(&hang);
+    let done = build(&hang);
+    done.run("o5", Order { id: 5 }).await.unwrap();
+    let other = Saga::<Order, _>::new("refund", store.clone());
+    other.run("r1", Order { id: 6 }).await.unwrap();
+    assert_eq!(
+        restarted.unfinished().await.unwrap(),
+        ["o4"],
+        "neither a finished saga nor another definition's"
+    );
     assert_eq!(
         restarted.resume("o4").await.unwrap(),
         SagaOutcome::Completed
     );
+    assert!(restarted.unfinished().await.unwrap().is_empty());
     assert_eq!(
         journal(&j),
-        ["reserve", "charge", "ship"],
-        "step one is not run again"
+        ["reserve", "reserve", "charge", "ship", "charge", "ship"],
+        "o5 ran whole; o4's step one is not run again"
     );
     assert_eq!(
         restarted.resume("o4").await.unwrap(),
         SagaOutcome::Completed,
         "resuming a finished saga is harmless"
     );
-    assert_eq!(journal(&j).len(), 3);
+    assert_eq!(journal(&j).len(), 6);
 }
 
 #[tokio::test]
