@@ -155,11 +155,18 @@ fn test_command(demo: &Demo, nextest: bool, binary: Option<&str>) -> Vec<String>
         if let Some(binary) = binary {
             filter.push_str(&format!(" & binary({binary})"));
         }
-        ["nextest", "run", "--workspace", "--all-features", "--no-tests=fail", "-E"]
-            .map(str::to_owned)
-            .into_iter()
-            .chain([filter])
-            .collect()
+        [
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-tests=fail",
+            "-E",
+        ]
+        .map(str::to_owned)
+        .into_iter()
+        .chain([filter])
+        .collect()
     } else {
         ["test", "--package", package, "--all-features"]
             .map(str::to_owned)
@@ -180,8 +187,7 @@ fn run_tests(demo: &Demo, nextest: bool) -> Result<()> {
     cmd!(sh, "{cargo} {args...}").run().with_context(|| {
         format!(
             "the tests of demo {} failed; reproduce with `cargo {}`",
-            demo.name,
-            line
+            demo.name, line
         )
     })
 }
@@ -191,19 +197,31 @@ fn build(demo: &Demo) -> Result<PathBuf> {
     let sh = shell::at_root()?;
     let cargo = shell::cargo();
     let package = &demo.package;
-    eprintln!("demo {}: cargo build --release --package {package} --bin {package}", demo.name);
-    cmd!(sh, "{cargo} build --release --package {package} --bin {package}")
-        .quiet()
-        .run()
-        .with_context(|| {
-            format!("building demo {} failed; reproduce with `cargo build --release -p {package}`", demo.name)
-        })?;
+    eprintln!(
+        "demo {}: cargo build --release --package {package} --bin {package}",
+        demo.name
+    );
+    cmd!(
+        sh,
+        "{cargo} build --release --package {package} --bin {package}"
+    )
+    .quiet()
+    .run()
+    .with_context(|| {
+        format!(
+            "building demo {} failed; reproduce with `cargo build --release -p {package}`",
+            demo.name
+        )
+    })?;
     Ok(shell::target_dir().join("release").join(package))
 }
 
 /// Starts the binary, times its start-up, runs the contract scenario against it, stops it.
 fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
-    let work = shell::target_dir().join("xtask").join("demos").join(&demo.name);
+    let work = shell::target_dir()
+        .join("xtask")
+        .join("demos")
+        .join(&demo.name);
     let data = work.join("data");
     if data.exists() {
         std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
@@ -214,7 +232,8 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
     let _ = std::fs::remove_file(&timings);
 
     let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let started = Instant::now();
     let child = Command::new(binary)
         .env("ALLFRAME_ADDR", addr.to_string())
@@ -225,7 +244,10 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
         .stderr(log_file)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
-    let mut server = Running { child, log: log.clone() };
+    let mut server = Running {
+        child,
+        log: log.clone(),
+    };
     server.wait_healthy(addr, started)?;
     let startup = started.elapsed();
     let idle_rss_bytes = status_bytes(server.pid(), "VmRSS")?;
@@ -292,12 +314,15 @@ impl Running {
     fn wait_healthy(&mut self, addr: SocketAddr, started: Instant) -> Result<()> {
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("the demo exited with {status} before it was healthy:\n{}", self.log_tail());
+                bail!(
+                    "the demo exited with {status} before it was healthy:\n{}",
+                    self.log_tail()
+                );
             }
-            if let Ok(res) = crate::http::get(addr, "/health") {
-                if res.status == 200 {
-                    return Ok(());
-                }
+            if let Ok(res) = crate::http::get(addr, "/health")
+                && res.status == 200
+            {
+                return Ok(());
             }
             if started.elapsed() > STARTUP_PATIENCE {
                 bail!(
@@ -318,7 +343,10 @@ impl Running {
         loop {
             if let Some(status) = self.child.try_wait()? {
                 if !status.success() {
-                    bail!("the demo exited with {status} after SIGTERM:\n{}", self.log_tail());
+                    bail!(
+                        "the demo exited with {status} after SIGTERM:\n{}",
+                        self.log_tail()
+                    );
                 }
                 return Ok(());
             }
@@ -364,7 +392,11 @@ fn read_timings(path: &Path) -> Result<Vec<u64>> {
         )
     })?;
     text.lines()
-        .map(|line| line.trim().parse::<u64>().with_context(|| format!("{}: `{line}` is not a number", path.display())))
+        .map(|line| {
+            line.trim()
+                .parse::<u64>()
+                .with_context(|| format!("{}: `{line}` is not a number", path.display()))
+        })
         .collect()
 }
 
@@ -395,24 +427,49 @@ fn judge(demos: &Demos, demo: &Demo, f: &Figures) -> (Level, Vec<String>) {
     };
     let limit = demo.code_lines_limit.unwrap_or(demos.code_lines_limit);
     if f.code_lines > limit {
-        note(Level::Failure, format!("{} code lines, over the limit of {limit}", f.code_lines));
+        note(
+            Level::Failure,
+            format!("{} code lines, over the limit of {limit}", f.code_lines),
+        );
     } else if f.code_lines > demos.code_lines_target {
         note(
             Level::Warning,
-            format!("{} code lines, over the target of {}: what could the framework do?", f.code_lines, demos.code_lines_target),
+            format!(
+                "{} code lines, over the target of {}: what could the framework do?",
+                f.code_lines, demos.code_lines_target
+            ),
         );
     }
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     if f.startup_ms > demos.startup_goal_ms {
-        note(Level::AboveGoal, format!("start-up {:.0} ms, goal {} ms", f.startup_ms, demos.startup_goal_ms));
+        note(
+            Level::AboveGoal,
+            format!(
+                "start-up {:.0} ms, goal {} ms",
+                f.startup_ms, demos.startup_goal_ms
+            ),
+        );
     }
     if mib(f.idle_rss_bytes) > demos.idle_rss_goal_mib {
-        note(Level::AboveGoal, format!("idle RSS {:.1} MiB, goal {} MiB", mib(f.idle_rss_bytes), demos.idle_rss_goal_mib));
+        note(
+            Level::AboveGoal,
+            format!(
+                "idle RSS {:.1} MiB, goal {} MiB",
+                mib(f.idle_rss_bytes),
+                demos.idle_rss_goal_mib
+            ),
+        );
     }
     if let Some(limit_ms) = demo.p99_limit_ms
         && f.p99_us as f64 / 1e3 > limit_ms
     {
-        note(Level::Failure, format!("scenario p99 {:.1} ms, over the limit of {limit_ms} ms", f.p99_us as f64 / 1e3));
+        note(
+            Level::Failure,
+            format!(
+                "scenario p99 {:.1} ms, over the limit of {limit_ms} ms",
+                f.p99_us as f64 / 1e3
+            ),
+        );
     }
     (level, notes)
 }
@@ -423,7 +480,18 @@ fn table(demos: &Demos, report: &Report) -> Table {
             "Demos (release binaries, fresh data directories; code lines target {}, start-up goal {} ms, idle RSS goal {} MiB)",
             demos.code_lines_target, demos.startup_goal_ms, demos.idle_rss_goal_mib
         ),
-        &["demo", "code lines", "start-up", "idle RSS", "peak RSS", "requests", "p50", "p99", "max", "verdict"],
+        &[
+            "demo",
+            "code lines",
+            "start-up",
+            "idle RSS",
+            "peak RSS",
+            "requests",
+            "p50",
+            "p99",
+            "max",
+            "verdict",
+        ],
     );
     let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
     let ms = |us: u64| format!("{:.2} ms", us as f64 / 1e3);
@@ -486,9 +554,14 @@ mod tests {
 
     #[test]
     fn the_contract_variables_are_the_ones_allframe_test_reads() {
-        let source = std::fs::read_to_string(shell::root().join("crates/allframe-test/src/contract.rs")).unwrap();
+        let source =
+            std::fs::read_to_string(shell::root().join("crates/allframe-test/src/contract.rs"))
+                .unwrap();
         for name in [allframe_contract::ADDR, allframe_contract::TIMINGS] {
-            assert!(source.contains(&format!("= \"{name}\"")), "allframe-test does not read {name}");
+            assert!(
+                source.contains(&format!("= \"{name}\"")),
+                "allframe-test does not read {name}"
+            );
         }
     }
 
@@ -496,7 +569,11 @@ mod tests {
     fn code_lines_leave_out_comments_and_blank_lines() {
         let dir = std::env::temp_dir().join(format!("xtask-loc-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("lib.rs"), "//! docs\n\nfn a() {}\n// note\nfn b() {}\n").unwrap();
+        std::fs::write(
+            dir.join("lib.rs"),
+            "//! docs\n\nfn a() {}\n// note\nfn b() {}\n",
+        )
+        .unwrap();
         assert_eq!(code_lines(&dir), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -535,11 +612,32 @@ mod tests {
             code_lines_limit: None,
             p99_limit_ms: Some(0.5),
         };
-        let (level, _) = judge(&demos(), &Demo { p99_limit_ms: None, ..demo.clone() }, &figures(400, 50.0));
+        let (level, _) = judge(
+            &demos(),
+            &Demo {
+                p99_limit_ms: None,
+                ..demo.clone()
+            },
+            &figures(400, 50.0),
+        );
         assert_eq!(level, Level::Ok);
-        let (level, notes) = judge(&demos(), &Demo { p99_limit_ms: None, ..demo.clone() }, &figures(600, 50.0));
+        let (level, notes) = judge(
+            &demos(),
+            &Demo {
+                p99_limit_ms: None,
+                ..demo.clone()
+            },
+            &figures(600, 50.0),
+        );
         assert_eq!(level, Level::Warning, "{notes:?}");
-        let (level, _) = judge(&demos(), &Demo { p99_limit_ms: None, ..demo.clone() }, &figures(400, 500.0));
+        let (level, _) = judge(
+            &demos(),
+            &Demo {
+                p99_limit_ms: None,
+                ..demo.clone()
+            },
+            &figures(400, 500.0),
+        );
         assert_eq!(level, Level::AboveGoal);
         let (level, notes) = judge(&demos(), &demo, &figures(1000, 50.0));
         assert_eq!(level, Level::Failure);

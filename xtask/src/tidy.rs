@@ -116,7 +116,11 @@ fn examples_readme_indexes_every_example_and_demo() {
     }
     let quality = crate::config::load().unwrap();
     for demo in quality.demos.iter().flat_map(|d| &d.demos) {
-        if !index.contains(&format!("[{}]({})", demo.name, demo.path.trim_start_matches("examples/"))) {
+        if !index.contains(&format!(
+            "[{}]({})",
+            demo.name,
+            demo.path.trim_start_matches("examples/")
+        )) {
             missing.push(demo.name.clone());
         }
     }

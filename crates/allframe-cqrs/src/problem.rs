@@ -82,7 +82,8 @@ mod tests {
         assert_eq!(Problem::from(conflict).status(), StatusCode::CONFLICT);
         let refused: Problem = ExecuteError::Rejected(Refused).into();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-        let broken: Problem = ExecuteError::<Refused>::Store(StoreError::Backend("disk".into())).into();
+        let broken: Problem =
+            ExecuteError::<Refused>::Store(StoreError::Backend("disk".into())).into();
         assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -166,7 +166,10 @@ impl Storage {
 
     /// Opens (creating if needed) the store called `name`, a plain name: lowercase ASCII
     /// letters, digits and `_`.
-    pub async fn open<E: Event>(&self, name: &str) -> Result<EventStore<E, AnyBackend<E>>, StoreError> {
+    pub async fn open<E: Event>(
+        &self,
+        name: &str,
+    ) -> Result<EventStore<E, AnyBackend<E>>, StoreError> {
         let plain = !name.is_empty()
             && name
                 .chars()
@@ -198,7 +201,11 @@ impl fmt::Display for Storage {
             Self::Directory(dir) => write!(f, "files in {}", dir.display()),
             #[cfg(feature = "postgres")]
             Self::Postgres { url, schema_prefix } => {
-                write!(f, "PostgreSQL at {} (schemas {schema_prefix}_*)", redact(url))
+                write!(
+                    f,
+                    "PostgreSQL at {} (schemas {schema_prefix}_*)",
+                    redact(url)
+                )
             }
         }
     }
@@ -231,7 +238,10 @@ mod tests {
 
     #[tokio::test]
     async fn store_names_must_be_plain() {
-        let err = Storage::Memory.open::<crate::SagaEvent>("Orders/..").await.unwrap_err();
+        let err = Storage::Memory
+            .open::<crate::SagaEvent>("Orders/..")
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("not a plain store name"), "{err}");
     }
 }

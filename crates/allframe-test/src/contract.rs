@@ -45,9 +45,9 @@ impl Contract {
     {
         let (addr, server) = match std::env::var(CONTRACT_ADDR) {
             Ok(addr) => {
-                let addr = addr
-                    .parse()
-                    .unwrap_or_else(|err| panic!("{CONTRACT_ADDR}={addr} is not an address: {err}"));
+                let addr = addr.parse().unwrap_or_else(|err| {
+                    panic!("{CONTRACT_ADDR}={addr} is not an address: {err}")
+                });
                 eprintln!("contract scenario against the binary at {addr}");
                 (addr, None)
             }
@@ -88,7 +88,10 @@ impl Contract {
                 None => (&[], Bytes::new()),
             };
             let started = Instant::now();
-            let res = self.client.request(method.clone(), path, headers, bytes).await;
+            let res = self
+                .client
+                .request(method.clone(), path, headers, bytes)
+                .await;
             self.micros.push(micros(started.elapsed()));
             assert_eq!(
                 res.status,

@@ -251,9 +251,17 @@ impl Client {
             }
         }
         let sent = async {
+            // The connection takes the next request only once it has finished the last
+            // response: without waiting for that, a quick second request races it.
             let res = match &mut self.sender {
-                Sender::Http1(s) => s.send_request(req).await,
-                Sender::Http2(s) => s.send_request(req).await,
+                Sender::Http1(s) => match s.ready().await {
+                    Ok(()) => s.send_request(req).await,
+                    Err(err) => Err(err),
+                },
+                Sender::Http2(s) => match s.ready().await {
+                    Ok(()) => s.send_request(req).await,
+                    Err(err) => Err(err),
+                },
             }
             .expect("request answered");
             let (parts, body) = res.into_parts();

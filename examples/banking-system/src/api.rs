@@ -66,9 +66,17 @@ fn default_limit() -> usize {
 impl PageQuery {
     fn take<T: Clone>(&self, items: &[T]) -> Result<Vec<T>, Problem> {
         if !(1..=1000).contains(&self.limit) {
-            return Err(Problem::invalid_field("limit", "must be between 1 and 1000"));
+            return Err(Problem::invalid_field(
+                "limit",
+                "must be between 1 and 1000",
+            ));
         }
-        Ok(items.iter().skip(self.offset).take(self.limit).cloned().collect())
+        Ok(items
+            .iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .cloned()
+            .collect())
     }
 }
 
@@ -99,40 +107,94 @@ struct TransferId {
 async fn health(State(bus): Bus) -> Reply<Health> {
     let bank = bus.handlers();
     bank.query(|_: &Audit| ()).await?;
-    Ok(Json(Health { status: "ok", storage: bank.storage().to_owned() }))
+    Ok(Json(Health {
+        status: "ok",
+        storage: bank.storage().to_owned(),
+    }))
 }
 
-async fn open(State(bus): Bus, Json(a): Json<NewAccount>) -> Result<(StatusCode, Json<AccountView>), Problem> {
-    bus.dispatch(OpenAccount { account_id: a.account_id.clone(), owner: a.owner }).await?;
-    Ok((StatusCode::CREATED, account(State(bus), Path(AccountId { account_id: a.account_id })).await?))
+async fn open(
+    State(bus): Bus,
+    Json(a): Json<NewAccount>,
+) -> Result<(StatusCode, Json<AccountView>), Problem> {
+    bus.dispatch(OpenAccount {
+        account_id: a.account_id.clone(),
+        owner: a.owner,
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        account(
+            State(bus),
+            Path(AccountId {
+                account_id: a.account_id,
+            }),
+        )
+        .await?,
+    ))
 }
 
-async fn account(State(bus): Bus, Path(AccountId { account_id }): Path<AccountId>) -> Reply<AccountView> {
+async fn account(
+    State(bus): Bus,
+    Path(AccountId { account_id }): Path<AccountId>,
+) -> Reply<AccountView> {
     let account = bus.handlers().ledger.load(&account_id).await?;
-    Ok(Json(AccountView { account_id, balance_cents: account.balance_cents, closed: account.closed }))
+    Ok(Json(AccountView {
+        account_id,
+        balance_cents: account.balance_cents,
+        closed: account.closed,
+    }))
 }
 
-async fn deposit(State(bus): Bus, Path(AccountId { account_id }): Path<AccountId>, Json(a): Json<Amount>) -> Reply<AccountView> {
-    bus.dispatch(Deposit { account_id: account_id.clone(), amount_cents: a.amount_cents }).await?;
+async fn deposit(
+    State(bus): Bus,
+    Path(AccountId { account_id }): Path<AccountId>,
+    Json(a): Json<Amount>,
+) -> Reply<AccountView> {
+    bus.dispatch(Deposit {
+        account_id: account_id.clone(),
+        amount_cents: a.amount_cents,
+    })
+    .await?;
     account(State(bus), Path(AccountId { account_id })).await
 }
 
-async fn withdraw(State(bus): Bus, Path(AccountId { account_id }): Path<AccountId>, Json(a): Json<Amount>) -> Reply<AccountView> {
-    bus.dispatch(Withdraw { account_id: account_id.clone(), amount_cents: a.amount_cents }).await?;
+async fn withdraw(
+    State(bus): Bus,
+    Path(AccountId { account_id }): Path<AccountId>,
+    Json(a): Json<Amount>,
+) -> Reply<AccountView> {
+    bus.dispatch(Withdraw {
+        account_id: account_id.clone(),
+        amount_cents: a.amount_cents,
+    })
+    .await?;
     account(State(bus), Path(AccountId { account_id })).await
 }
 
 /// Closes an account whose balance is zero.
-async fn close(State(bus): Bus, Path(AccountId { account_id }): Path<AccountId>) -> Reply<AccountView> {
-    bus.dispatch(CloseAccount { account_id: account_id.clone() }).await?;
+async fn close(
+    State(bus): Bus,
+    Path(AccountId { account_id }): Path<AccountId>,
+) -> Reply<AccountView> {
+    bus.dispatch(CloseAccount {
+        account_id: account_id.clone(),
+    })
+    .await?;
     account(State(bus), Path(AccountId { account_id })).await
 }
 
 /// The account's movements, oldest first, each with the balance after it.
-async fn history(State(bus): Bus, Path(AccountId { account_id }): Path<AccountId>, Query(page): Query<PageQuery>) -> Reply<Vec<Entry>> {
+async fn history(
+    State(bus): Bus,
+    Path(AccountId { account_id }): Path<AccountId>,
+    Query(page): Query<PageQuery>,
+) -> Reply<Vec<Entry>> {
     let bank = bus.handlers();
     bank.ledger.load(&account_id).await?;
-    let entries = bank.query(|h: &History| h.0.get(&account_id).cloned().unwrap_or_default()).await?;
+    let entries = bank
+        .query(|h: &History| h.0.get(&account_id).cloned().unwrap_or_default())
+        .await?;
     Ok(Json(page.take(&entries)?))
 }
 
@@ -143,12 +205,26 @@ async fn audit(State(bus): Bus, Query(page): Query<PageQuery>) -> Reply<Vec<Audi
 }
 
 /// Runs the transfer's saga to its end: 201 completed, 422 refused (nothing moved).
-async fn transfer(State(bus): Bus, Json(t): Json<NewTransfer>) -> Result<(StatusCode, Json<TransferView>), Problem> {
-    let t = Transfer { transfer_id: t.transfer_id, from: t.from, to: t.to, amount_cents: t.amount_cents };
-    Ok((StatusCode::CREATED, Json(bus.dispatch(RequestTransfer(t)).await?)))
+async fn transfer(
+    State(bus): Bus,
+    Json(t): Json<NewTransfer>,
+) -> Result<(StatusCode, Json<TransferView>), Problem> {
+    let t = Transfer {
+        transfer_id: t.transfer_id,
+        from: t.from,
+        to: t.to,
+        amount_cents: t.amount_cents,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(bus.dispatch(RequestTransfer(t)).await?),
+    ))
 }
 
-async fn get_transfer(State(bus): Bus, Path(TransferId { transfer_id }): Path<TransferId>) -> Reply<TransferView> {
+async fn get_transfer(
+    State(bus): Bus,
+    Path(TransferId { transfer_id }): Path<TransferId>,
+) -> Reply<TransferView> {
     Ok(Json(bus.handlers().transfer(&transfer_id).await?))
 }
 

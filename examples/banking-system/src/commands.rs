@@ -14,16 +14,24 @@ pub const MAX_AMOUNT_CENTS: u64 = 100_000_000;
 
 /// An account or transfer id: 1 to 64 letters, digits, `-` or `_`.
 fn check_id(field: &'static str, id: &str) -> Result<(), ValidationError> {
-    let plain = id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let plain = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if id.is_empty() || id.len() > 64 || !plain {
-        return Err(ValidationError::field(field, "must be 1 to 64 letters, digits, `-` or `_`"));
+        return Err(ValidationError::field(
+            field,
+            "must be 1 to 64 letters, digits, `-` or `_`",
+        ));
     }
     Ok(())
 }
 
 fn check_amount(amount_cents: u64) -> Result<(), ValidationError> {
     if !(1..=MAX_AMOUNT_CENTS).contains(&amount_cents) {
-        return Err(ValidationError::field("amount_cents", format!("must be between 1 and {MAX_AMOUNT_CENTS}")));
+        return Err(ValidationError::field(
+            "amount_cents",
+            format!("must be between 1 and {MAX_AMOUNT_CENTS}"),
+        ));
     }
     Ok(())
 }

@@ -12,11 +12,24 @@ use crate::error::BankError;
 /// Everything that happens to accounts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BankEvent {
-    AccountOpened { account_id: String, owner: String },
+    AccountOpened {
+        account_id: String,
+        owner: String,
+    },
     /// `reference` names the transfer step that moved the money (`debit:<transfer>`).
-    Deposited { account_id: String, amount_cents: u64, reference: Option<String> },
-    Withdrawn { account_id: String, amount_cents: u64, reference: Option<String> },
-    AccountClosed { account_id: String },
+    Deposited {
+        account_id: String,
+        amount_cents: u64,
+        reference: Option<String>,
+    },
+    Withdrawn {
+        account_id: String,
+        amount_cents: u64,
+        reference: Option<String>,
+    },
+    AccountClosed {
+        account_id: String,
+    },
 }
 
 impl Event for BankEvent {
@@ -54,10 +67,23 @@ pub struct Account {
 
 #[derive(Debug, Clone)]
 pub enum AccountCommand {
-    Open { account_id: String, owner: String },
-    Deposit { account_id: String, amount_cents: u64, reference: Option<String> },
-    Withdraw { account_id: String, amount_cents: u64, reference: Option<String> },
-    Close { account_id: String },
+    Open {
+        account_id: String,
+        owner: String,
+    },
+    Deposit {
+        account_id: String,
+        amount_cents: u64,
+        reference: Option<String>,
+    },
+    Withdraw {
+        account_id: String,
+        amount_cents: u64,
+        reference: Option<String>,
+    },
+    Close {
+        account_id: String,
+    },
 }
 
 impl Aggregate for Account {
@@ -68,31 +94,48 @@ impl Aggregate for Account {
     fn handle(&self, command: AccountCommand) -> Result<Vec<BankEvent>, BankError> {
         use AccountCommand::*;
         match &command {
-            Open { .. } if self.opened => return Err(BankError::Conflict("the account exists".into())),
+            Open { .. } if self.opened => {
+                return Err(BankError::Conflict("the account exists".into()));
+            }
             Open { .. } => {}
             _ if !self.opened => return Err(BankError::NotFound("no such account".into())),
             _ if self.closed => return Err(BankError::Conflict("the account is closed".into())),
-            Deposit { reference: Some(r), .. } | Withdraw { reference: Some(r), .. }
-                if self.references.contains(r) =>
-            {
+            Deposit {
+                reference: Some(r), ..
+            }
+            | Withdraw {
+                reference: Some(r), ..
+            } if self.references.contains(r) => {
                 return Ok(vec![]);
             }
             _ => {}
         }
         Ok(vec![match command {
             Open { account_id, owner } => BankEvent::AccountOpened { account_id, owner },
-            Deposit { account_id, amount_cents, reference } => {
-                BankEvent::Deposited { account_id, amount_cents, reference }
-            }
+            Deposit {
+                account_id,
+                amount_cents,
+                reference,
+            } => BankEvent::Deposited {
+                account_id,
+                amount_cents,
+                reference,
+            },
             Withdraw { amount_cents, .. } if amount_cents > self.balance_cents => {
                 return Err(BankError::InsufficientFunds {
                     balance_cents: self.balance_cents,
                     wanted_cents: amount_cents,
                 });
             }
-            Withdraw { account_id, amount_cents, reference } => {
-                BankEvent::Withdrawn { account_id, amount_cents, reference }
-            }
+            Withdraw {
+                account_id,
+                amount_cents,
+                reference,
+            } => BankEvent::Withdrawn {
+                account_id,
+                amount_cents,
+                reference,
+            },
             Close { .. } if self.balance_cents > 0 => {
                 return Err(BankError::Conflict(format!(
                     "the account holds {} cents: withdraw them first",
@@ -106,11 +149,19 @@ impl Aggregate for Account {
     fn apply(&mut self, event: &BankEvent) {
         match event {
             BankEvent::AccountOpened { .. } => self.opened = true,
-            BankEvent::Deposited { amount_cents, reference, .. } => {
+            BankEvent::Deposited {
+                amount_cents,
+                reference,
+                ..
+            } => {
                 self.balance_cents += amount_cents;
                 self.references.extend(reference.clone());
             }
-            BankEvent::Withdrawn { amount_cents, reference, .. } => {
+            BankEvent::Withdrawn {
+                amount_cents,
+                reference,
+                ..
+            } => {
                 self.balance_cents -= amount_cents;
                 self.references.extend(reference.clone());
             }

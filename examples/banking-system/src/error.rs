@@ -14,14 +14,20 @@ pub enum BankError {
     /// 409: the command contradicts the account's state.
     Conflict(String),
     /// 409: a withdrawal or debit larger than the balance.
-    InsufficientFunds { balance_cents: u64, wanted_cents: u64 },
+    InsufficientFunds {
+        balance_cents: u64,
+        wanted_cents: u64,
+    },
 }
 
 impl fmt::Display for BankError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotFound(why) | Self::Conflict(why) => f.write_str(why),
-            Self::InsufficientFunds { balance_cents, wanted_cents } => write!(
+            Self::InsufficientFunds {
+                balance_cents,
+                wanted_cents,
+            } => write!(
                 f,
                 "insufficient funds: the balance is {balance_cents} cents, {wanted_cents} wanted"
             ),

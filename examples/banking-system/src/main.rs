@@ -14,13 +14,18 @@ use banking_system::transfer::Rules;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rules = Rules::default();
     if let Ok(ms) = std::env::var("BANKING_CREDIT_DELAY_MS") {
-        let ms: u64 = ms.parse().map_err(|e| format!("BANKING_CREDIT_DELAY_MS={ms}: {e}"))?;
+        let ms: u64 = ms
+            .parse()
+            .map_err(|e| format!("BANKING_CREDIT_DELAY_MS={ms}: {e}"))?;
         rules.credit_delay = Duration::from_millis(ms);
     }
     let storage = Storage::from_env("banking-system")?;
     let app = banking_system::app(&storage, rules).await?;
     let listener = tokio::net::TcpListener::bind(env_addr()).await?;
-    eprintln!("banking-system listening on http://{}, events in {storage}", listener.local_addr()?);
+    eprintln!(
+        "banking-system listening on http://{}, events in {storage}",
+        listener.local_addr()?
+    );
     allframe::serve(listener, app)
         .config(banking_system::server_config())
         .with_graceful_shutdown(shutdown_signal())

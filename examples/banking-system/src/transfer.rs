@@ -48,10 +48,21 @@ impl Default for Rules {
 pub(crate) type TransferSaga = Saga<Transfer, AnyBackend<SagaEvent>>;
 
 /// The transfer saga over `ledger`, recording to `store`.
-pub(crate) fn saga(ledger: &Arc<Ledger>, rules: &Rules, store: allframe::cqrs::EventStore<SagaEvent, AnyBackend<SagaEvent>>) -> TransferSaga {
+pub(crate) fn saga(
+    ledger: &Arc<Ledger>,
+    rules: &Rules,
+    store: allframe::cqrs::EventStore<SagaEvent, AnyBackend<SagaEvent>>,
+) -> TransferSaga {
     // A refusal is an answer, not a fault: no retry.
-    let once = StepPolicy { retries: 0, ..StepPolicy::default() };
-    let credit = StepPolicy { timeout: rules.credit_timeout, retries: 2, backoff: Duration::from_millis(20) };
+    let once = StepPolicy {
+        retries: 0,
+        ..StepPolicy::default()
+    };
+    let credit = StepPolicy {
+        timeout: rules.credit_timeout,
+        retries: 2,
+        backoff: Duration::from_millis(20),
+    };
     Saga::new("transfer", store)
         .step_with(FraudCheck(ledger.clone(), rules.clone()), once)
         .step_with(Debit(ledger.clone()), once)
@@ -71,12 +82,22 @@ impl SagaStep<Transfer> for FraudCheck {
         Box::pin(async move {
             let rules = &self.1;
             if t.amount_cents > rules.max_amount_cents {
-                return Err(format!("{} cents is over the limit of {}", t.amount_cents, rules.max_amount_cents));
+                return Err(format!(
+                    "{} cents is over the limit of {}",
+                    t.amount_cents, rules.max_amount_cents
+                ));
             }
             // This transfer is among the recent ones: it started before this step ran.
-            let recent = self.0.recent_transfers_from(&t.from).await.map_err(|e| e.to_string())?;
+            let recent = self
+                .0
+                .recent_transfers_from(&t.from)
+                .await
+                .map_err(|e| e.to_string())?;
             if recent > rules.max_transfers_per_minute {
-                return Err(format!("more than {} transfers from `{}` within a minute", rules.max_transfers_per_minute, t.from));
+                return Err(format!(
+                    "more than {} transfers from `{}` within a minute",
+                    rules.max_transfers_per_minute, t.from
+                ));
             }
             Ok(())
         })
@@ -98,7 +119,12 @@ impl SagaStep<Transfer> for Debit {
             amount_cents: t.amount_cents,
             reference: Some(format!("debit:{}", t.transfer_id)),
         };
-        Box::pin(async move { self.0.account(&t.from, withdraw).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.0
+                .account(&t.from, withdraw)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// Pays the debit back.
@@ -108,7 +134,12 @@ impl SagaStep<Transfer> for Debit {
             amount_cents: t.amount_cents,
             reference: Some(format!("reversal:{}", t.transfer_id)),
         };
-        Box::pin(async move { self.0.account(&t.from, deposit).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.0
+                .account(&t.from, deposit)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -125,7 +156,10 @@ impl SagaStep<Transfer> for Credit {
         };
         Box::pin(async move {
             tokio::time::sleep(self.1).await;
-            self.0.account(&t.to, deposit).await.map_err(|e| e.to_string())
+            self.0
+                .account(&t.to, deposit)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 

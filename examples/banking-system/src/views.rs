@@ -32,15 +32,26 @@ impl Projection<BankEvent> for History {
 
     fn apply(&mut self, event: &Envelope<BankEvent>) {
         let (amount, reference) = match &event.payload {
-            BankEvent::Deposited { amount_cents, reference, .. } => (*amount_cents as i64, reference),
-            BankEvent::Withdrawn { amount_cents, reference, .. } => (-(*amount_cents as i64), reference),
+            BankEvent::Deposited {
+                amount_cents,
+                reference,
+                ..
+            } => (*amount_cents as i64, reference),
+            BankEvent::Withdrawn {
+                amount_cents,
+                reference,
+                ..
+            } => (-(*amount_cents as i64), reference),
             BankEvent::AccountOpened { account_id, .. } => {
                 self.0.insert(account_id.clone(), Vec::new());
                 return;
             }
             BankEvent::AccountClosed { .. } => return,
         };
-        let entries = self.0.entry(event.payload.account_id().to_owned()).or_default();
+        let entries = self
+            .0
+            .entry(event.payload.account_id().to_owned())
+            .or_default();
         let before = entries.last().map_or(0, |e| e.balance_cents);
         entries.push(Entry {
             position: event.position,
@@ -114,10 +125,15 @@ impl Projection<SagaEvent> for Transfers {
     const NAME: &'static str = "transfers";
 
     fn apply(&mut self, event: &Envelope<SagaEvent>) {
-        let id = event.stream_id.strip_prefix("saga-").unwrap_or(&event.stream_id);
+        let id = event
+            .stream_id
+            .strip_prefix("saga-")
+            .unwrap_or(&event.stream_id);
         match &event.payload {
             SagaEvent::Started { saga, context } if saga == "transfer" => {
-                let Ok(t) = serde_json::from_value::<Transfer>(context.clone()) else { return };
+                let Ok(t) = serde_json::from_value::<Transfer>(context.clone()) else {
+                    return;
+                };
                 let view = TransferView {
                     transfer_id: t.transfer_id,
                     from: t.from,

@@ -12,29 +12,53 @@ use serde_json::{Value, json};
 
 async fn bank(rules: Rules) -> (TestServer, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let app = banking_system::app(&Storage::Directory(data.path().to_owned()), rules).await.expect("the bank opens");
-    (TestServer::start_with(app, banking_system::server_config()).await, data)
+    let app = banking_system::app(&Storage::Directory(data.path().to_owned()), rules)
+        .await
+        .expect("the bank opens");
+    (
+        TestServer::start_with(app, banking_system::server_config()).await,
+        data,
+    )
 }
 
 async fn open(c: &mut Client, id: &str, cents: u64) {
-    let res = c.post_json("/accounts", &json!({"account_id": id, "owner": id})).await;
+    let res = c
+        .post_json("/accounts", &json!({"account_id": id, "owner": id}))
+        .await;
     assert_eq!(res.status, 201, "{}", res.text());
     if cents > 0 {
-        let res = c.post_json(&format!("/accounts/{id}/deposits"), &json!({"amount_cents": cents})).await;
+        let res = c
+            .post_json(
+                &format!("/accounts/{id}/deposits"),
+                &json!({"amount_cents": cents}),
+            )
+            .await;
         assert_eq!(res.status, 200, "{}", res.text());
     }
 }
 
 async fn balance(c: &mut Client, id: &str) -> u64 {
-    c.get(&format!("/accounts/{id}")).await.json()["balance_cents"].as_u64().unwrap()
+    c.get(&format!("/accounts/{id}")).await.json()["balance_cents"]
+        .as_u64()
+        .unwrap()
 }
 
 /// The account's balance is what its history adds up to.
 async fn assert_balance_matches_history(c: &mut Client, id: &str) -> Vec<Value> {
-    let history = c.get(&format!("/accounts/{id}/history?limit=1000")).await.json();
+    let history = c
+        .get(&format!("/accounts/{id}/history?limit=1000"))
+        .await
+        .json();
     let entries = history.as_array().unwrap().clone();
-    let sum: i64 = entries.iter().map(|e| e["amount_cents"].as_i64().unwrap()).sum();
-    assert_eq!(sum, balance(c, id).await as i64, "{id}: balance against history {history}");
+    let sum: i64 = entries
+        .iter()
+        .map(|e| e["amount_cents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        sum,
+        balance(c, id).await as i64,
+        "{id}: balance against history {history}"
+    );
     entries
 }
 
@@ -44,35 +68,67 @@ async fn a_credit_that_fails_pays_the_debit_back() {
     let mut c = server.http1().await;
     open(&mut c, "ann", 10_000).await;
     open(&mut c, "bob", 0).await;
-    assert_eq!(c.request(Method::DELETE, "/accounts/bob", &[], "").await.status, 200);
+    assert_eq!(
+        c.request(Method::DELETE, "/accounts/bob", &[], "")
+            .await
+            .status,
+        200
+    );
     let t = json!({"transfer_id": "t1", "from": "ann", "to": "bob", "amount_cents": 4_000});
     let res = c.post_json("/transfers", &t).await;
     assert_eq!(res.status, 422, "{}", res.text());
-    assert!(res.json()["detail"].as_str().unwrap().contains("closed"), "{}", res.text());
+    assert!(
+        res.json()["detail"].as_str().unwrap().contains("closed"),
+        "{}",
+        res.text()
+    );
     assert_eq!(balance(&mut c, "ann").await, 10_000);
     let entries = assert_balance_matches_history(&mut c, "ann").await;
     let references: Vec<_> = entries.iter().map(|e| e["reference"].clone()).collect();
-    assert_eq!(references, [Value::Null, json!("debit:t1"), json!("reversal:t1")]);
+    assert_eq!(
+        references,
+        [Value::Null, json!("debit:t1"), json!("reversal:t1")]
+    );
     assert_eq!(c.get("/transfers/t1").await.json()["status"], "refused");
 }
 
 #[tokio::test]
 async fn a_credit_that_times_out_pays_the_debit_back() {
-    let rules = Rules { credit_delay: Duration::from_millis(300), credit_timeout: Duration::from_millis(50), ..Rules::default() };
+    let rules = Rules {
+        credit_delay: Duration::from_millis(300),
+        credit_timeout: Duration::from_millis(50),
+        ..Rules::default()
+    };
     let (server, _data) = bank(rules).await;
     let mut c = server.http1().await;
     open(&mut c, "ann", 10_000).await;
     open(&mut c, "bob", 0).await;
-    let res = c.post_json("/transfers", &json!({"transfer_id": "t1", "from": "ann", "to": "bob", "amount_cents": 4_000})).await;
+    let res = c
+        .post_json(
+            "/transfers",
+            &json!({"transfer_id": "t1", "from": "ann", "to": "bob", "amount_cents": 4_000}),
+        )
+        .await;
     assert_eq!(res.status, 422, "{}", res.text());
-    assert!(res.json()["detail"].as_str().unwrap().contains("timed out"), "{}", res.text());
-    assert_eq!((balance(&mut c, "ann").await, balance(&mut c, "bob").await), (10_000, 0));
+    assert!(
+        res.json()["detail"].as_str().unwrap().contains("timed out"),
+        "{}",
+        res.text()
+    );
+    assert_eq!(
+        (balance(&mut c, "ann").await, balance(&mut c, "bob").await),
+        (10_000, 0)
+    );
     assert_balance_matches_history(&mut c, "bob").await;
 }
 
 #[tokio::test]
 async fn the_fraud_check_refuses_bursts_from_one_account() {
-    let (server, _data) = bank(Rules { max_transfers_per_minute: 3, ..Rules::default() }).await;
+    let (server, _data) = bank(Rules {
+        max_transfers_per_minute: 3,
+        ..Rules::default()
+    })
+    .await;
     let mut c = server.http1().await;
     open(&mut c, "ann", 10_000).await;
     open(&mut c, "bob", 0).await;
@@ -123,19 +179,28 @@ async fn two_hundred_concurrent_transfers_among_ten_accounts_conserve_the_money(
         for entry in assert_balance_matches_history(&mut c, &id).await {
             if let Some(reference) = entry["reference"].as_str() {
                 let (kind, transfer) = reference.split_once(':').unwrap();
-                moves.entry(transfer.to_owned()).or_default().push(kind.to_owned());
+                moves
+                    .entry(transfer.to_owned())
+                    .or_default()
+                    .push(kind.to_owned());
             }
         }
     }
     assert_eq!(total, 100_000, "money is neither made nor lost");
     let completed = outcomes.iter().filter(|(_, s, _)| *s == 201).count();
-    assert!(completed > 100, "most transfers complete: {completed} of 200");
+    assert!(
+        completed > 100,
+        "most transfers complete: {completed} of 200"
+    );
     for (id, status, body) in &outcomes {
         let mut kinds = moves.remove(id).unwrap_or_default();
         kinds.sort();
         match status {
             201 => assert_eq!(kinds, ["credit", "debit"], "{id} moved its money once"),
-            422 => assert!(kinds.is_empty() || kinds == ["debit", "reversal"], "{id} left a trace: {kinds:?} ({body})"),
+            422 => assert!(
+                kinds.is_empty() || kinds == ["debit", "reversal"],
+                "{id} left a trace: {kinds:?} ({body})"
+            ),
             other => panic!("{id}: unexpected {other}: {body}"),
         }
     }
@@ -148,7 +213,11 @@ async fn a_transfer_interrupted_by_sigkill_completes_when_the_bank_restarts() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap();
     let program = env!("CARGO_BIN_EXE_banking-system");
-    let slow = [("ALLFRAME_DATA", dir), ("DATABASE_URL", ""), ("BANKING_CREDIT_DELAY_MS", "60000")];
+    let slow = [
+        ("ALLFRAME_DATA", dir),
+        ("DATABASE_URL", ""),
+        ("BANKING_CREDIT_DELAY_MS", "60000"),
+    ];
     let binary = RunningBinary::start_with_env(program, &slow).await;
     let addr = binary.addr();
     let mut c = Client::http1(addr).await;
@@ -160,7 +229,10 @@ async fn a_transfer_interrupted_by_sigkill_completes_when_the_bank_restarts() {
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while balance(&mut c, "ann").await == 10_000 {
-        assert!(tokio::time::Instant::now() < deadline, "the debit never happened");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the debit never happened"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     drop(binary); // SIGKILL, in the credit step's wait
@@ -170,10 +242,16 @@ async fn a_transfer_interrupted_by_sigkill_completes_when_the_bank_restarts() {
     let binary = RunningBinary::start_with_env(program, &env).await;
     let mut c = Client::http1(binary.addr()).await;
     assert_eq!(c.get("/transfers/t1").await.json()["status"], "completed");
-    assert_eq!((balance(&mut c, "ann").await, balance(&mut c, "bob").await), (7_000, 3_000));
+    assert_eq!(
+        (balance(&mut c, "ann").await, balance(&mut c, "bob").await),
+        (7_000, 3_000)
+    );
     assert_balance_matches_history(&mut c, "ann").await;
     assert_balance_matches_history(&mut c, "bob").await;
-    assert!(binary.terminate().await.success(), "a clean exit on SIGTERM");
+    assert!(
+        binary.terminate().await.success(),
+        "a clean exit on SIGTERM"
+    );
 }
 
 #[tokio::test]
@@ -182,15 +260,44 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let mut c = server.http1().await;
     open(&mut c, "ann", 500).await;
     let json_type = [("content-type", "application/json")];
-    assert_eq!(c.request(Method::POST, "/accounts/ann/deposits", &json_type, "{\"amount_cents\":").await.status, 400);
-    let negative = c.post_json("/accounts/ann/withdrawals", &json!({"amount_cents": -5})).await;
+    assert_eq!(
+        c.request(
+            Method::POST,
+            "/accounts/ann/deposits",
+            &json_type,
+            "{\"amount_cents\":"
+        )
+        .await
+        .status,
+        400
+    );
+    let negative = c
+        .post_json("/accounts/ann/withdrawals", &json!({"amount_cents": -5}))
+        .await;
     assert_eq!(negative.status, 422);
-    let untyped = c.request(Method::POST, "/accounts/ann/deposits", &[], r#"{"amount_cents":5}"#).await;
+    let untyped = c
+        .request(
+            Method::POST,
+            "/accounts/ann/deposits",
+            &[],
+            r#"{"amount_cents":5}"#,
+        )
+        .await;
     assert_eq!(untyped.status, 415);
     let huge = format!(r#"{{"amount_cents":5,"memo":"{}"}}"#, "x".repeat(32 * 1024));
-    assert_eq!(c.request(Method::POST, "/accounts/ann/deposits", &json_type, huge).await.status, 413);
+    assert_eq!(
+        c.request(Method::POST, "/accounts/ann/deposits", &json_type, huge)
+            .await
+            .status,
+        413
+    );
     let mut c = server.http1().await;
-    let missing = c.post_json("/transfers", &json!({"from": "ann", "to": "bob", "amount_cents": 5})).await;
+    let missing = c
+        .post_json(
+            "/transfers",
+            &json!({"from": "ann", "to": "bob", "amount_cents": 5}),
+        )
+        .await;
     assert_eq!(missing.status, 422);
     assert_eq!(c.get("/audit?limit=0").await.status, 422);
     assert_eq!(balance(&mut c, "ann").await, 500);
@@ -202,10 +309,18 @@ async fn the_document_states_what_the_handlers_refuse() {
     let (server, _data) = bank(Rules::default()).await;
     let doc = server.get("/openapi.json").await.json();
     let amount = &doc["components"]["schemas"]["Amount"]["properties"]["amount_cents"];
-    assert_eq!((amount["minimum"].clone(), amount["maximum"].clone()), (json!(1), json!(100_000_000)));
+    assert_eq!(
+        (amount["minimum"].clone(), amount["maximum"].clone()),
+        (json!(1), json!(100_000_000))
+    );
     let transfer = &doc["components"]["schemas"]["NewTransfer"];
     assert_eq!(transfer["properties"]["from"]["maxLength"], 64);
-    let mut required: Vec<_> = transfer["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut required: Vec<_> = transfer["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     required.sort();
     assert_eq!(required, ["amount_cents", "from", "to", "transfer_id"]);
     let post = &doc["paths"]["/transfers"]["post"]["responses"];

@@ -11,7 +11,11 @@ use banking_system::transfer::Rules;
 async fn contract_scenario() {
     let data = tempfile::tempdir().expect("a temporary directory");
     let storage = Storage::Directory(data.path().to_owned());
-    let app = async { banking_system::app(&storage, Rules::default()).await.expect("the bank opens") };
+    let app = async {
+        banking_system::app(&storage, Rules::default())
+            .await
+            .expect("the bank opens")
+    };
     let mut contract = Contract::start(app).await;
     scenario::run(&mut contract).await;
     contract.finish();

@@ -122,17 +122,39 @@ struct OrderId {
 async fn health(State(bus): Bus) -> Reply<Health> {
     let shop = bus.handlers();
     shop.query(|_: &Catalog| ()).await?;
-    Ok(Json(Health { status: "ok", storage: shop.storage().to_owned() }))
+    Ok(Json(Health {
+        status: "ok",
+        storage: shop.storage().to_owned(),
+    }))
 }
 
-async fn list_product(State(bus): Bus, Json(p): Json<NewProduct>) -> Result<(StatusCode, Json<ProductView>), Problem> {
-    let command = ListProduct { sku: p.sku.clone(), name: p.name, price_cents: p.price_cents, stock: p.stock };
+async fn list_product(
+    State(bus): Bus,
+    Json(p): Json<NewProduct>,
+) -> Result<(StatusCode, Json<ProductView>), Problem> {
+    let command = ListProduct {
+        sku: p.sku.clone(),
+        name: p.name,
+        price_cents: p.price_cents,
+        stock: p.stock,
+    };
     bus.dispatch(command).await?;
-    Ok((StatusCode::CREATED, product(State(bus), Path(Sku { sku: p.sku })).await?))
+    Ok((
+        StatusCode::CREATED,
+        product(State(bus), Path(Sku { sku: p.sku })).await?,
+    ))
 }
 
-async fn add_stock(State(bus): Bus, Path(Sku { sku }): Path<Sku>, Json(s): Json<NewStock>) -> Reply<ProductView> {
-    bus.dispatch(AddStock { sku: sku.clone(), quantity: s.quantity }).await?;
+async fn add_stock(
+    State(bus): Bus,
+    Path(Sku { sku }): Path<Sku>,
+    Json(s): Json<NewStock>,
+) -> Reply<ProductView> {
+    bus.dispatch(AddStock {
+        sku: sku.clone(),
+        quantity: s.quantity,
+    })
+    .await?;
     product(State(bus), Path(Sku { sku })).await
 }
 
@@ -142,53 +164,117 @@ async fn products(State(bus): Bus, Query(page): Query<PageQuery>) -> Reply<Produ
         return Err(Problem::invalid_field("limit", "must be between 1 and 100"));
     }
     let shop = bus.handlers();
-    let stock = shop.query(|inventory: &Inventory| inventory.0.clone()).await?;
+    let stock = shop
+        .query(|inventory: &Inventory| inventory.0.clone())
+        .await?;
     let page = shop
         .query(|catalog: &Catalog| ProductPage {
             total: catalog.0.len(),
-            items: catalog.0.iter().skip(page.offset).take(page.limit).map(|(sku, (name, price))| view(sku, name, *price, &stock)).collect(),
+            items: catalog
+                .0
+                .iter()
+                .skip(page.offset)
+                .take(page.limit)
+                .map(|(sku, (name, price))| view(sku, name, *price, &stock))
+                .collect(),
         })
         .await?;
     Ok(Json(page))
 }
 
-fn view(sku: &str, name: &str, price_cents: u64, stock: &std::collections::BTreeMap<String, Stock>) -> ProductView {
+fn view(
+    sku: &str,
+    name: &str,
+    price_cents: u64,
+    stock: &std::collections::BTreeMap<String, Stock>,
+) -> ProductView {
     let Stock { on_hand, reserved } = stock.get(sku).copied().unwrap_or_default();
-    ProductView { sku: sku.to_owned(), name: name.to_owned(), price_cents, available: on_hand - reserved }
+    ProductView {
+        sku: sku.to_owned(),
+        name: name.to_owned(),
+        price_cents,
+        available: on_hand - reserved,
+    }
 }
 
 async fn product(State(bus): Bus, Path(Sku { sku }): Path<Sku>) -> Reply<ProductView> {
     let shop = bus.handlers();
-    let stock = shop.query(|inventory: &Inventory| inventory.0.get(&sku).copied()).await?;
-    let found = shop.query(|catalog: &Catalog| catalog.0.get(&sku).cloned()).await?;
+    let stock = shop
+        .query(|inventory: &Inventory| inventory.0.get(&sku).copied())
+        .await?;
+    let found = shop
+        .query(|catalog: &Catalog| catalog.0.get(&sku).cloned())
+        .await?;
     let (Some((name, price)), Some(stock)) = (found, stock) else {
         return Err(Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no product `{sku}`")));
     };
-    Ok(Json(view(&sku, &name, price, &[(sku.clone(), stock)].into())))
+    Ok(Json(view(
+        &sku,
+        &name,
+        price,
+        &[(sku.clone(), stock)].into(),
+    )))
 }
 
 async fn cart(State(bus): Bus, Path(CartId { cart_id }): Path<CartId>) -> Reply<CartView> {
     let cart = bus.handlers().domain.load_cart(&cart_id).await?;
     let lines: Vec<Line> = cart.lines.into_values().collect();
-    let total_cents = lines.iter().map(|l| l.price_cents * u64::from(l.quantity)).sum();
-    Ok(Json(CartView { lines, total_cents, order_id: cart.order_id }))
+    let total_cents = lines
+        .iter()
+        .map(|l| l.price_cents * u64::from(l.quantity))
+        .sum();
+    Ok(Json(CartView {
+        lines,
+        total_cents,
+        order_id: cart.order_id,
+    }))
 }
 
-async fn add_to_cart(State(bus): Bus, Path(CartId { cart_id }): Path<CartId>, Json(item): Json<CartItem>) -> Reply<CartView> {
-    bus.dispatch(AddToCart { cart_id: cart_id.clone(), sku: item.sku, quantity: item.quantity }).await?;
+async fn add_to_cart(
+    State(bus): Bus,
+    Path(CartId { cart_id }): Path<CartId>,
+    Json(item): Json<CartItem>,
+) -> Reply<CartView> {
+    bus.dispatch(AddToCart {
+        cart_id: cart_id.clone(),
+        sku: item.sku,
+        quantity: item.quantity,
+    })
+    .await?;
     cart(State(bus), Path(CartId { cart_id })).await
 }
 
-async fn remove_from_cart(State(bus): Bus, Path(CartLine { cart_id, sku }): Path<CartLine>) -> Reply<CartView> {
-    bus.dispatch(RemoveFromCart { cart_id: cart_id.clone(), sku }).await?;
+async fn remove_from_cart(
+    State(bus): Bus,
+    Path(CartLine { cart_id, sku }): Path<CartLine>,
+) -> Reply<CartView> {
+    bus.dispatch(RemoveFromCart {
+        cart_id: cart_id.clone(),
+        sku,
+    })
+    .await?;
     cart(State(bus), Path(CartId { cart_id })).await
 }
 
 /// Checks the cart out and processes its order. A repeat with the same `Idempotency-Key`
 /// header returns the first answer.
-async fn checkout(State(bus): Bus, Path(CartId { cart_id }): Path<CartId>, headers: HeaderMap, Json(p): Json<Payment>) -> Result<(StatusCode, Json<OrderView>), Problem> {
-    let idempotency_key = headers.get("idempotency-key").and_then(|k| k.to_str().ok()).map(str::to_owned);
-    let order = bus.dispatch(CheckOut { cart_id, payment_token: p.payment_token, idempotency_key }).await?;
+async fn checkout(
+    State(bus): Bus,
+    Path(CartId { cart_id }): Path<CartId>,
+    headers: HeaderMap,
+    Json(p): Json<Payment>,
+) -> Result<(StatusCode, Json<OrderView>), Problem> {
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|k| k.to_str().ok())
+        .map(str::to_owned);
+    let order = bus
+        .dispatch(CheckOut {
+            cart_id,
+            payment_token: p.payment_token,
+            idempotency_key,
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 

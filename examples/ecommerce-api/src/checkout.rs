@@ -22,14 +22,22 @@ pub struct Checkout {
 
 /// The checkout saga, recording to `store`. The payment provider gets half a second per
 /// attempt and one retry.
-pub(crate) fn saga(domain: &Arc<Domain>, store: EventStore<SagaEvent, AnyBackend<SagaEvent>>) -> CheckoutSaga {
+pub(crate) fn saga(
+    domain: &Arc<Domain>,
+    store: EventStore<SagaEvent, AnyBackend<SagaEvent>>,
+) -> CheckoutSaga {
     let payment = StepPolicy {
         timeout: Duration::from_millis(500),
         retries: 1,
         backoff: Duration::from_millis(20),
     };
+    // A refusal (no stock) is an answer, not a fault: it is not retried.
+    let once = StepPolicy {
+        retries: 0,
+        ..StepPolicy::default()
+    };
     Saga::new("checkout", store)
-        .step(ReserveStock(domain.clone()))
+        .step_with(ReserveStock(domain.clone()), once)
         .step_with(TakePayment(domain.clone()), payment)
         .step(Ship(domain.clone()))
 }
@@ -47,7 +55,10 @@ impl ReserveStock {
                 sku: line.sku.clone(),
                 order_id: checkout.order_id.clone(),
             };
-            self.0.product(&line.sku, release).await.map_err(|e| e.to_string())?;
+            self.0
+                .product(&line.sku, release)
+                .await
+                .map_err(|p| p.detail().to_owned())?;
         }
         Ok(())
     }
@@ -69,7 +80,7 @@ impl SagaStep<Checkout> for ReserveStock {
                 if let Err(refused) = self.0.product(&line.sku, reserve).await {
                     // This step undoes its own half: the saga compensates only whole steps.
                     self.release(checkout).await?;
-                    return Err(refused.to_string());
+                    return Err(refused.detail().to_owned());
                 }
             }
             Ok(())
@@ -102,15 +113,25 @@ impl SagaStep<Checkout> for TakePayment {
     fn execute<'a>(&'a self, checkout: &'a Checkout) -> StepFuture<'a> {
         Box::pin(async move {
             charge(&checkout.payment_token).await?;
-            let pay = OrderCommand::Pay { order_id: checkout.order_id.clone() };
-            self.0.order(&checkout.order_id, pay).await.map_err(|e| e.to_string())
+            let pay = OrderCommand::Pay {
+                order_id: checkout.order_id.clone(),
+            };
+            self.0
+                .order(&checkout.order_id, pay)
+                .await
+                .map_err(|p| p.detail().to_owned())
         })
     }
 
     fn compensate<'a>(&'a self, checkout: &'a Checkout) -> StepFuture<'a> {
-        let refund = OrderCommand::Refund { order_id: checkout.order_id.clone() };
+        let refund = OrderCommand::Refund {
+            order_id: checkout.order_id.clone(),
+        };
         Box::pin(async move {
-            self.0.order(&checkout.order_id, refund).await.map_err(|e| e.to_string())
+            self.0
+                .order(&checkout.order_id, refund)
+                .await
+                .map_err(|p| p.detail().to_owned())
         })
     }
 }
@@ -124,11 +145,22 @@ impl SagaStep<Checkout> for Ship {
         Box::pin(async move {
             let order_id = &checkout.order_id;
             for line in &checkout.lines {
-                let ship = ProductCommand::Ship { sku: line.sku.clone(), order_id: order_id.clone() };
-                self.0.product(&line.sku, ship).await.map_err(|e| e.to_string())?;
+                let ship = ProductCommand::Ship {
+                    sku: line.sku.clone(),
+                    order_id: order_id.clone(),
+                };
+                self.0
+                    .product(&line.sku, ship)
+                    .await
+                    .map_err(|p| p.detail().to_owned())?;
             }
-            let ship = OrderCommand::Ship { order_id: order_id.clone() };
-            self.0.order(order_id, ship).await.map_err(|e| e.to_string())
+            let ship = OrderCommand::Ship {
+                order_id: order_id.clone(),
+            };
+            self.0
+                .order(order_id, ship)
+                .await
+                .map_err(|p| p.detail().to_owned())
         })
     }
 

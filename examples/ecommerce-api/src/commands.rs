@@ -1,6 +1,7 @@
 //! The commands the API sends through the `CommandBus`: each checks its own fields before
 //! any handler sees it, and a checkout carrying an idempotency key runs once.
 
+use allframe::Problem;
 use allframe::cqrs::{Command, CommandHandler, ValidationError};
 
 use crate::Shop;
@@ -15,16 +16,24 @@ pub const MAX_STOCK: u32 = 1_000_000;
 
 /// A sku or cart id: 1 to 64 letters, digits, `-` or `_`.
 fn check_id(field: &'static str, id: &str) -> Result<(), ValidationError> {
-    let plain = id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let plain = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if id.is_empty() || id.len() > 64 || !plain {
-        return Err(ValidationError::field(field, "must be 1 to 64 letters, digits, `-` or `_`"));
+        return Err(ValidationError::field(
+            field,
+            "must be 1 to 64 letters, digits, `-` or `_`",
+        ));
     }
     Ok(())
 }
 
 fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ValidationError> {
     if value < min || value > max {
-        return Err(ValidationError::field(field, format!("must be between {min} and {max}")));
+        return Err(ValidationError::field(
+            field,
+            format!("must be between {min} and {max}"),
+        ));
     }
     Ok(())
 }
@@ -41,7 +50,8 @@ impl Command for ListProduct {
     fn validate(&self) -> Result<(), ValidationError> {
         check_id("sku", &self.sku)?;
         let name = self.name.trim().chars().count() as u64;
-        check_range("name", name, 1, 200).map_err(|_| ValidationError::field("name", "must be 1 to 200 characters"))?;
+        check_range("name", name, 1, 200)
+            .map_err(|_| ValidationError::field("name", "must be 1 to 200 characters"))?;
         check_range("price_cents", self.price_cents, 1, 100_000_000)?;
         check_range("stock", self.stock.into(), 0, MAX_STOCK.into())
     }
@@ -49,10 +59,15 @@ impl Command for ListProduct {
 
 impl CommandHandler<ListProduct> for Shop {
     type Output = ();
-    type Error = ShopError;
+    type Error = Problem;
 
-    async fn handle(&self, c: ListProduct) -> Result<(), ShopError> {
-        let list = ProductCommand::List { sku: c.sku.clone(), name: c.name.trim().to_owned(), price_cents: c.price_cents, stock: c.stock };
+    async fn handle(&self, c: ListProduct) -> Result<(), Problem> {
+        let list = ProductCommand::List {
+            sku: c.sku.clone(),
+            name: c.name.trim().to_owned(),
+            price_cents: c.price_cents,
+            stock: c.stock,
+        };
         self.domain.product(&c.sku, list).await
     }
 }
@@ -71,10 +86,13 @@ impl Command for AddStock {
 
 impl CommandHandler<AddStock> for Shop {
     type Output = ();
-    type Error = ShopError;
+    type Error = Problem;
 
-    async fn handle(&self, c: AddStock) -> Result<(), ShopError> {
-        let add = ProductCommand::AddStock { sku: c.sku.clone(), quantity: c.quantity };
+    async fn handle(&self, c: AddStock) -> Result<(), Problem> {
+        let add = ProductCommand::AddStock {
+            sku: c.sku.clone(),
+            quantity: c.quantity,
+        };
         self.domain.product(&c.sku, add).await
     }
 }
@@ -96,16 +114,28 @@ impl Command for AddToCart {
 
 impl CommandHandler<AddToCart> for Shop {
     type Output = ();
-    type Error = ShopError;
+    type Error = Problem;
 
     /// The line takes the product's price of the moment.
-    async fn handle(&self, c: AddToCart) -> Result<(), ShopError> {
+    async fn handle(&self, c: AddToCart) -> Result<(), Problem> {
         let product = self.domain.load_product(&c.sku).await?;
         if !product.listed {
-            return Err(ShopError::NotFound(format!("no product `{}`", c.sku)));
+            return Err(ShopError::NotFound(format!("no product `{}`", c.sku)).into());
         }
-        let line = Line { sku: c.sku, quantity: c.quantity, price_cents: product.price_cents };
-        self.domain.cart(&c.cart_id, CartCommand::Add { cart_id: c.cart_id.clone(), line }).await
+        let line = Line {
+            sku: c.sku,
+            quantity: c.quantity,
+            price_cents: product.price_cents,
+        };
+        self.domain
+            .cart(
+                &c.cart_id,
+                CartCommand::Add {
+                    cart_id: c.cart_id.clone(),
+                    line,
+                },
+            )
+            .await
     }
 }
 
@@ -119,10 +149,13 @@ impl Command for RemoveFromCart {}
 
 impl CommandHandler<RemoveFromCart> for Shop {
     type Output = ();
-    type Error = ShopError;
+    type Error = Problem;
 
-    async fn handle(&self, c: RemoveFromCart) -> Result<(), ShopError> {
-        let remove = CartCommand::Remove { cart_id: c.cart_id.clone(), sku: c.sku };
+    async fn handle(&self, c: RemoveFromCart) -> Result<(), Problem> {
+        let remove = CartCommand::Remove {
+            cart_id: c.cart_id.clone(),
+            sku: c.sku,
+        };
         self.domain.cart(&c.cart_id, remove).await
     }
 }
@@ -149,18 +182,35 @@ impl Command for CheckOut {
 
 impl CommandHandler<CheckOut> for Shop {
     type Output = OrderView;
-    type Error = ShopError;
+    type Error = Problem;
 
-    async fn handle(&self, c: CheckOut) -> Result<OrderView, ShopError> {
+    async fn handle(&self, c: CheckOut) -> Result<OrderView, Problem> {
         let order_id = c.cart_id.clone();
-        let check_out = CartCommand::CheckOut { cart_id: c.cart_id.clone(), order_id: order_id.clone() };
+        let check_out = CartCommand::CheckOut {
+            cart_id: c.cart_id.clone(),
+            order_id: order_id.clone(),
+        };
         // Of two concurrent checkouts of one cart, the store lets one append: the other is
         // decided again on the checked-out cart and refused.
         self.domain.cart(&c.cart_id, check_out).await?;
         // Checked out, the cart no longer changes: its lines are the order's.
-        let lines: Vec<Line> = self.domain.load_cart(&c.cart_id).await?.lines.into_values().collect();
-        let place = crate::domain::OrderCommand::Place { order_id: order_id.clone(), lines: lines.clone() };
+        let lines: Vec<Line> = self
+            .domain
+            .load_cart(&c.cart_id)
+            .await?
+            .lines
+            .into_values()
+            .collect();
+        let place = crate::domain::OrderCommand::Place {
+            order_id: order_id.clone(),
+            lines: lines.clone(),
+        };
         self.domain.order(&order_id, place).await?;
-        self.process(Checkout { order_id, lines, payment_token: c.payment_token }).await
+        self.process(Checkout {
+            order_id,
+            lines,
+            payment_token: c.payment_token,
+        })
+        .await
     }
 }

@@ -24,22 +24,66 @@ pub struct Line {
 /// Everything that happens in the shop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ShopEvent {
-    ProductListed { sku: String, name: String, price_cents: u64, stock: u32 },
-    StockAdded { sku: String, quantity: u32 },
-    StockReserved { sku: String, order_id: String, quantity: u32 },
-    StockReleased { sku: String, order_id: String, quantity: u32 },
+    ProductListed {
+        sku: String,
+        name: String,
+        price_cents: u64,
+        stock: u32,
+    },
+    StockAdded {
+        sku: String,
+        quantity: u32,
+    },
+    StockReserved {
+        sku: String,
+        order_id: String,
+        quantity: u32,
+    },
+    StockReleased {
+        sku: String,
+        order_id: String,
+        quantity: u32,
+    },
     /// Reserved stock left the warehouse.
-    StockShipped { sku: String, order_id: String, quantity: u32 },
-    ItemAdded { cart_id: String, line: Line },
-    ItemRemoved { cart_id: String, sku: String },
-    CartCheckedOut { cart_id: String, order_id: String },
+    StockShipped {
+        sku: String,
+        order_id: String,
+        quantity: u32,
+    },
+    ItemAdded {
+        cart_id: String,
+        line: Line,
+    },
+    ItemRemoved {
+        cart_id: String,
+        sku: String,
+    },
+    CartCheckedOut {
+        cart_id: String,
+        order_id: String,
+    },
     /// Schema 2; schema 1 wrote `items: [{sku, qty}]` and `total` in dollars (see
     /// [`ShopEvent::upcasters`]).
-    OrderPlaced { order_id: String, lines: Vec<Line>, total_cents: u64 },
-    PaymentTaken { order_id: String, amount_cents: u64 },
-    PaymentRefunded { order_id: String, amount_cents: u64 },
-    OrderShipped { order_id: String },
-    OrderCancelled { order_id: String, reason: String },
+    OrderPlaced {
+        order_id: String,
+        lines: Vec<Line>,
+        total_cents: u64,
+    },
+    PaymentTaken {
+        order_id: String,
+        amount_cents: u64,
+    },
+    PaymentRefunded {
+        order_id: String,
+        amount_cents: u64,
+    },
+    OrderShipped {
+        order_id: String,
+    },
+    OrderCancelled {
+        order_id: String,
+        reason: String,
+    },
 }
 
 impl Event for ShopEvent {
@@ -74,8 +118,10 @@ impl Event for ShopEvent {
                 .ok_or("no `items`")?
                 .iter()
                 .map(|item| {
-                    Some(json!({"sku": item["sku"].as_str()?, "quantity": item["qty"].as_u64()?,
-                                "price_cents": cents(&item["unit_price"])?}))
+                    Some(
+                        json!({"sku": item["sku"].as_str()?, "quantity": item["qty"].as_u64()?,
+                                "price_cents": cents(&item["unit_price"])?}),
+                    )
                 })
                 .collect();
             Ok(json!({"OrderPlaced": {
@@ -98,12 +144,30 @@ pub struct Product {
 
 #[derive(Debug, Clone)]
 pub enum ProductCommand {
-    List { sku: String, name: String, price_cents: u64, stock: u32 },
-    AddStock { sku: String, quantity: u32 },
-    Reserve { sku: String, order_id: String, quantity: u32 },
+    List {
+        sku: String,
+        name: String,
+        price_cents: u64,
+        stock: u32,
+    },
+    AddStock {
+        sku: String,
+        quantity: u32,
+    },
+    Reserve {
+        sku: String,
+        order_id: String,
+        quantity: u32,
+    },
     /// Releases whatever `order_id` holds (nothing if it holds nothing: retries are safe).
-    Release { sku: String, order_id: String },
-    Ship { sku: String, order_id: String },
+    Release {
+        sku: String,
+        order_id: String,
+    },
+    Ship {
+        sku: String,
+        order_id: String,
+    },
 }
 
 impl Product {
@@ -123,9 +187,21 @@ impl Aggregate for Product {
             return Err(ShopError::NotFound("no such product".into()));
         }
         Ok(match command {
-            List { .. } if self.listed => return Err(ShopError::Conflict("the sku is taken".into())),
-            List { sku, name, price_cents, stock } => {
-                vec![ShopEvent::ProductListed { sku, name, price_cents, stock }]
+            List { .. } if self.listed => {
+                return Err(ShopError::Conflict("the sku is taken".into()));
+            }
+            List {
+                sku,
+                name,
+                price_cents,
+                stock,
+            } => {
+                vec![ShopEvent::ProductListed {
+                    sku,
+                    name,
+                    price_cents,
+                    stock,
+                }]
             }
             AddStock { sku, quantity } => vec![ShopEvent::StockAdded { sku, quantity }],
             Reserve { order_id, .. } if self.reserved.contains_key(&order_id) => vec![],
@@ -135,8 +211,16 @@ impl Aggregate for Product {
                     self.available()
                 )));
             }
-            Reserve { sku, order_id, quantity } => {
-                vec![ShopEvent::StockReserved { sku, order_id, quantity }]
+            Reserve {
+                sku,
+                order_id,
+                quantity,
+            } => {
+                vec![ShopEvent::StockReserved {
+                    sku,
+                    order_id,
+                    quantity,
+                }]
             }
             Release { sku, order_id } | Ship { sku, order_id }
                 if !self.reserved.contains_key(&order_id) =>
@@ -146,28 +230,42 @@ impl Aggregate for Product {
             }
             Release { sku, order_id } => {
                 let quantity = self.reserved[&order_id];
-                vec![ShopEvent::StockReleased { sku, order_id, quantity }]
+                vec![ShopEvent::StockReleased {
+                    sku,
+                    order_id,
+                    quantity,
+                }]
             }
             Ship { sku, order_id } => {
                 let quantity = self.reserved[&order_id];
-                vec![ShopEvent::StockShipped { sku, order_id, quantity }]
+                vec![ShopEvent::StockShipped {
+                    sku,
+                    order_id,
+                    quantity,
+                }]
             }
         })
     }
 
     fn apply(&mut self, event: &ShopEvent) {
         match event {
-            ShopEvent::ProductListed { price_cents, stock, .. } => {
+            ShopEvent::ProductListed {
+                price_cents, stock, ..
+            } => {
                 self.listed = true;
                 self.price_cents = *price_cents;
                 self.on_hand = *stock;
             }
             ShopEvent::StockAdded { quantity, .. } => self.on_hand += quantity,
-            ShopEvent::StockReserved { order_id, quantity, .. } => {
+            ShopEvent::StockReserved {
+                order_id, quantity, ..
+            } => {
                 self.reserved.insert(order_id.clone(), *quantity);
             }
             ShopEvent::StockReleased { order_id, .. } => drop(self.reserved.remove(order_id)),
-            ShopEvent::StockShipped { order_id, quantity, .. } => {
+            ShopEvent::StockShipped {
+                order_id, quantity, ..
+            } => {
                 self.reserved.remove(order_id);
                 self.on_hand -= quantity;
             }
@@ -221,7 +319,10 @@ impl Aggregate for Cart {
             ShopEvent::ItemAdded { line, .. } => {
                 // Adding a product again adds to its quantity at the newest price.
                 let quantity = self.lines.get(&line.sku).map_or(0, |l| l.quantity);
-                let line = Line { quantity: quantity + line.quantity, ..line.clone() };
+                let line = Line {
+                    quantity: quantity + line.quantity,
+                    ..line.clone()
+                };
                 self.lines.insert(line.sku.clone(), line);
             }
             ShopEvent::ItemRemoved { sku, .. } => drop(self.lines.remove(sku)),
@@ -254,12 +355,24 @@ pub struct Order {
 
 #[derive(Debug, Clone)]
 pub enum OrderCommand {
-    Place { order_id: String, lines: Vec<Line> },
+    Place {
+        order_id: String,
+        lines: Vec<Line>,
+    },
     /// Records a payment (nothing if already paid: retries are safe).
-    Pay { order_id: String },
-    Refund { order_id: String },
-    Ship { order_id: String },
-    Cancel { order_id: String, reason: String },
+    Pay {
+        order_id: String,
+    },
+    Refund {
+        order_id: String,
+    },
+    Ship {
+        order_id: String,
+    },
+    Cancel {
+        order_id: String,
+        reason: String,
+    },
 }
 
 impl Aggregate for Order {
@@ -273,14 +386,27 @@ impl Aggregate for Order {
         Ok(match command {
             OrderCommand::Place { .. } if status != New => vec![],
             OrderCommand::Place { order_id, lines } => {
-                let total_cents = lines.iter().map(|l| l.price_cents * u64::from(l.quantity)).sum();
-                vec![ShopEvent::OrderPlaced { order_id, lines, total_cents }]
+                let total_cents = lines
+                    .iter()
+                    .map(|l| l.price_cents * u64::from(l.quantity))
+                    .sum();
+                vec![ShopEvent::OrderPlaced {
+                    order_id,
+                    lines,
+                    total_cents,
+                }]
             }
             OrderCommand::Pay { order_id } if status == Placed => {
-                vec![ShopEvent::PaymentTaken { order_id, amount_cents: self.total_cents }]
+                vec![ShopEvent::PaymentTaken {
+                    order_id,
+                    amount_cents: self.total_cents,
+                }]
             }
             OrderCommand::Refund { order_id } if self.paid_cents > 0 => {
-                vec![ShopEvent::PaymentRefunded { order_id, amount_cents: self.paid_cents }]
+                vec![ShopEvent::PaymentRefunded {
+                    order_id,
+                    amount_cents: self.paid_cents,
+                }]
             }
             OrderCommand::Ship { order_id } if status == Paid => {
                 vec![ShopEvent::OrderShipped { order_id }]
@@ -297,7 +423,9 @@ impl Aggregate for Order {
 
     fn apply(&mut self, event: &ShopEvent) {
         match event {
-            ShopEvent::OrderPlaced { lines, total_cents, .. } => {
+            ShopEvent::OrderPlaced {
+                lines, total_cents, ..
+            } => {
                 self.status = OrderStatus::Placed;
                 self.lines = lines.clone();
                 self.total_cents = *total_cents;

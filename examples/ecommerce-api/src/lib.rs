@@ -16,12 +16,12 @@ use std::sync::Arc;
 use allframe::cqrs::{
     Aggregate, Aggregates, AnyBackend, CommandBus, Projections, SagaOutcome, Storage,
 };
+use allframe::http::StatusCode;
 use allframe::middleware::{Layer, RequestIdLayer, RequestIdService};
-use allframe::{RouterService, ServerConfig};
+use allframe::{Problem, RouterService, ServerConfig};
 
 use crate::checkout::{Checkout, CheckoutSaga};
-use crate::domain::{Cart, Order, OrderCommand, OrderStatus, Product, ShopEvent};
-use crate::error::ShopError;
+use crate::domain::{Cart, Order, OrderCommand, Product, ShopEvent};
 use crate::views::{Catalog, Inventory, OrderView, Orders};
 
 pub use crate::api::router;
@@ -40,7 +40,7 @@ pub struct Domain {
 macro_rules! execute_on {
     ($($name:ident: $aggregate:ty => $field:ident, $prefix:literal;)*) => {$(
         #[doc = concat!("Executes a command on `", $prefix, "<id>`.")]
-        pub async fn $name(&self, id: &str, command: <$aggregate as Aggregate>::Command) -> Result<(), ShopError> {
+        pub async fn $name(&self, id: &str, command: <$aggregate as Aggregate>::Command) -> Result<(), Problem> {
             self.$field.execute(&format!(concat!($prefix, "{}"), id), command).await?;
             Ok(())
         }
@@ -55,12 +55,12 @@ impl Domain {
     }
 
     /// The current state of cart `id`.
-    pub async fn load_cart(&self, id: &str) -> Result<Cart, ShopError> {
+    pub async fn load_cart(&self, id: &str) -> Result<Cart, Problem> {
         Ok(self.carts.load(&format!("cart-{id}")).await?.0)
     }
 
     /// The current state of product `sku`.
-    pub async fn load_product(&self, sku: &str) -> Result<Product, ShopError> {
+    pub async fn load_product(&self, sku: &str) -> Result<Product, Problem> {
         Ok(self.products.load(&format!("product-{sku}")).await?.0)
     }
 }
@@ -77,7 +77,7 @@ pub struct Shop {
 impl Shop {
     /// Opens the shop's stores in `storage` (`events` and `sagas`), catches its projections
     /// up and finishes every checkout an earlier process left half done.
-    pub async fn open(storage: &Storage) -> Result<Self, ShopError> {
+    pub async fn open(storage: &Storage) -> Result<Self, Problem> {
         let events = storage.open::<ShopEvent>("events").await?;
         let domain = Arc::new(Domain {
             products: Aggregates::new(events.clone()),
@@ -89,14 +89,13 @@ impl Shop {
             .register::<Inventory>()
             .register::<Orders>();
         let checkout = checkout::saga(&domain, storage.open("sagas").await?);
-        let shop = Self { domain, views, checkout, storage: storage.to_string() };
-        let unfinished: Vec<String> = shop
-            .query(|orders: &Orders| {
-                let open = |o: &&OrderView| matches!(o.status, OrderStatus::Placed | OrderStatus::Paid);
-                orders.0.values().filter(open).map(|o| o.id.clone()).collect()
-            })
-            .await?;
-        for order_id in unfinished {
+        let shop = Self {
+            domain,
+            views,
+            checkout,
+            storage: storage.to_string(),
+        };
+        for order_id in shop.checkout.unfinished().await? {
             let outcome = shop.checkout.resume(&order_id).await?;
             shop.finish(&order_id, outcome).await?;
         }
@@ -105,12 +104,15 @@ impl Shop {
 
     /// Reads projection `P` once it has caught up with every event appended so far, so a
     /// client reads its own writes.
-    pub async fn query<P, R>(&self, read: impl FnOnce(&P) -> R) -> Result<R, ShopError>
+    pub async fn query<P, R>(&self, read: impl FnOnce(&P) -> R) -> Result<R, Problem>
     where
         P: allframe::cqrs::Projection<ShopEvent>,
     {
-        self.views.catch_up().await?;
-        Ok(self.views.with(read).expect("every projection is registered in Shop::open"))
+        Ok(self
+            .views
+            .query(read)
+            .await?
+            .expect("registered in Shop::open"))
     }
 
     /// Where the shop keeps its events, for `/health`.
@@ -119,30 +121,39 @@ impl Shop {
     }
 
     /// Runs the checkout saga of an order just placed.
-    async fn process(&self, checkout: Checkout) -> Result<OrderView, ShopError> {
+    async fn process(&self, checkout: Checkout) -> Result<OrderView, Problem> {
         let order_id = checkout.order_id.clone();
         let outcome = self.checkout.run(&order_id, checkout).await?;
         self.finish(&order_id, outcome).await
     }
 
     /// Cancels an order whose saga compensated, and says why the checkout failed.
-    async fn finish(&self, order_id: &str, outcome: SagaOutcome) -> Result<OrderView, ShopError> {
+    async fn finish(&self, order_id: &str, outcome: SagaOutcome) -> Result<OrderView, Problem> {
         let SagaOutcome::Compensated { failed_step, error } = outcome else {
             return self.order(order_id).await;
         };
-        let cancel = OrderCommand::Cancel { order_id: order_id.to_owned(), reason: error.clone() };
+        let cancel = OrderCommand::Cancel {
+            order_id: order_id.to_owned(),
+            reason: error.clone(),
+        };
         self.domain.order(order_id, cancel).await?;
-        Err(match failed_step {
-            "take-payment" => ShopError::PaymentFailed { order_id: order_id.to_owned(), reason: error },
-            _ => ShopError::Conflict(format!("order `{order_id}` is cancelled: {error}")),
-        })
+        // A failed payment is the customer's to fix (402); anything else is the stock (409).
+        let status = match failed_step {
+            "take-payment" => StatusCode::PAYMENT_REQUIRED,
+            _ => StatusCode::CONFLICT,
+        };
+        Err(Problem::new(status).with_detail(format!(
+            "order `{order_id}` is cancelled, its stock released: {failed_step} failed: {error}"
+        )))
     }
 
     /// Order `id` as the orders projection has it.
-    pub async fn order(&self, id: &str) -> Result<OrderView, ShopError> {
+    pub async fn order(&self, id: &str) -> Result<OrderView, Problem> {
         self.query(|orders: &Orders| orders.0.get(id).cloned())
             .await?
-            .ok_or_else(|| ShopError::NotFound(format!("no order `{id}`")))
+            .ok_or_else(|| {
+                Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no order `{id}`"))
+            })
     }
 }
 
@@ -155,7 +166,7 @@ pub fn server_config() -> ServerConfig {
 pub type App = RequestIdService<RouterService<Arc<CommandBus<Shop>>>>;
 
 /// The shop over `storage`.
-pub async fn app(storage: &Storage) -> Result<App, ShopError> {
+pub async fn app(storage: &Storage) -> Result<App, Problem> {
     let shop = Shop::open(storage).await?;
     Ok(RequestIdLayer::new().layer(router().with_state(Arc::new(CommandBus::new(shop)))))
 }

@@ -10,7 +10,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let storage = Storage::from_env("ecommerce-api")?;
     let app = ecommerce_api::app(&storage).await?;
     let listener = tokio::net::TcpListener::bind(env_addr()).await?;
-    eprintln!("ecommerce-api listening on http://{}, events in {storage}", listener.local_addr()?);
+    eprintln!(
+        "ecommerce-api listening on http://{}, events in {storage}",
+        listener.local_addr()?
+    );
     allframe::serve(listener, app)
         .config(ecommerce_api::server_config())
         .with_graceful_shutdown(shutdown_signal())

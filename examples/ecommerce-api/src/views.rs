@@ -26,7 +26,13 @@ impl Projection<ShopEvent> for Catalog {
     const NAME: &'static str = "catalog";
 
     fn apply(&mut self, event: &Envelope<ShopEvent>) {
-        if let ShopEvent::ProductListed { sku, name, price_cents, .. } = &event.payload {
+        if let ShopEvent::ProductListed {
+            sku,
+            name,
+            price_cents,
+            ..
+        } = &event.payload
+        {
             self.0.insert(sku.clone(), (name.clone(), *price_cents));
         }
     }
@@ -50,7 +56,13 @@ impl Projection<ShopEvent> for Inventory {
         use ShopEvent::*;
         match &event.payload {
             ProductListed { sku, stock, .. } => {
-                self.0.insert(sku.clone(), Stock { on_hand: *stock, reserved: 0 });
+                self.0.insert(
+                    sku.clone(),
+                    Stock {
+                        on_hand: *stock,
+                        reserved: 0,
+                    },
+                );
             }
             StockAdded { sku, quantity } => self.entry(sku).on_hand += quantity,
             StockReserved { sku, quantity, .. } => self.entry(sku).reserved += quantity,
@@ -93,7 +105,11 @@ impl Projection<ShopEvent> for Orders {
     fn apply(&mut self, event: &Envelope<ShopEvent>) {
         use ShopEvent::*;
         let (order_id, status) = match &event.payload {
-            OrderPlaced { order_id, lines, total_cents } => {
+            OrderPlaced {
+                order_id,
+                lines,
+                total_cents,
+            } => {
                 let view = OrderView {
                     id: order_id.clone(),
                     status: OrderStatus::Placed,

@@ -10,8 +10,13 @@ use serde_json::{Value, json};
 /// The shop on a fresh data directory (kept until the returned guard drops).
 async fn shop() -> (TestServer, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let app = ecommerce_api::app(&Storage::Directory(data.path().to_owned())).await.expect("the shop opens");
-    (TestServer::start_with(app, ecommerce_api::server_config()).await, data)
+    let app = ecommerce_api::app(&Storage::Directory(data.path().to_owned()))
+        .await
+        .expect("the shop opens");
+    (
+        TestServer::start_with(app, ecommerce_api::server_config()).await,
+        data,
+    )
 }
 
 /// Lists `sku` with `stock` units at 10.00 and puts `quantity` of it in cart `cart`.
@@ -19,7 +24,12 @@ async fn cart_with(c: &mut Client, sku: &str, stock: u32, cart: &str, quantity: 
     let product = json!({"sku": sku, "name": sku, "price_cents": 1000, "stock": stock});
     let listed = c.post_json("/products", &product).await.status;
     assert!(listed == 201 || listed == 409, "{listed}");
-    let res = c.post_json(&format!("/carts/{cart}/items"), &json!({"sku": sku, "quantity": quantity})).await;
+    let res = c
+        .post_json(
+            &format!("/carts/{cart}/items"),
+            &json!({"sku": sku, "quantity": quantity}),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.text());
 }
 
@@ -34,7 +44,10 @@ async fn of_two_concurrent_checkouts_of_one_cart_one_wins() {
     cart_with(&mut c, "mug", 10, "c1", 3).await;
     let (mut a, mut b) = (server.http1().await, server.http1().await);
     let visa = json!({"payment_token": "tok_visa"});
-    let (first, second) = tokio::join!(a.post_json("/carts/c1/checkout", &visa), b.post_json("/carts/c1/checkout", &visa));
+    let (first, second) = tokio::join!(
+        a.post_json("/carts/c1/checkout", &visa),
+        b.post_json("/carts/c1/checkout", &visa)
+    );
     let mut statuses = [first.status.as_u16(), second.status.as_u16()];
     statuses.sort();
     assert_eq!(statuses, [201, 409], "{} / {}", first.text(), second.text());
@@ -47,13 +60,33 @@ async fn a_checkout_repeated_with_its_idempotency_key_answers_the_same() {
     let mut c = server.http1().await;
     cart_with(&mut c, "mug", 10, "c1", 1).await;
     let body = br#"{"payment_token":"tok_visa"}"#.as_slice();
-    let headers = [("content-type", "application/json"), ("idempotency-key", "k-1")];
-    let first = c.request(Method::POST, "/carts/c1/checkout", &headers, body).await;
-    let again = c.request(Method::POST, "/carts/c1/checkout", &headers, body).await;
-    assert_eq!((first.status.as_u16(), again.status.as_u16()), (201, 201), "{}", again.text());
+    let headers = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "k-1"),
+    ];
+    let first = c
+        .request(Method::POST, "/carts/c1/checkout", &headers, body)
+        .await;
+    let again = c
+        .request(Method::POST, "/carts/c1/checkout", &headers, body)
+        .await;
+    assert_eq!(
+        (first.status.as_u16(), again.status.as_u16()),
+        (201, 201),
+        "{}",
+        again.text()
+    );
     assert_eq!(first.json(), again.json());
-    let other_key = [("content-type", "application/json"), ("idempotency-key", "k-2")];
-    assert_eq!(c.request(Method::POST, "/carts/c1/checkout", &other_key, body).await.status, 409);
+    let other_key = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "k-2"),
+    ];
+    assert_eq!(
+        c.request(Method::POST, "/carts/c1/checkout", &other_key, body)
+            .await
+            .status,
+        409
+    );
     assert_eq!(available(&mut c, "mug").await, 9);
 }
 
@@ -62,12 +95,22 @@ async fn a_payment_that_times_out_is_compensated() {
     let (server, _data) = shop().await;
     let mut c = server.http1().await;
     cart_with(&mut c, "mug", 4, "c1", 4).await;
-    let res = c.post_json("/carts/c1/checkout", &json!({"payment_token": "tok_slow"})).await;
+    let res = c
+        .post_json("/carts/c1/checkout", &json!({"payment_token": "tok_slow"}))
+        .await;
     assert_eq!(res.status, 402, "{}", res.text());
-    assert!(res.json()["detail"].as_str().unwrap().contains("timed out"), "{}", res.text());
+    assert!(
+        res.json()["detail"].as_str().unwrap().contains("timed out"),
+        "{}",
+        res.text()
+    );
     let order = c.get("/orders/c1").await.json();
     assert_eq!(order["status"], "cancelled");
-    assert_eq!(available(&mut c, "mug").await, 4, "the reservation was released");
+    assert_eq!(
+        available(&mut c, "mug").await,
+        4,
+        "the reservation was released"
+    );
 }
 
 #[tokio::test]
@@ -76,26 +119,63 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let mut c = server.http1().await;
     cart_with(&mut c, "mug", 5, "c1", 1).await;
     let json_type = [("content-type", "application/json")];
-    let malformed = c.request(Method::POST, "/carts/c1/items", &json_type, "{\"sku\": ").await;
+    let malformed = c
+        .request(Method::POST, "/carts/c1/items", &json_type, "{\"sku\": ")
+        .await;
     assert_eq!(malformed.status, 400);
-    assert_eq!(malformed.header("content-type"), Some("application/problem+json"));
-    let untyped = c.request(Method::POST, "/carts/c1/items", &[], r#"{"sku":"mug","quantity":1}"#).await;
+    assert_eq!(
+        malformed.header("content-type"),
+        Some("application/problem+json")
+    );
+    let untyped = c
+        .request(
+            Method::POST,
+            "/carts/c1/items",
+            &[],
+            r#"{"sku":"mug","quantity":1}"#,
+        )
+        .await;
     assert_eq!(untyped.status, 415);
-    let wrong_shape = c.post_json("/carts/c1/items", &json!({"sku": "mug", "quantity": -1})).await;
+    let wrong_shape = c
+        .post_json("/carts/c1/items", &json!({"sku": "mug", "quantity": -1}))
+        .await;
     assert_eq!(wrong_shape.status, 422);
-    let too_many = c.post_json("/carts/c1/items", &json!({"sku": "mug", "quantity": 100})).await;
-    assert_eq!(too_many.json()["errors"]["quantity"][0], "must be between 1 and 99");
-    let bad_id = c.post_json("/carts/c%201/items", &json!({"sku": "mug", "quantity": 1})).await;
+    let too_many = c
+        .post_json("/carts/c1/items", &json!({"sku": "mug", "quantity": 100}))
+        .await;
+    assert_eq!(
+        too_many.json()["errors"]["quantity"][0],
+        "must be between 1 and 99"
+    );
+    let bad_id = c
+        .post_json("/carts/c%201/items", &json!({"sku": "mug", "quantity": 1}))
+        .await;
     assert_eq!(bad_id.status, 422, "{}", bad_id.text());
-    let huge = format!(r#"{{"sku":"mug","quantity":1,"note":"{}"}}"#, "x".repeat(100 * 1024));
+    let huge = format!(
+        r#"{{"sku":"mug","quantity":1,"note":"{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
     // The server closes a connection whose body it refused unread: a new one for the rest.
-    assert_eq!(c.request(Method::POST, "/carts/c1/items", &json_type, huge).await.status, 413);
+    assert_eq!(
+        c.request(Method::POST, "/carts/c1/items", &json_type, huge)
+            .await
+            .status,
+        413
+    );
     let mut c = server.http1().await;
     let page = c.get("/products?limit=0").await;
     assert_eq!(page.status, 422);
-    assert_eq!(c.request(Method::DELETE, "/carts/c1/items/tee", &[], "").await.status, 404);
+    assert_eq!(
+        c.request(Method::DELETE, "/carts/c1/items/tee", &[], "")
+            .await
+            .status,
+        404
+    );
     let cart = c.get("/carts/c1").await.json();
-    assert_eq!(cart["lines"], json!([{"sku": "mug", "quantity": 1, "price_cents": 1000}]));
+    assert_eq!(
+        cart["lines"],
+        json!([{"sku": "mug", "quantity": 1, "price_cents": 1000}])
+    );
     assert_eq!(available(&mut c, "mug").await, 5);
 }
 
@@ -104,15 +184,30 @@ async fn the_document_states_what_the_handlers_refuse() {
     let (server, _data) = shop().await;
     let doc = server.get("/openapi.json").await.json();
     let item = &doc["components"]["schemas"]["CartItem"]["properties"];
-    assert_eq!((item["quantity"]["minimum"].clone(), item["quantity"]["maximum"].clone()), (json!(1), json!(99)));
+    assert_eq!(
+        (
+            item["quantity"]["minimum"].clone(),
+            item["quantity"]["maximum"].clone()
+        ),
+        (json!(1), json!(99))
+    );
     assert_eq!(item["sku"]["maxLength"], 64);
     let product = &doc["components"]["schemas"]["NewProduct"]["properties"];
     assert_eq!(product["name"]["minLength"], 1);
     let add = &doc["paths"]["/carts/{cart_id}/items"]["post"];
     for status in ["400", "413", "415", "422"] {
-        assert!(add["responses"][status].is_object(), "{status} undocumented: {add}");
+        assert!(
+            add["responses"][status].is_object(),
+            "{status} undocumented: {add}"
+        );
     }
-    let limit = doc["paths"]["/products"]["get"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "limit").cloned().unwrap();
+    let limit = doc["paths"]["/products"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .cloned()
+        .unwrap();
     assert_eq!(limit["schema"]["maximum"], 100);
 }
 
@@ -123,7 +218,8 @@ async fn old_orders_fold_into_todays_aggregate() {
     let storage = Storage::Directory(data.path().to_owned());
     {
         let events = storage.open::<ShopEvent>("events").await.unwrap();
-        let fixture: Vec<Value> = serde_json::from_str(include_str!("../fixtures/orders-v1.json")).unwrap();
+        let fixture: Vec<Value> =
+            serde_json::from_str(include_str!("../fixtures/orders-v1.json")).unwrap();
         for event in fixture {
             let raw = RawEvent {
                 event_type: event["event_type"].as_str().unwrap().to_owned(),
@@ -131,16 +227,29 @@ async fn old_orders_fold_into_todays_aggregate() {
                 metadata: Metadata::default(),
                 payload: event["payload"].clone(),
             };
-            events.append_raw(event["stream"].as_str().unwrap(), ExpectedVersion::Any, vec![raw]).await.unwrap();
+            events
+                .append_raw(
+                    event["stream"].as_str().unwrap(),
+                    ExpectedVersion::Any,
+                    vec![raw],
+                )
+                .await
+                .unwrap();
         }
         let orders = allframe::cqrs::Aggregates::<Order, _>::new(events);
         let (order, version) = orders.load("order-legacy-1").await.unwrap();
-        assert_eq!((order.status, order.total_cents, version), (OrderStatus::Shipped, 4500, 3));
+        assert_eq!(
+            (order.status, order.total_cents, version),
+            (OrderStatus::Shipped, 4500, 3)
+        );
         assert_eq!(order.lines[0].price_cents, 1250);
     }
     let server = TestServer::start(ecommerce_api::app(&storage).await.unwrap()).await;
     let shipped = server.get("/orders/legacy-1").await.json();
-    assert_eq!((shipped["status"].clone(), shipped["total_cents"].clone()), (json!("shipped"), json!(4500)));
+    assert_eq!(
+        (shipped["status"].clone(), shipped["total_cents"].clone()),
+        (json!("shipped"), json!(4500))
+    );
     let cancelled = server.get("/orders/legacy-2").await.json();
     assert_eq!(cancelled["total_cents"], 999);
     assert_eq!(cancelled["reason"], "customer asked");
@@ -156,15 +265,23 @@ async fn the_binary_keeps_its_orders_across_restarts() {
     let binary = RunningBinary::start_with_env(env!("CARGO_BIN_EXE_ecommerce-api"), &env).await;
     let mut c = Client::http1(binary.addr()).await;
     cart_with(&mut c, "mug", 3, "c1", 2).await;
-    let res = c.post_json("/carts/c1/checkout", &json!({"payment_token": "tok_visa"})).await;
+    let res = c
+        .post_json("/carts/c1/checkout", &json!({"payment_token": "tok_visa"}))
+        .await;
     assert_eq!(res.status, 201);
     assert!(res.header("x-request-id").is_some());
     drop(c);
-    assert!(binary.terminate().await.success(), "a clean exit on SIGTERM");
+    assert!(
+        binary.terminate().await.success(),
+        "a clean exit on SIGTERM"
+    );
     let binary = RunningBinary::start_with_env(env!("CARGO_BIN_EXE_ecommerce-api"), &env).await;
     let mut c = Client::http1(binary.addr()).await;
     assert_eq!(c.get("/orders/c1").await.json()["status"], "shipped");
     assert_eq!(available(&mut c, "mug").await, 1);
     let health = c.get("/health").await.json();
-    assert!(health["storage"].as_str().unwrap().contains(dir), "{health}");
+    assert!(
+        health["storage"].as_str().unwrap().contains(dir),
+        "{health}"
+    );
 }
