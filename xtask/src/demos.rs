@@ -43,6 +43,8 @@ pub(crate) struct Figures {
     pub(crate) code_lines: usize,
     /// From spawning the binary to its first `200` on `GET /health`, empty store.
     pub(crate) startup_ms: f64,
+    /// The same, started again on the data the scenario left.
+    pub(crate) reopen_ms: f64,
     /// Resident memory once healthy, before any other request.
     pub(crate) idle_rss_bytes: u64,
     /// The process's peak resident memory, read after the scenario.
@@ -103,6 +105,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         &[
             ("code_lines", "lines"),
             ("startup_ms", "ms"),
+            ("reopen_ms", "ms"),
             ("idle_rss_bytes", "bytes"),
             ("peak_rss_bytes", "bytes"),
             ("requests", "requests"),
@@ -231,25 +234,7 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
     let timings = work.join("timings.txt");
     let _ = std::fs::remove_file(&timings);
 
-    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let log_file =
-        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let started = Instant::now();
-    let child = Command::new(binary)
-        .env("ALLFRAME_ADDR", addr.to_string())
-        .env("ALLFRAME_DATA", &data)
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    let mut server = Running {
-        child,
-        log: log.clone(),
-    };
-    server.wait_healthy(addr, started)?;
-    let startup = started.elapsed();
+    let (mut server, addr, startup) = Running::start(binary, &data, &log)?;
     let idle_rss_bytes = status_bytes(server.pid(), "VmRSS")?;
 
     let sh = shell::at_root()?;
@@ -271,6 +256,9 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
         })?;
     let peak_rss_bytes = status_bytes(server.pid(), "VmHWM")?;
     server.terminate()?;
+    // Started again on the scenario's events: start-up with recovery and projections.
+    let (mut reopened, _, reopen) = Running::start(binary, &data, &work.join("reopen.log"))?;
+    reopened.terminate()?;
 
     let mut micros = read_timings(&timings)?;
     micros.sort_unstable();
@@ -278,6 +266,7 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool) -> Result<Figures> {
         demo: demo.name.clone(),
         code_lines: code_lines(&shell::root().join(&demo.path).join("src")),
         startup_ms: startup.as_secs_f64() * 1e3,
+        reopen_ms: reopen.as_secs_f64() * 1e3,
         idle_rss_bytes,
         peak_rss_bytes,
         requests: micros.len(),
@@ -300,6 +289,30 @@ struct Running {
 }
 
 impl Running {
+    /// Starts `binary` on a free port over `data`, its output to `log`, and waits until it
+    /// is healthy: the process, its address and how long that took.
+    fn start(binary: &Path, data: &Path, log: &Path) -> Result<(Self, SocketAddr, Duration)> {
+        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .env("ALLFRAME_ADDR", addr.to_string())
+            .env("ALLFRAME_DATA", data)
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut running = Running {
+            child,
+            log: log.to_owned(),
+        };
+        running.wait_healthy(addr, started)?;
+        Ok((running, addr, started.elapsed()))
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -484,6 +497,7 @@ fn table(demos: &Demos, report: &Report) -> Table {
             "demo",
             "code lines",
             "start-up",
+            "reopened",
             "idle RSS",
             "peak RSS",
             "requests",
@@ -506,6 +520,7 @@ fn table(demos: &Demos, report: &Report) -> Table {
             f.demo.clone(),
             f.code_lines.to_string(),
             format!("{:.0} ms", f.startup_ms),
+            format!("{:.0} ms", f.reopen_ms),
             mib(f.idle_rss_bytes),
             mib(f.peak_rss_bytes),
             f.requests.to_string(),
@@ -593,6 +608,7 @@ mod tests {
             demo: "shop".into(),
             code_lines,
             startup_ms,
+            reopen_ms: startup_ms,
             idle_rss_bytes: 5 << 20,
             peak_rss_bytes: 8 << 20,
             requests: 10,

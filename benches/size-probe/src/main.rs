@@ -32,6 +32,24 @@ async fn echo(Json(body): Json<Message>) -> Json<Message> {
     Json(body)
 }
 
+/// A sign-up whose fields garde checks (and, with `openapi`, the schema states).
+#[cfg(feature = "validate")]
+#[derive(Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+struct Signup {
+    #[garde(length(chars, min = 1, max = 40))]
+    name: String,
+    #[garde(range(min = 13))]
+    age: u8,
+}
+
+#[cfg(feature = "validate")]
+async fn signup(
+    allframe::validate::Valid(Json(signup)): allframe::validate::Valid<Json<Signup>>,
+) -> String {
+    format!("{} ({})", signup.name, signup.age)
+}
+
 async fn user(Path(id): Path<u64>) -> String {
     format!("user {id}")
 }
@@ -62,6 +80,8 @@ fn app() -> allframe::RouterService<AppState> {
         .route("/users/{id}", get(user));
     #[cfg(feature = "di")]
     let router = router.route("/greet", get(greet));
+    #[cfg(feature = "validate")]
+    let router = router.route("/signup", post(signup));
     #[cfg(feature = "cqrs")]
     let router = cqrs::routes(router);
     #[cfg(feature = "router-graphql")]

@@ -12,6 +12,8 @@ pub mod rejection;
 pub mod response;
 pub mod routing;
 pub mod server;
+#[cfg(feature = "validate")]
+pub mod validate;
 
 pub use http;
 

@@ -1,6 +1,6 @@
-//! The REST API: commands through the bus, queries on the projections. Every bound a command
-//! checks is stated in the request schemas, so the OpenAPI document says what the server
-//! refuses.
+//! The REST API: commands through the bus, queries on the projections. Each request type's
+//! garde rules are checked by `Valid` before a handler runs and written into its schema, so
+//! the OpenAPI document says what the server refuses.
 
 use std::sync::Arc;
 
@@ -8,7 +8,9 @@ use allframe::cqrs::CommandBus;
 use allframe::http::StatusCode;
 use allframe::openapi::routing::{get, post};
 use allframe::openapi::{Info, JsonSchema, schemars};
+use allframe::validate::Valid;
 use allframe::{Json, Path, Problem, Query, Router, State};
+use garde::Validate;
 use serde::{Deserialize, Serialize};
 
 use crate::Bank;
@@ -20,42 +22,43 @@ type Bus = State<Arc<CommandBus<Bank>>>;
 type Reply<T> = Result<Json<T>, Problem>;
 
 /// An account to open; its id is the client's choice.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct NewAccount {
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     account_id: String,
-    #[schemars(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
     owner: String,
 }
 
 /// An amount of money in cents.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct Amount {
-    #[schemars(range(min = 1, max = 100_000_000))]
+    #[garde(range(min = 1, max = 100_000_000))]
     amount_cents: u64,
 }
 
 /// A transfer to make; repeating it with the same `transfer_id` moves nothing twice.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct NewTransfer {
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     transfer_id: String,
     /// The payer (must differ from `to`).
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     from: String,
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     to: String,
-    #[schemars(range(min = 1, max = 100_000_000))]
+    #[garde(range(min = 1, max = 100_000_000))]
     amount_cents: u64,
 }
 
 /// A page: items after `offset`, at most `limit`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct PageQuery {
     #[serde(default)]
+    #[garde(skip)]
     offset: usize,
     #[serde(default = "default_limit")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[garde(range(min = 1, max = 1000))]
     limit: usize,
 }
 
@@ -115,7 +118,7 @@ async fn health(State(bus): Bus) -> Reply<Health> {
 
 async fn open(
     State(bus): Bus,
-    Json(a): Json<NewAccount>,
+    Valid(Json(a)): Valid<Json<NewAccount>>,
 ) -> Result<(StatusCode, Json<AccountView>), Problem> {
     bus.dispatch(OpenAccount {
         account_id: a.account_id.clone(),
@@ -149,7 +152,7 @@ async fn account(
 async fn deposit(
     State(bus): Bus,
     Path(AccountId { account_id }): Path<AccountId>,
-    Json(a): Json<Amount>,
+    Valid(Json(a)): Valid<Json<Amount>>,
 ) -> Reply<AccountView> {
     bus.dispatch(Deposit {
         account_id: account_id.clone(),
@@ -162,7 +165,7 @@ async fn deposit(
 async fn withdraw(
     State(bus): Bus,
     Path(AccountId { account_id }): Path<AccountId>,
-    Json(a): Json<Amount>,
+    Valid(Json(a)): Valid<Json<Amount>>,
 ) -> Reply<AccountView> {
     bus.dispatch(Withdraw {
         account_id: account_id.clone(),
@@ -188,7 +191,7 @@ async fn close(
 async fn history(
     State(bus): Bus,
     Path(AccountId { account_id }): Path<AccountId>,
-    Query(page): Query<PageQuery>,
+    Valid(Query(page)): Valid<Query<PageQuery>>,
 ) -> Reply<Vec<Entry>> {
     let bank = bus.handlers();
     bank.ledger.load(&account_id).await?;
@@ -199,7 +202,10 @@ async fn history(
 }
 
 /// Every account event, in the order the store holds them.
-async fn audit(State(bus): Bus, Query(page): Query<PageQuery>) -> Reply<Vec<AuditRecord>> {
+async fn audit(
+    State(bus): Bus,
+    Valid(Query(page)): Valid<Query<PageQuery>>,
+) -> Reply<Vec<AuditRecord>> {
     let records = bus.handlers().query(|a: &Audit| page.take(&a.0)).await??;
     Ok(Json(records))
 }
@@ -207,7 +213,7 @@ async fn audit(State(bus): Bus, Query(page): Query<PageQuery>) -> Reply<Vec<Audi
 /// Runs the transfer's saga to its end: 201 completed, 422 refused (nothing moved).
 async fn transfer(
     State(bus): Bus,
-    Json(t): Json<NewTransfer>,
+    Valid(Json(t)): Valid<Json<NewTransfer>>,
 ) -> Result<(StatusCode, Json<TransferView>), Problem> {
     let t = Transfer {
         transfer_id: t.transfer_id,

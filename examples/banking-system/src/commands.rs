@@ -1,5 +1,5 @@
-//! The commands the API sends through the `CommandBus`: each checks its own fields first
-//! (the API's schemas state the same bounds), then goes to an account or a transfer saga.
+//! The commands the API sends through the `CommandBus` (their fields were checked by the
+//! API's `Valid` extractors), each going to an account or to a transfer saga.
 
 use allframe::Problem;
 use allframe::cqrs::{Command, CommandHandler, ValidationError};
@@ -9,46 +9,13 @@ use crate::domain::AccountCommand;
 use crate::transfer::Transfer;
 use crate::views::TransferView;
 
-/// The largest single deposit, withdrawal or transfer the API accepts, in cents.
-pub const MAX_AMOUNT_CENTS: u64 = 100_000_000;
-
-/// An account or transfer id: 1 to 64 letters, digits, `-` or `_`.
-fn check_id(field: &'static str, id: &str) -> Result<(), ValidationError> {
-    let plain = id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if id.is_empty() || id.len() > 64 || !plain {
-        return Err(ValidationError::field(
-            field,
-            "must be 1 to 64 letters, digits, `-` or `_`",
-        ));
-    }
-    Ok(())
-}
-
-fn check_amount(amount_cents: u64) -> Result<(), ValidationError> {
-    if !(1..=MAX_AMOUNT_CENTS).contains(&amount_cents) {
-        return Err(ValidationError::field(
-            "amount_cents",
-            format!("must be between 1 and {MAX_AMOUNT_CENTS}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Commands on one account, checked and executed alike.
+/// Commands on one account, executed alike.
 macro_rules! account_commands {
-    ($($name:ident { $($field:ident: $ty:ty),* } => |$c:ident| $check:block $command:expr;)*) => {$(
+    ($($name:ident { $($field:ident: $ty:ty),* } => |$c:ident| $command:expr;)*) => {$(
         #[derive(Debug, Clone)]
         pub struct $name { pub account_id: String, $(pub $field: $ty),* }
 
-        impl Command for $name {
-            fn validate(&self) -> Result<(), ValidationError> {
-                let $c = self;
-                check_id("account_id", &$c.account_id)?;
-                $check
-            }
-        }
+        impl Command for $name {}
 
         impl CommandHandler<$name> for Bank {
             type Output = ();
@@ -63,18 +30,10 @@ macro_rules! account_commands {
 }
 
 account_commands! {
-    OpenAccount { owner: String } => |c| {
-        let length = c.owner.trim().chars().count();
-        if !(1..=200).contains(&length) {
-            return Err(ValidationError::field("owner", "must be 1 to 200 characters"));
-        }
-        Ok(())
-    } AccountCommand::Open { account_id: c.account_id, owner: c.owner.trim().to_owned() };
-    Deposit { amount_cents: u64 } => |c| { check_amount(c.amount_cents) }
-        AccountCommand::Deposit { account_id: c.account_id, amount_cents: c.amount_cents, reference: None };
-    Withdraw { amount_cents: u64 } => |c| { check_amount(c.amount_cents) }
-        AccountCommand::Withdraw { account_id: c.account_id, amount_cents: c.amount_cents, reference: None };
-    CloseAccount {} => |c| { let _ = c; Ok(()) } AccountCommand::Close { account_id: c.account_id };
+    OpenAccount { owner: String } => |c| AccountCommand::Open { account_id: c.account_id, owner: c.owner };
+    Deposit { amount_cents: u64 } => |c| AccountCommand::Deposit { account_id: c.account_id, amount_cents: c.amount_cents, reference: None };
+    Withdraw { amount_cents: u64 } => |c| AccountCommand::Withdraw { account_id: c.account_id, amount_cents: c.amount_cents, reference: None };
+    CloseAccount {} => |c| AccountCommand::Close { account_id: c.account_id };
 }
 
 /// Moves money between two accounts through the transfer saga. The transfer id is the
@@ -82,16 +41,13 @@ account_commands! {
 #[derive(Debug, Clone)]
 pub struct RequestTransfer(pub Transfer);
 
+/// The API's rules checked each field; this is the rule between two of them.
 impl Command for RequestTransfer {
     fn validate(&self) -> Result<(), ValidationError> {
-        let t = &self.0;
-        check_id("transfer_id", &t.transfer_id)?;
-        check_id("from", &t.from)?;
-        check_id("to", &t.to)?;
-        if t.from == t.to {
+        if self.0.from == self.0.to {
             return Err(ValidationError::field("to", "must differ from `from`"));
         }
-        check_amount(t.amount_cents)
+        Ok(())
     }
 }
 

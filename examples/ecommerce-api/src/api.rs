@@ -1,6 +1,6 @@
-//! The REST API: commands go through the bus, queries read the projections. Every bound a
-//! command checks is stated in the request schemas, so the OpenAPI document says what the
-//! server refuses.
+//! The REST API: commands go through the bus, queries read the projections. Each request
+//! type's garde rules are checked by `Valid` before a handler runs and written into its
+//! schema, so the OpenAPI document says what the server refuses.
 
 use std::sync::Arc;
 
@@ -8,7 +8,9 @@ use allframe::cqrs::CommandBus;
 use allframe::http::{HeaderMap, StatusCode};
 use allframe::openapi::routing::{delete, get, post};
 use allframe::openapi::{Info, JsonSchema, schemars};
+use allframe::validate::Valid;
 use allframe::{Json, Path, Problem, Query, Router, State};
+use garde::Validate;
 use serde::{Deserialize, Serialize};
 
 use crate::Shop;
@@ -20,53 +22,54 @@ type Bus = State<Arc<CommandBus<Shop>>>;
 type Reply<T> = Result<Json<T>, Problem>;
 
 /// A product to list.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct NewProduct {
     /// Letters, digits, `-` and `_`.
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     sku: String,
-    #[schemars(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
     name: String,
-    #[schemars(range(min = 1, max = 100_000_000))]
+    #[garde(range(min = 1, max = 100_000_000))]
     price_cents: u64,
     /// Units on hand.
-    #[schemars(range(max = 1_000_000))]
+    #[garde(range(max = 1_000_000))]
     stock: u32,
 }
 
 /// Units to add to a product's stock.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct NewStock {
-    #[schemars(range(min = 1, max = 1_000_000))]
+    #[garde(range(min = 1, max = 1_000_000))]
     quantity: u32,
 }
 
 /// A product to put in a cart.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct CartItem {
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     sku: String,
-    #[schemars(range(min = 1, max = 99))]
+    #[garde(range(min = 1, max = 99))]
     quantity: u32,
 }
 
 /// How the customer pays: a token from the payment provider (`tok_declined` is refused,
 /// `tok_slow` never answers).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct Payment {
-    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     payment_token: String,
 }
 
 /// A page of a list.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct PageQuery {
     /// Items to skip.
     #[serde(default)]
+    #[garde(skip)]
     offset: usize,
     /// Items to return.
     #[serde(default = "default_limit")]
-    #[schemars(range(min = 1, max = 100))]
+    #[garde(range(min = 1, max = 100))]
     limit: usize,
 }
 
@@ -103,8 +106,9 @@ struct Sku {
     sku: String,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 struct CartId {
+    #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     cart_id: String,
 }
 
@@ -130,7 +134,7 @@ async fn health(State(bus): Bus) -> Reply<Health> {
 
 async fn list_product(
     State(bus): Bus,
-    Json(p): Json<NewProduct>,
+    Valid(Json(p)): Valid<Json<NewProduct>>,
 ) -> Result<(StatusCode, Json<ProductView>), Problem> {
     let command = ListProduct {
         sku: p.sku.clone(),
@@ -148,7 +152,7 @@ async fn list_product(
 async fn add_stock(
     State(bus): Bus,
     Path(Sku { sku }): Path<Sku>,
-    Json(s): Json<NewStock>,
+    Valid(Json(s)): Valid<Json<NewStock>>,
 ) -> Reply<ProductView> {
     bus.dispatch(AddStock {
         sku: sku.clone(),
@@ -159,10 +163,10 @@ async fn add_stock(
 }
 
 /// Products from the catalog projection, with the inventory projection's stock.
-async fn products(State(bus): Bus, Query(page): Query<PageQuery>) -> Reply<ProductPage> {
-    if !(1..=100).contains(&page.limit) {
-        return Err(Problem::invalid_field("limit", "must be between 1 and 100"));
-    }
+async fn products(
+    State(bus): Bus,
+    Valid(Query(page)): Valid<Query<PageQuery>>,
+) -> Reply<ProductPage> {
     let shop = bus.handlers();
     let stock = shop
         .query(|inventory: &Inventory| inventory.0.clone())
@@ -216,7 +220,10 @@ async fn product(State(bus): Bus, Path(Sku { sku }): Path<Sku>) -> Reply<Product
     )))
 }
 
-async fn cart(State(bus): Bus, Path(CartId { cart_id }): Path<CartId>) -> Reply<CartView> {
+async fn cart(
+    State(bus): Bus,
+    Valid(Path(CartId { cart_id })): Valid<Path<CartId>>,
+) -> Reply<CartView> {
     let cart = bus.handlers().domain.load_cart(&cart_id).await?;
     let lines: Vec<Line> = cart.lines.into_values().collect();
     let total_cents = lines
@@ -232,8 +239,8 @@ async fn cart(State(bus): Bus, Path(CartId { cart_id }): Path<CartId>) -> Reply<
 
 async fn add_to_cart(
     State(bus): Bus,
-    Path(CartId { cart_id }): Path<CartId>,
-    Json(item): Json<CartItem>,
+    Valid(Path(CartId { cart_id })): Valid<Path<CartId>>,
+    Valid(Json(item)): Valid<Json<CartItem>>,
 ) -> Reply<CartView> {
     bus.dispatch(AddToCart {
         cart_id: cart_id.clone(),
@@ -241,7 +248,7 @@ async fn add_to_cart(
         quantity: item.quantity,
     })
     .await?;
-    cart(State(bus), Path(CartId { cart_id })).await
+    cart(State(bus), Valid(Path(CartId { cart_id }))).await
 }
 
 async fn remove_from_cart(
@@ -253,16 +260,16 @@ async fn remove_from_cart(
         sku,
     })
     .await?;
-    cart(State(bus), Path(CartId { cart_id })).await
+    cart(State(bus), Valid(Path(CartId { cart_id }))).await
 }
 
 /// Checks the cart out and processes its order. A repeat with the same `Idempotency-Key`
 /// header returns the first answer.
 async fn checkout(
     State(bus): Bus,
-    Path(CartId { cart_id }): Path<CartId>,
+    Valid(Path(CartId { cart_id })): Valid<Path<CartId>>,
     headers: HeaderMap,
-    Json(p): Json<Payment>,
+    Valid(Json(p)): Valid<Json<Payment>>,
 ) -> Result<(StatusCode, Json<OrderView>), Problem> {
     let idempotency_key = headers
         .get("idempotency-key")

@@ -1,42 +1,14 @@
-//! The commands the API sends through the `CommandBus`: each checks its own fields before
-//! any handler sees it, and a checkout carrying an idempotency key runs once.
+//! The commands the API sends through the `CommandBus` (their fields were checked by the
+//! API's `Valid` extractors); a checkout carrying an idempotency key runs once.
 
 use allframe::Problem;
-use allframe::cqrs::{Command, CommandHandler, ValidationError};
+use allframe::cqrs::{Command, CommandHandler};
 
 use crate::Shop;
 use crate::checkout::Checkout;
 use crate::domain::{CartCommand, Line, ProductCommand};
 use crate::error::ShopError;
 use crate::views::OrderView;
-
-/// What `validate` checks; the API's schemas state the same bounds.
-pub const MAX_QUANTITY: u32 = 99;
-pub const MAX_STOCK: u32 = 1_000_000;
-
-/// A sku or cart id: 1 to 64 letters, digits, `-` or `_`.
-fn check_id(field: &'static str, id: &str) -> Result<(), ValidationError> {
-    let plain = id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if id.is_empty() || id.len() > 64 || !plain {
-        return Err(ValidationError::field(
-            field,
-            "must be 1 to 64 letters, digits, `-` or `_`",
-        ));
-    }
-    Ok(())
-}
-
-fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ValidationError> {
-    if value < min || value > max {
-        return Err(ValidationError::field(
-            field,
-            format!("must be between {min} and {max}"),
-        ));
-    }
-    Ok(())
-}
 
 #[derive(Debug, Clone)]
 pub struct ListProduct {
@@ -46,16 +18,7 @@ pub struct ListProduct {
     pub stock: u32,
 }
 
-impl Command for ListProduct {
-    fn validate(&self) -> Result<(), ValidationError> {
-        check_id("sku", &self.sku)?;
-        let name = self.name.trim().chars().count() as u64;
-        check_range("name", name, 1, 200)
-            .map_err(|_| ValidationError::field("name", "must be 1 to 200 characters"))?;
-        check_range("price_cents", self.price_cents, 1, 100_000_000)?;
-        check_range("stock", self.stock.into(), 0, MAX_STOCK.into())
-    }
-}
+impl Command for ListProduct {}
 
 impl CommandHandler<ListProduct> for Shop {
     type Output = ();
@@ -78,11 +41,7 @@ pub struct AddStock {
     pub quantity: u32,
 }
 
-impl Command for AddStock {
-    fn validate(&self) -> Result<(), ValidationError> {
-        check_range("quantity", self.quantity.into(), 1, MAX_STOCK.into())
-    }
-}
+impl Command for AddStock {}
 
 impl CommandHandler<AddStock> for Shop {
     type Output = ();
@@ -104,13 +63,7 @@ pub struct AddToCart {
     pub quantity: u32,
 }
 
-impl Command for AddToCart {
-    fn validate(&self) -> Result<(), ValidationError> {
-        check_id("cart_id", &self.cart_id)?;
-        check_id("sku", &self.sku)?;
-        check_range("quantity", self.quantity.into(), 1, MAX_QUANTITY.into())
-    }
-}
+impl Command for AddToCart {}
 
 impl CommandHandler<AddToCart> for Shop {
     type Output = ();
@@ -170,11 +123,6 @@ pub struct CheckOut {
 }
 
 impl Command for CheckOut {
-    fn validate(&self) -> Result<(), ValidationError> {
-        check_id("cart_id", &self.cart_id)?;
-        check_id("payment_token", &self.payment_token)
-    }
-
     fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
     }

@@ -143,9 +143,11 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let too_many = c
         .post_json("/carts/c1/items", &json!({"sku": "mug", "quantity": 100}))
         .await;
-    assert_eq!(
-        too_many.json()["errors"]["quantity"][0],
-        "must be between 1 and 99"
+    assert_eq!(too_many.status, 422);
+    assert!(
+        too_many.json()["errors"]["quantity"][0].is_string(),
+        "{}",
+        too_many.text()
     );
     let bad_id = c
         .post_json("/carts/c%201/items", &json!({"sku": "mug", "quantity": 1}))

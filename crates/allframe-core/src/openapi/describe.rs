@@ -80,6 +80,20 @@ impl<T: JsonSchema> OperationInput for Json<T> {
     }
 }
 
+/// The inner extractor's description, and the `422` its rules may answer.
+#[cfg(feature = "validate")]
+impl<E: OperationInput> OperationInput for crate::validate::Valid<E> {
+    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        E::describe(op, schemas);
+        problem(
+            op,
+            schemas,
+            StatusCode::UNPROCESSABLE_ENTITY.as_str(),
+            "A field breaks a rule of its schema (`errors` names each)",
+        );
+    }
+}
+
 /// Each property of `T`'s object schema is a query parameter, required when the schema says
 /// so (a field that is neither `Option` nor `#[serde(default)]`).
 impl<T: JsonSchema> OperationInput for Query<T> {

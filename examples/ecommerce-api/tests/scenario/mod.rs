@@ -21,7 +21,7 @@ pub(crate) async fn run(c: &mut Contract) {
     let tee = json!({"sku": "tee", "name": "T-shirt", "price_cents": 2000, "stock": 2});
     c.send(post.clone(), "/products", Some(&tee), 201).await;
     c.send(post.clone(), "/products", Some(&mug), 409).await;
-    let nameless = json!({"sku": "cap", "name": " ", "price_cents": 100, "stock": 1});
+    let nameless = json!({"sku": "cap", "name": "", "price_cents": 100, "stock": 1});
     let refused = c
         .send(post.clone(), "/products", Some(&nameless), 422)
         .await
