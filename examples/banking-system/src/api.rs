@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use allframe::cqrs::CommandBus;
+use allframe::extract::{Page, Pagination};
 use allframe::http::StatusCode;
 use allframe::openapi::routing::{get, post};
 use allframe::openapi::{Info, JsonSchema, schemars};
 use allframe::validate::Valid;
-use allframe::{Json, Path, Problem, Query, Router, State};
+use allframe::{Json, Path, Problem, Router, State};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
@@ -49,38 +50,6 @@ struct NewTransfer {
     to: String,
     #[garde(range(min = 1, max = 100_000_000))]
     amount_cents: u64,
-}
-
-/// A page: items after `offset`, at most `limit`.
-#[derive(Debug, Deserialize, JsonSchema, Validate)]
-struct PageQuery {
-    #[serde(default)]
-    #[garde(skip)]
-    offset: usize,
-    #[serde(default = "default_limit")]
-    #[garde(range(min = 1, max = 1000))]
-    limit: usize,
-}
-
-fn default_limit() -> usize {
-    100
-}
-
-impl PageQuery {
-    fn take<T: Clone>(&self, items: &[T]) -> Result<Vec<T>, Problem> {
-        if !(1..=1000).contains(&self.limit) {
-            return Err(Problem::invalid_field(
-                "limit",
-                "must be between 1 and 1000",
-            ));
-        }
-        Ok(items
-            .iter()
-            .skip(self.offset)
-            .take(self.limit)
-            .cloned()
-            .collect())
-    }
 }
 
 /// An account's balance.
@@ -191,22 +160,22 @@ async fn close(
 async fn history(
     State(bus): Bus,
     Path(AccountId { account_id }): Path<AccountId>,
-    Valid(Query(page)): Valid<Query<PageQuery>>,
-) -> Reply<Vec<Entry>> {
+    page: Pagination<1000>,
+) -> Reply<Page<Entry>> {
     let bank = bus.handlers();
     bank.ledger.load(&account_id).await?;
     let entries = bank
         .query(|h: &History| h.0.get(&account_id).cloned().unwrap_or_default())
         .await?;
-    Ok(Json(page.take(&entries)?))
+    Ok(Json(page.page(entries)))
 }
 
 /// Every account event, in the order the store holds them.
-async fn audit(
-    State(bus): Bus,
-    Valid(Query(page)): Valid<Query<PageQuery>>,
-) -> Reply<Vec<AuditRecord>> {
-    let records = bus.handlers().query(|a: &Audit| page.take(&a.0)).await??;
+async fn audit(State(bus): Bus, page: Pagination<1000>) -> Reply<Page<AuditRecord>> {
+    let records = bus
+        .handlers()
+        .query(|a: &Audit| page.page(a.0.iter().cloned()))
+        .await?;
     Ok(Json(records))
 }
 

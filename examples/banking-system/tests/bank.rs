@@ -49,7 +49,7 @@ async fn assert_balance_matches_history(c: &mut Client, id: &str) -> Vec<Value> 
         .get(&format!("/accounts/{id}/history?limit=1000"))
         .await
         .json();
-    let entries = history.as_array().unwrap().clone();
+    let entries = history["items"].as_array().unwrap().clone();
     let sum: i64 = entries
         .iter()
         .map(|e| e["amount_cents"].as_i64().unwrap())

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use allframe::cqrs::CommandBus;
+use allframe::extract::{Page, Pagination};
 use allframe::http::{HeaderMap, StatusCode};
 use allframe::openapi::routing::{delete, get, post};
 use allframe::openapi::{Info, JsonSchema, schemars};
 use allframe::validate::Valid;
-use allframe::{Json, Path, Problem, Query, Router, State};
+use allframe::{Json, Path, Problem, Router, State};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
@@ -58,31 +59,6 @@ struct CartItem {
 struct Payment {
     #[garde(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9_-]+$"))]
     payment_token: String,
-}
-
-/// A page of a list.
-#[derive(Debug, Deserialize, JsonSchema, Validate)]
-struct PageQuery {
-    /// Items to skip.
-    #[serde(default)]
-    #[garde(skip)]
-    offset: usize,
-    /// Items to return.
-    #[serde(default = "default_limit")]
-    #[garde(range(min = 1, max = 100))]
-    limit: usize,
-}
-
-fn default_limit() -> usize {
-    20
-}
-
-/// A page of products, in sku order.
-#[derive(Debug, Serialize, JsonSchema)]
-struct ProductPage {
-    items: Vec<ProductView>,
-    /// Products in the catalog.
-    total: usize,
 }
 
 /// A cart's lines and total.
@@ -162,28 +138,20 @@ async fn add_stock(
     product(State(bus), Path(Sku { sku })).await
 }
 
-/// Products from the catalog projection, with the inventory projection's stock.
-async fn products(
-    State(bus): Bus,
-    Valid(Query(page)): Valid<Query<PageQuery>>,
-) -> Reply<ProductPage> {
+/// Products from the catalog projection, in sku order, with the inventory projection's
+/// stock.
+async fn products(State(bus): Bus, page: Pagination) -> Reply<Page<ProductView>> {
     let shop = bus.handlers();
     let stock = shop
         .query(|inventory: &Inventory| inventory.0.clone())
         .await?;
-    let page = shop
-        .query(|catalog: &Catalog| ProductPage {
-            total: catalog.0.len(),
-            items: catalog
-                .0
-                .iter()
-                .skip(page.offset)
-                .take(page.limit)
-                .map(|(sku, (name, price))| view(sku, name, *price, &stock))
-                .collect(),
+    let products = shop
+        .query(|catalog: &Catalog| {
+            let views = catalog.0.iter();
+            page.page(views.map(|(sku, (name, price))| view(sku, name, *price, &stock)))
         })
         .await?;
-    Ok(Json(page))
+    Ok(Json(products))
 }
 
 fn view(

@@ -7,6 +7,7 @@
 //! does not run.
 
 mod json;
+mod page;
 mod path;
 mod query;
 mod state;
@@ -22,6 +23,7 @@ use crate::Request;
 use crate::rejection::{BodyRejection, StringRejection};
 use crate::response::IntoResponse;
 
+pub use self::page::{Page, Pagination};
 pub use self::path::{Path, RawPathParams};
 pub use self::query::Query;
 pub use self::state::{FromRef, State};

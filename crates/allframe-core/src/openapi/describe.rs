@@ -94,6 +94,39 @@ impl<E: OperationInput> OperationInput for crate::validate::Valid<E> {
     }
 }
 
+/// `offset` and `limit`, with the bounds the extractor enforces.
+impl<const MAX: usize> OperationInput for crate::extract::Pagination<MAX> {
+    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        let integer = |minimum: usize, maximum: Option<usize>, default: usize| {
+            let mut schema =
+                serde_json::json!({"type": "integer", "minimum": minimum, "default": default});
+            if let Some(maximum) = maximum {
+                schema["maximum"] = maximum.into();
+            }
+            schemars::Schema::try_from(schema).expect("an object is a schema")
+        };
+        let default_limit = crate::extract::Pagination::<MAX>::DEFAULT_LIMIT;
+        for (name, description, schema) in [
+            ("offset", "Items to skip", integer(0, None, 0)),
+            (
+                "limit",
+                "Items to return at most",
+                integer(1, Some(MAX), default_limit),
+            ),
+        ] {
+            op.add_parameter(Parameter {
+                name: name.to_owned(),
+                location: ParameterIn::Query,
+                required: false,
+                description: Some(description.to_owned()),
+                schema,
+            });
+        }
+        problem(op, schemas, "400", "The query string does not parse");
+        problem(op, schemas, "422", "`limit` is outside its range");
+    }
+}
+
 /// Each property of `T`'s object schema is a query parameter, required when the schema says
 /// so (a field that is neither `Option` nor `#[serde(default)]`).
 impl<T: JsonSchema> OperationInput for Query<T> {

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use allframe_core::extract::State;
+use allframe_core::extract::{Page, Pagination, State};
 use allframe_core::http::{HeaderMap, Method, StatusCode, Uri};
 use allframe_core::routing::{get, post};
 use allframe_core::{FromRef, Json, Path, Query, Router};
@@ -46,6 +46,10 @@ async fn query(Query(p): Query<Paging>) -> String {
     format!("page {} per {}", p.page, p.per_page.unwrap_or(10))
 }
 
+async fn paged(page: Pagination<50>) -> Json<Page<u32>> {
+    Json(page.page(1..=120))
+}
+
 async fn raw_query(Query(q): Query<HashMap<String, String>>) -> String {
     let mut pairs: Vec<_> = q.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
     pairs.sort();
@@ -89,6 +93,7 @@ fn app() -> allframe_core::RouterService<AppState> {
     Router::new()
         .route("/query", get(query))
         .route("/raw-query", get(raw_query))
+        .route("/paged", get(paged))
         .route("/users", post(create))
         .route("/users/{user}/posts/{post}", get(struct_path))
         .route("/headers", get(headers))
@@ -139,6 +144,34 @@ async fn path_params_deserialize_into_structs_and_reject_bad_values() {
     let res = c.get("/users/%FF/posts/1").await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert!(res.text().contains("not valid UTF-8"));
+}
+
+#[tokio::test]
+async fn pagination_defaults_bounds_and_counts() {
+    let server = TestServer::start(app()).await;
+    let mut c = server.http1().await;
+    let first = c.get("/paged?other=x").await.json();
+    assert_eq!(
+        (first["total"].clone(), first["limit"].clone()),
+        (json!(120), json!(20))
+    );
+    assert_eq!(first["items"][0], 1);
+    let last = c.get("/paged?offset=110&limit=50").await.json();
+    assert_eq!(last["items"], json!((111..=120).collect::<Vec<_>>()));
+    let over = c.get("/paged?limit=51").await;
+    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        over.json()["errors"]["limit"][0],
+        "must be between 1 and 50"
+    );
+    assert_eq!(
+        c.get("/paged?limit=0").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        c.get("/paged?offset=-1").await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]

@@ -128,19 +128,20 @@ pub(crate) async fn run(c: &mut Contract) {
         .send(get.clone(), "/accounts/ann/history", None, 200)
         .await
         .json();
-    let balances: Vec<_> = history
+    let balances: Vec<_> = history["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["balance_cents"].clone())
         .collect();
     assert_eq!(balances, [json!(10_000), json!(7_500), json!(4_500)]);
-    assert_eq!(history[2]["reference"], "debit:t1");
+    assert_eq!(history["items"][2]["reference"], "debit:t1");
     let audit = c
         .send(get.clone(), "/audit?limit=3", None, 200)
         .await
         .json();
-    assert_eq!(audit[0]["event"], "AccountOpened");
+    assert_eq!(audit["items"][0]["event"], "AccountOpened");
+    assert!(audit["total"].as_u64().unwrap() > 3);
 
     // An account closes only when empty.
     c.send(Method::DELETE, "/accounts/bob", None, 409).await;
