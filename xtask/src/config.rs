@@ -36,8 +36,23 @@ pub(crate) struct Demos {
     pub(crate) startup_goal_ms: f64,
     /// Resident memory once healthy over this is reported, in MiB.
     pub(crate) idle_rss_goal_mib: f64,
+    /// Events added through each demo's `seed` request before it is started again (0: the
+    /// reopen is timed on the scenario's events alone); `--reopen-events` overrides it.
+    pub(crate) reopen_events: usize,
+    /// Start-up on the reopened store over this is reported, in ms.
+    pub(crate) reopen_goal_ms: f64,
     #[serde(rename = "demo")]
     pub(crate) demos: Vec<Demo>,
+}
+
+/// A request of a demo's seed: `{ method = "POST", path = "/x", body = '{...}' }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeedRequest {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    /// A JSON body.
+    pub(crate) body: Option<String>,
 }
 
 /// `[[demos.demo]]`
@@ -55,6 +70,11 @@ pub(crate) struct Demo {
     pub(crate) code_lines_limit: Option<usize>,
     /// The contract scenario's p99 over this fails, in ms.
     pub(crate) p99_limit_ms: Option<f64>,
+    /// Sent once before seeding (to create what `seed` adds events to).
+    #[serde(default)]
+    pub(crate) seed_setup: Vec<SeedRequest>,
+    /// A request that appends one event, sent until the store holds `reopen_events` more.
+    pub(crate) seed: Option<SeedRequest>,
 }
 
 /// `[techempower]`: the TechEmpower servers, their load and the ratios between them.
@@ -535,7 +555,7 @@ goal_vs_reference = 1.25
     fn the_demos_gate_needs_its_section_and_sane_limits() {
         let err = error(&VALID.replace(r#""test"]"#, r#""test", "demos"]"#));
         assert!(err.contains("no [demos] section"), "{err}");
-        let demos = "\n[demos]\ncode_lines_target = 500\ncode_lines_limit = 400\nstartup_goal_ms = 200.0\nidle_rss_goal_mib = 20.0\ndemo = []\n";
+        let demos = "\n[demos]\ncode_lines_target = 500\ncode_lines_limit = 400\nstartup_goal_ms = 200.0\nidle_rss_goal_mib = 20.0\nreopen_events = 0\nreopen_goal_ms = 1000.0\ndemo = []\n";
         let err = error(&format!("{VALID}{demos}"));
         assert!(err.contains("code_lines_limit must not be below"), "{err}");
         let typo = demos.replace("code_lines_limit = 400", "code_line_limit = 900");

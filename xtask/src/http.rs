@@ -41,12 +41,29 @@ impl Response {
 
 /// `GET target` (path and query) from `addr`.
 pub(crate) fn get(addr: SocketAddr, target: &str) -> Result<Response> {
+    send(addr, "GET", target, None)
+}
+
+/// `method target`, with a JSON `body` if given, on a connection of its own.
+pub(crate) fn send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+) -> Result<Response> {
     let deadline = Instant::now() + TIMEOUT;
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).context("connecting")?;
     stream.set_write_timeout(Some(TIMEOUT))?;
+    let body_headers = body.map_or_else(String::new, |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        )
+    });
     // `Connection: close` lets the body's end be checked against the connection's end.
     let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{body_headers}Connection: close\r\n\r\n{}",
+        body.unwrap_or_default()
     );
     stream
         .write_all(request.as_bytes())
