@@ -2,6 +2,7 @@
 //! with the version the decision saw.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -53,7 +54,8 @@ pub enum ExecuteError<E> {
     /// The store failed, or the stream kept changing through every retry (a
     /// [`StoreError::Conflict`]).
     Store(StoreError),
-    /// A snapshot could not be read or written.
+    /// The latest snapshot could not be read (a snapshot that cannot be written fails no
+    /// command: [`Aggregates::snapshot_failures`] counts it).
     Snapshot(String),
 }
 
@@ -86,6 +88,7 @@ pub struct Aggregates<A: Aggregate, B = InMemoryBackend<<A as Aggregate>::Event>
     cache_capacity: usize,
     retry: RetryPolicy,
     snapshot_every: Option<u64>,
+    snapshot_failures: AtomicU64,
 }
 
 impl<A: Aggregate, B> fmt::Debug for Aggregates<A, B> {
@@ -113,6 +116,7 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
             cache_capacity: 10_000,
             retry: RetryPolicy::default(),
             snapshot_every: None,
+            snapshot_failures: AtomicU64::new(0),
         }
     }
 
@@ -132,6 +136,12 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
     pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self
+    }
+
+    /// Snapshots that could not be saved since this was created (each command still
+    /// succeeded: a snapshot is a cache, and the next one is tried at the next multiple).
+    pub fn snapshot_failures(&self) -> u64 {
+        self.snapshot_failures.load(Ordering::Relaxed)
     }
 
     /// The store.
@@ -191,8 +201,11 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
                     loaded.version = appended.version;
                     if let Some(every) = self.snapshot_every
                         && appended.version / every > before / every
+                        && self.snapshot(id, &loaded).await.is_err()
                     {
-                        self.snapshot(id, &loaded).await?;
+                        // The command happened: failing it would make its caller run it
+                        // again. A missing snapshot only makes the next cold load longer.
+                        self.snapshot_failures.fetch_add(1, Ordering::Relaxed);
                     }
                     self.cache_put(key, id, loaded);
                     return Ok(appended);

@@ -83,7 +83,8 @@ impl<E: Event> PostgresBackend<E> {
 
     /// Connects to `url` with its tables in `schema` (created if missing), so several
     /// stores (tenants, test runs, benchmarks) can share one database. The name must be a
-    /// plain identifier: lowercase ASCII letters, digits and `_`.
+    /// plain identifier: lowercase ASCII letters, digits and `_`, at most 63 bytes (what
+    /// PostgreSQL keeps of a name); a reserved word is quoted.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
         let plain = !schema.is_empty()
             && !schema.starts_with(|c: char| c.is_ascii_digit())
@@ -95,14 +96,23 @@ impl<E: Event> PostgresBackend<E> {
                 "`{schema}` is not a plain schema name (lowercase letters, digits, `_`)"
             )));
         }
+        // PostgreSQL cuts longer identifiers silently: two names would share one schema.
+        if schema.len() > 63 {
+            return Err(StoreError::Backend(format!(
+                "the schema name `{schema}` is {} bytes; PostgreSQL keeps only 63",
+                schema.len()
+            )));
+        }
+        // Quoted, a reserved word (`user`, `select`) is a name like any other.
+        let quoted = format!("\"{schema}\"");
         let options = PgConnectOptions::from_str(url)
             .map_err(failed("parsing the database URL"))?
-            .options([("search_path", schema)]);
+            .options([("search_path", quoted.as_str())]);
         let pool = PgPoolOptions::new()
             .connect_with(options)
             .await
             .map_err(failed("connecting"))?;
-        sqlx::query(&format!("create schema if not exists {schema}"))
+        sqlx::query(&format!("create schema if not exists {quoted}"))
             .execute(&pool)
             .await
             .map_err(failed(format_args!("creating schema `{schema}`")))?;

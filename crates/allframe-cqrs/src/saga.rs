@@ -270,6 +270,22 @@ where
         let mut progress = Progress::default();
         for envelope in self.store.read_stream(&Self::stream(id), 0).await? {
             progress.version = envelope.version;
+            let recorded = match &envelope.payload {
+                SagaEvent::StepCompleted { index }
+                | SagaEvent::StepFailed { index, .. }
+                | SagaEvent::StepCompensated { index } => Some(*index),
+                _ => None,
+            };
+            if let Some(index) = recorded
+                && index >= self.steps.len()
+            {
+                return Err(SagaError::Mismatch(format!(
+                    "`{id}` recorded step {index}, but the `{}` saga has {} steps: was a step \
+                     removed since it started?",
+                    self.name,
+                    self.steps.len()
+                )));
+            }
             match envelope.payload {
                 SagaEvent::Started { saga, context } => {
                     if saga != self.name {

@@ -184,11 +184,13 @@ async fn racing_commands_are_retried_and_none_is_lost() {
     assert_eq!(right.load("shared").await.unwrap().0.balance, 400);
 }
 
-/// A backend where another writer slips one event in just before the next append.
+/// A backend with faults on demand: another writer slips one event in just before the next
+/// append (`armed`), or every snapshot fails to save (`refuse_snapshots`).
 #[derive(Default)]
 struct RacedOnce {
     inner: allframe_cqrs::InMemoryBackend<AccountEvent>,
     armed: std::sync::atomic::AtomicBool,
+    refuse_snapshots: std::sync::atomic::AtomicBool,
 }
 
 impl allframe_cqrs::Backend<AccountEvent> for RacedOnce {
@@ -229,6 +231,9 @@ impl allframe_cqrs::Backend<AccountEvent> for RacedOnce {
         s: &str,
         snap: allframe_cqrs::Snapshot,
     ) -> Result<(), StoreError> {
+        if self.refuse_snapshots.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("the snapshot disk is full".into()));
+        }
         self.inner.save_snapshot(s, snap).await
     }
     async fn load_snapshot(&self, s: &str) -> Result<Option<allframe_cqrs::Snapshot>, StoreError> {
@@ -240,6 +245,42 @@ impl allframe_cqrs::Backend<AccountEvent> for RacedOnce {
     async fn stats(&self) -> Result<allframe_cqrs::BackendStats, StoreError> {
         self.inner.stats().await
     }
+}
+
+/// A snapshot is a cache: when it cannot be saved the command has still happened, and an
+/// error would make the caller retry it (issue 18, finding 3).
+#[tokio::test]
+async fn a_snapshot_that_fails_after_the_append_does_not_fail_the_command() {
+    let accounts =
+        Aggregates::<Account, RacedOnce>::new(EventStore::with_backend(RacedOnce::default()))
+            .with_snapshots_every(1);
+    let backend = accounts.store().backend();
+    backend.refuse_snapshots.store(true, Ordering::SeqCst);
+    let appended = accounts
+        .execute("a", AccountCommand::Deposit(5))
+        .await
+        .expect("the deposit is stored: it succeeded");
+    assert_eq!(appended.version, 1);
+    assert_eq!(accounts.snapshot_failures(), 1, "the failure is counted");
+    assert_eq!(
+        accounts.load("a").await.unwrap(),
+        (Account { balance: 5 }, 1)
+    );
+    backend.refuse_snapshots.store(false, Ordering::SeqCst);
+    accounts
+        .execute("a", AccountCommand::Deposit(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts
+            .store()
+            .load_snapshot("a")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
 }
 
 #[tokio::test]

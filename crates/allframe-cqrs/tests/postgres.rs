@@ -475,6 +475,43 @@ async fn a_schema_name_that_is_not_plain_is_refused_before_connecting() {
     }
 }
 
+/// PostgreSQL cuts identifiers at 63 bytes: two long tenant names would share one schema
+/// (issue 18, finding 9).
+#[tokio::test]
+async fn a_schema_name_postgresql_would_truncate_is_refused() {
+    let long = "t".repeat(64);
+    let error = PostgresBackend::<TestEvent>::connect_in_schema("postgres://127.0.0.1:1/x", &long)
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("keeps only 63"), "{error}");
+}
+
+/// A reserved word is a plain name too; quoted, it works (issue 18, finding 9).
+#[tokio::test]
+async fn a_schema_named_by_a_reserved_word_works() {
+    let Some(db) = TestDb::connect("a_schema_named_by_a_reserved_word_works").await else {
+        return;
+    };
+    let schema = "select";
+    let backend = PostgresBackend::<TestEvent>::connect_in_schema(&db.url, schema).await;
+    let appended = match &backend {
+        Ok(backend) => {
+            let events = vec![NewEvent::new(TestEvent::Numbered(1))];
+            Some(backend.append("s", ExpectedVersion::Any, events).await)
+        }
+        Err(_) => None,
+    };
+    if let Ok(backend) = &backend {
+        backend.pool().close().await;
+    }
+    db.admin
+        .execute(r#"drop schema if exists "select" cascade"#)
+        .await
+        .expect("drop the schema");
+    backend.expect("connect in a schema named `select`");
+    appended.unwrap().expect("append in it");
+}
+
 #[tokio::test]
 async fn connect_in_schema_keeps_the_tables_in_that_schema() {
     let Some(db) = TestDb::connect("connect_in_schema_keeps_the_tables_in_that_schema").await

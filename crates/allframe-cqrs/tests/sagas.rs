@@ -279,3 +279,40 @@ async fn a_crash_during_compensation_finishes_the_compensation_on_resume() {
         Err(SagaError::Mismatch(_))
     ));
 }
+
+/// A saga recorded by a definition with more steps than the one deployed now (or recorded
+/// with a damaged index) is refused with a typed error, not a panic (issue 18, finding 5).
+#[tokio::test]
+async fn a_recorded_step_the_definition_lacks_is_a_mismatch_not_a_panic() {
+    let j = Journal::default();
+    for (id, index) in [("o6", 2), ("o7", usize::MAX)] {
+        let store = EventStore::in_memory();
+        let recorded = [
+            SagaEvent::Started {
+                saga: "checkout".into(),
+                context: serde_json::json!({"id": 6}),
+            },
+            SagaEvent::StepCompleted { index: 0 },
+            SagaEvent::StepCompleted { index: 1 },
+            SagaEvent::StepCompleted { index },
+            SagaEvent::StepFailed {
+                index: 3,
+                error: "gone".into(),
+            },
+        ];
+        let events = recorded.into_iter().map(NewEvent::new).collect();
+        let stream = format!("saga-{id}");
+        store
+            .append(&stream, ExpectedVersion::NoStream, events)
+            .await
+            .unwrap();
+        let deployed = Saga::<Order>::new("checkout", store)
+            .step_with(Step::new("reserve", &j), quick())
+            .step_with(Step::new("charge", &j), quick());
+        match deployed.resume(id).await {
+            Err(SagaError::Mismatch(why)) => assert!(why.contains("step"), "{why}"),
+            other => panic!("{id}: expected a mismatch, got {other:?}"),
+        }
+    }
+    assert!(journal(&j).is_empty(), "nothing was run or undone");
+}
