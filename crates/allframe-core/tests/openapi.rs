@@ -479,3 +479,15 @@ async fn a_handler_without_schemas_serves_and_is_listed_as_not_described() {
         .expect("the OAS 3.1 schema compiles");
     assert!(validator.is_valid(&doc), "{doc:#}");
 }
+
+#[test]
+#[should_panic(expected = "`with_openapi` is called twice for `/openapi.json`")]
+fn merging_two_documented_routers_says_to_document_the_merged_one() {
+    let users = Router::new()
+        .route("/users", get(|| async { "users" }))
+        .with_openapi(Info::new("users", "1"));
+    let posts = Router::new()
+        .route("/posts", get(|| async { "posts" }))
+        .with_openapi(Info::new("posts", "1"));
+    drop(users.merge(posts).into_service());
+}

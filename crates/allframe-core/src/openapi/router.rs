@@ -89,7 +89,8 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// The document is made once, when the router is frozen
     /// ([`with_state`](Router::with_state) or [`into_service`](Router::into_service)), so
     /// it lists every route, including those added after this call and those merged or
-    /// nested in. Under [`nest`](Router::nest) the two paths take the prefix.
+    /// nested in. Under [`nest`](Router::nest) the two paths take the prefix. Two routers
+    /// that each call it cannot be merged: freezing the merged one panics, saying so.
     pub fn with_openapi(self, info: Info) -> Self {
         self.on_freeze(move |router, prefix| mount_docs(router, prefix, &info))
     }
@@ -104,6 +105,11 @@ fn mount_docs<S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     let spec_path = path::join(prefix, "/openapi.json");
     let page_path = path::join(prefix, "/docs");
+    assert!(
+        !router.routes().any(|(path, _)| path == spec_path),
+        "`with_openapi` is called twice for `{spec_path}` (on two routers merged into one?): \
+         call it once, on the router that holds every route"
+    );
     let doc = router.openapi(info.clone());
     let json = Bytes::from(serde_json::to_vec(&doc).expect("the document serializes"));
     let page = Bytes::from(scalar_page(&info.title, &spec_path));
