@@ -5,7 +5,9 @@ use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
 
 /// A request to change state. Validation runs before any handler sees it.
 pub trait Command: Send + 'static {
@@ -76,11 +78,21 @@ impl<H> fmt::Debug for CommandBus<H> {
     }
 }
 
-/// Outcomes of the last `capacity` commands that carried an idempotency key.
+/// Outcomes of the last `capacity` commands that carried an idempotency key, and the keys
+/// whose command is running now.
 struct Seen {
     capacity: usize,
-    outputs: HashMap<(TypeId, String), Box<dyn Any + Send>>,
-    order: VecDeque<(TypeId, String)>,
+    outputs: HashMap<Key, Entry>,
+    /// Keys with an output, oldest first (running ones are not counted).
+    order: VecDeque<Key>,
+}
+
+type Key = (TypeId, String);
+
+enum Entry {
+    /// Handling now: a second dispatch of the key waits to be woken here.
+    Running(Arc<Notify>),
+    Done(Box<dyn Any + Send>),
 }
 
 /// How many idempotency keys a bus remembers by default.
@@ -110,8 +122,10 @@ impl<H> CommandBus<H> {
         &self.handlers
     }
 
-    /// Validates and handles `command`; with an idempotency key already seen, returns the
-    /// remembered output instead.
+    /// Validates and handles `command`. With an idempotency key, the command runs once: a
+    /// key seen with a success returns that output again, and a dispatch of a key whose
+    /// command is running waits for it. A failed (or cancelled) dispatch is not remembered,
+    /// so a retry with its key runs the command again.
     pub async fn dispatch<C>(&self, command: C) -> Result<H::Output, H::Error>
     where
         C: Command,
@@ -124,33 +138,79 @@ impl<H> CommandBus<H> {
         else {
             return self.handlers.handle(command).await;
         };
-        if let Some(output) = self.remembered::<H::Output>(&key) {
-            return Ok(output);
-        }
-        let output = self.handlers.handle(command).await?;
-        self.remember(key, output.clone());
-        Ok(output)
-    }
-
-    fn remembered<O: Clone + 'static>(&self, key: &(TypeId, String)) -> Option<O> {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.outputs
-            .get(key)
-            .and_then(|o| o.downcast_ref::<O>())
-            .cloned()
-    }
-
-    fn remember<O: Send + 'static>(&self, key: (TypeId, String), output: O) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.capacity == 0 || seen.outputs.contains_key(&key) {
-            return;
-        }
-        while seen.order.len() >= seen.capacity {
-            if let Some(oldest) = seen.order.pop_front() {
-                seen.outputs.remove(&oldest);
+        loop {
+            let running = {
+                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                match seen.outputs.get(&key) {
+                    Some(Entry::Done(output)) => {
+                        if let Some(output) = output.downcast_ref::<H::Output>() {
+                            return Ok(output.clone());
+                        }
+                        // Another output type under this key: run the command.
+                        break;
+                    }
+                    Some(Entry::Running(running)) => Arc::clone(running),
+                    None => {
+                        let running = Entry::Running(Arc::new(Notify::new()));
+                        seen.outputs.insert(key.clone(), running);
+                        break;
+                    }
+                }
+            };
+            let woken = running.notified();
+            tokio::pin!(woken);
+            // Registered before looking again, so the first's end cannot slip past.
+            woken.as_mut().enable();
+            if matches!(
+                self.seen.lock().unwrap_or_else(|p| p.into_inner()).outputs.get(&key),
+                Some(Entry::Running(r)) if Arc::ptr_eq(r, &running)
+            ) {
+                woken.await;
             }
         }
-        seen.order.push_back(key.clone());
-        seen.outputs.insert(key, Box::new(output));
+        let mut claim = Claim {
+            seen: &self.seen,
+            key: Some(key),
+        };
+        let output = self.handlers.handle(command).await?;
+        claim.succeed(Box::new(output.clone()));
+        Ok(output)
+    }
+}
+
+/// A key whose command is running; dropped without [`Claim::succeed`] (a failure, a
+/// cancelled dispatch) it frees the key and wakes the dispatches waiting on it.
+struct Claim<'a> {
+    seen: &'a Mutex<Seen>,
+    key: Option<Key>,
+}
+
+impl Claim<'_> {
+    fn succeed(&mut self, output: Box<dyn Any + Send>) {
+        let Some(key) = self.key.take() else { return };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let running = seen.outputs.remove(&key);
+        if seen.capacity > 0 {
+            while seen.order.len() >= seen.capacity {
+                if let Some(oldest) = seen.order.pop_front() {
+                    seen.outputs.remove(&oldest);
+                }
+            }
+            seen.order.push_back(key.clone());
+            seen.outputs.insert(key, Entry::Done(output));
+        }
+        if let Some(Entry::Running(running)) = running {
+            running.notify_waiters();
+        }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(Entry::Running(running)) = seen.outputs.remove(&key) {
+            running.notify_waiters();
+        }
     }
 }

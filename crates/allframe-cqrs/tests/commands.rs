@@ -386,11 +386,13 @@ impl Command for OpenAccount {
 #[derive(Default)]
 struct Bank {
     opened: AtomicU32,
+    flaky_failures: std::sync::atomic::AtomicI32,
 }
 
 #[derive(Debug, PartialEq)]
 enum BankError {
     Invalid(ValidationError),
+    Unavailable,
 }
 
 impl From<ValidationError> for BankError {
@@ -403,8 +405,14 @@ impl CommandHandler<OpenAccount> for Bank {
     type Output = u32;
     type Error = BankError;
 
+    /// `slow` takes a while; `flaky` fails while `flaky_failures` lasts.
     async fn handle(&self, command: OpenAccount) -> Result<u32, BankError> {
-        let _ = command.owner;
+        if command.owner == "slow" {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+        if command.owner == "flaky" && self.flaky_failures.fetch_sub(1, Ordering::SeqCst) > 0 {
+            return Err(BankError::Unavailable);
+        }
         Ok(self.opened.fetch_add(1, Ordering::SeqCst) + 1)
     }
 }
@@ -447,4 +455,42 @@ async fn idempotency_keys_replay_the_first_outcome_within_bounded_memory() {
     // Only two keys are remembered: k1 was forgotten and runs again.
     assert_eq!(bus.dispatch(open("ann", Some("k1"))).await, Ok(4));
     assert_eq!(bus.dispatch(open("cy", Some("k3"))).await, Ok(3));
+}
+
+/// Two dispatches of one key at once run the handler once: the second waits for the
+/// first's outcome (issue 18, finding 4).
+#[tokio::test]
+async fn concurrent_dispatches_of_one_key_run_the_handler_once() {
+    let bus = CommandBus::new(Bank::default());
+    let (first, second) = tokio::join!(
+        bus.dispatch(open("slow", Some("k"))),
+        bus.dispatch(open("slow", Some("k")))
+    );
+    assert_eq!((first, second), (Ok(1), Ok(1)));
+    assert_eq!(bus.handlers().opened.load(Ordering::SeqCst), 1);
+}
+
+/// A failed outcome is not remembered: the retry with the same key runs again. A dispatch
+/// cancelled half-way leaves its key free.
+#[tokio::test]
+async fn a_failed_or_cancelled_dispatch_leaves_its_key_to_a_retry() {
+    let bus = CommandBus::new(Bank::default());
+    bus.handlers().flaky_failures.store(1, Ordering::SeqCst);
+    assert_eq!(
+        bus.dispatch(open("flaky", Some("f"))).await,
+        Err(BankError::Unavailable)
+    );
+    assert_eq!(bus.dispatch(open("flaky", Some("f"))).await, Ok(1));
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(5),
+        bus.dispatch(open("slow", Some("c"))),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the slow dispatch was cut short");
+    let retried = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        bus.dispatch(open("slow", Some("c"))),
+    )
+    .await;
+    assert_eq!(retried, Ok(Ok(2)), "the key was not left held");
 }
