@@ -42,11 +42,17 @@ pub enum SagaEvent {
     StepCompleted {
         /// The step's index.
         index: usize,
+        /// Its name (absent in records older than names), checked on resume.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
     },
     /// Step `index` failed for good (after its retries); compensation begins.
     StepFailed {
         /// The step's index.
         index: usize,
+        /// Its name, as above.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
         /// Why.
         error: String,
     },
@@ -54,6 +60,9 @@ pub enum SagaEvent {
     StepCompensated {
         /// The step's index.
         index: usize,
+        /// Its name, as above.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
     },
     /// Every step completed.
     Completed,
@@ -270,21 +279,11 @@ where
         let mut progress = Progress::default();
         for envelope in self.store.read_stream(&Self::stream(id), 0).await? {
             progress.version = envelope.version;
-            let recorded = match &envelope.payload {
-                SagaEvent::StepCompleted { index }
-                | SagaEvent::StepFailed { index, .. }
-                | SagaEvent::StepCompensated { index } => Some(*index),
-                _ => None,
-            };
-            if let Some(index) = recorded
-                && index >= self.steps.len()
+            if let SagaEvent::StepCompleted { index, step }
+            | SagaEvent::StepFailed { index, step, .. }
+            | SagaEvent::StepCompensated { index, step } = &envelope.payload
             {
-                return Err(SagaError::Mismatch(format!(
-                    "`{id}` recorded step {index}, but the `{}` saga has {} steps: was a step \
-                     removed since it started?",
-                    self.name,
-                    self.steps.len()
-                )));
+                self.check_recorded(id, *index, step.as_deref())?;
             }
             match envelope.payload {
                 SagaEvent::Started { saga, context } => {
@@ -296,13 +295,37 @@ where
                     }
                     progress.context = Some(context);
                 }
-                SagaEvent::StepCompleted { index } => progress.completed = index + 1,
-                SagaEvent::StepFailed { index, error } => progress.failed = Some((index, error)),
-                SagaEvent::StepCompensated { index } => progress.compensated.push(index),
+                SagaEvent::StepCompleted { index, .. } => progress.completed = index + 1,
+                SagaEvent::StepFailed { index, error, .. } => {
+                    progress.failed = Some((index, error));
+                }
+                SagaEvent::StepCompensated { index, .. } => progress.compensated.push(index),
                 SagaEvent::Completed | SagaEvent::Compensated => progress.finished = true,
             }
         }
         Ok(progress)
+    }
+
+    /// A recorded step must be one of this definition's, under the same name: a saga whose
+    /// steps were removed or reordered since it started is not resumed at the wrong step.
+    fn check_recorded(&self, id: &str, index: usize, step: Option<&str>) -> Result<(), SagaError> {
+        let Some((defined, _)) = self.steps.get(index) else {
+            return Err(SagaError::Mismatch(format!(
+                "`{id}` recorded step {index}, but the `{}` saga has {} steps: was a step \
+                 removed since it started?",
+                self.name,
+                self.steps.len()
+            )));
+        };
+        match step {
+            Some(recorded) if recorded != defined.name() => Err(SagaError::Mismatch(format!(
+                "`{id}` recorded step {index} as `{recorded}`, but the `{}` saga's step {index} \
+                 is `{}`: were its steps reordered since it started?",
+                self.name,
+                defined.name()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     async fn record(
@@ -332,13 +355,17 @@ where
                 let (step, policy) = &self.steps[index];
                 match attempt(*policy, || step.execute(context)).await {
                     Ok(()) => {
-                        self.record(id, &mut progress, SagaEvent::StepCompleted { index })
-                            .await?;
+                        let done = SagaEvent::StepCompleted {
+                            index,
+                            step: Some(step.name().to_owned()),
+                        };
+                        self.record(id, &mut progress, done).await?;
                         progress.completed += 1;
                     }
                     Err(error) => {
                         let failed = SagaEvent::StepFailed {
                             index,
+                            step: Some(step.name().to_owned()),
                             error: error.clone(),
                         };
                         self.record(id, &mut progress, failed).await?;
@@ -367,8 +394,11 @@ where
                     error,
                 });
             }
-            self.record(id, &mut progress, SagaEvent::StepCompensated { index })
-                .await?;
+            let undone = SagaEvent::StepCompensated {
+                index,
+                step: Some(step.name().to_owned()),
+            };
+            self.record(id, &mut progress, undone).await?;
             progress.compensated.push(index);
         }
         if !progress.finished {

@@ -242,13 +242,24 @@ async fn a_crash_during_compensation_finishes_the_compensation_on_resume() {
             saga: "checkout".into(),
             context: serde_json::json!({"id": 5}),
         },
-        SagaEvent::StepCompleted { index: 0 },
-        SagaEvent::StepCompleted { index: 1 },
+        // Recorded before step names were: read by index alone.
+        SagaEvent::StepCompleted {
+            index: 0,
+            step: None,
+        },
+        SagaEvent::StepCompleted {
+            index: 1,
+            step: None,
+        },
         SagaEvent::StepFailed {
             index: 2,
+            step: None,
             error: "no stock".into(),
         },
-        SagaEvent::StepCompensated { index: 1 },
+        SagaEvent::StepCompensated {
+            index: 1,
+            step: None,
+        },
     ];
     let events = recorded.into_iter().map(NewEvent::new).collect();
     store
@@ -292,11 +303,18 @@ async fn a_recorded_step_the_definition_lacks_is_a_mismatch_not_a_panic() {
                 saga: "checkout".into(),
                 context: serde_json::json!({"id": 6}),
             },
-            SagaEvent::StepCompleted { index: 0 },
-            SagaEvent::StepCompleted { index: 1 },
-            SagaEvent::StepCompleted { index },
+            SagaEvent::StepCompleted {
+                index: 0,
+                step: None,
+            },
+            SagaEvent::StepCompleted {
+                index: 1,
+                step: None,
+            },
+            SagaEvent::StepCompleted { index, step: None },
             SagaEvent::StepFailed {
                 index: 3,
+                step: None,
                 error: "gone".into(),
             },
         ];
@@ -315,4 +333,49 @@ async fn a_recorded_step_the_definition_lacks_is_a_mismatch_not_a_panic() {
         }
     }
     assert!(journal(&j).is_empty(), "nothing was run or undone");
+}
+
+/// Progress names its steps: a definition whose steps were reordered since the saga started
+/// is refused, not resumed at the wrong step (issue 18, finding 6).
+#[tokio::test]
+async fn a_saga_whose_steps_were_reordered_is_refused_by_name() {
+    let j = Journal::default();
+    let store = EventStore::in_memory();
+    let hang = Arc::new(AtomicBool::new(true));
+    let first = Saga::new("checkout", store.clone())
+        .step_with(Step::new("reserve", &j), quick())
+        .step_with(
+            Step {
+                hang: Arc::clone(&hang),
+                ..Step::new("charge", &j)
+            },
+            quick(),
+        );
+    let running = tokio::spawn(async move { first.run("o8", Order { id: 8 }).await });
+    while store.read_stream("saga-o8", 0).await.unwrap().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    running.abort();
+    let _ = running.await;
+    let recorded = store.read_stream("saga-o8", 0).await.unwrap();
+    assert_eq!(
+        recorded[1].payload,
+        SagaEvent::StepCompleted {
+            index: 0,
+            step: Some("reserve".into())
+        }
+    );
+    let reordered = Saga::<Order, _>::new("checkout", store.clone())
+        .step_with(Step::new("charge", &j), quick())
+        .step_with(Step::new("reserve", &j), quick());
+    match reordered.resume("o8").await {
+        Err(SagaError::Mismatch(why)) => {
+            assert!(
+                why.contains("`reserve`") && why.contains("`charge`"),
+                "{why}"
+            )
+        }
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+    assert_eq!(journal(&j), ["reserve"], "nothing ran on resume");
 }
