@@ -2,6 +2,7 @@
 //! and a child process killed with SIGKILL at random points.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -506,4 +507,42 @@ fn sigkill_at_random_points_loses_no_acknowledged_event() {
         "20 SIGKILLs: {total} acknowledged events all survived; {truncations} torn tails cut"
     );
     assert!(total > 20, "the children made progress: {total} events");
+}
+
+/// Appends whose callers give up after their records are queued (a request timeout, a
+/// client gone) are still written: their versions are taken, so an unwritten one would make
+/// every later `Exactly` append to the stream conflict (issue 18, finding 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_abandoned_after_queueing_are_written_anyway() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let abandoned = 2_000u64;
+    for n in 0..abandoned {
+        // Polled once and dropped: queued, then given up while it waits for the writer that
+        // the first of them started (no await in between, so none of them writes).
+        let stream = format!("s{n}");
+        let append =
+            std::pin::pin!(store.append(&stream, ExpectedVersion::NoStream, numbered(0..1)));
+        let once = append.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        assert!(once.is_pending(), "an append waits for its fsync");
+    }
+    // Written in the background: visible within moments, with no other append or flush
+    // (which would write them as a side effect).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.stats().await.unwrap().events < abandoned {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {abandoned} queued events were written",
+            store.stats().await.unwrap().events
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for n in 0..abandoned {
+        let stream = format!("s{n}");
+        assert_eq!(store.read_stream(&stream, 0).await.unwrap().len(), 1);
+        store
+            .append(&stream, ExpectedVersion::Exactly(1), numbered(0..1))
+            .await
+            .unwrap_or_else(|e| panic!("{stream}: {e}"));
+    }
 }

@@ -6,39 +6,49 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::writer::create_segment;
-use super::{SegmentFile, Shared, WalBackend};
+use super::{SegmentFile, Shared};
 use crate::backend::StoreError;
-use crate::event::Event;
 
-impl<E: Event> WalBackend<E> {
-    /// Returns once everything up to `position` is fsynced, writing it if nobody else is.
-    pub(super) async fn make_durable(
-        &self,
-        position: u64,
-        mut writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-    ) -> Result<(), StoreError> {
-        loop {
-            if self.shared.durable.load(Ordering::Acquire) >= position {
-                return Ok(());
-            }
-            let guard = match writer.take() {
-                Some(guard) => guard,
-                None => Arc::clone(&self.shared.writer).lock_owned().await,
-            };
-            if self.shared.durable.load(Ordering::Acquire) >= position {
-                return Ok(());
-            }
-            let shared = Arc::clone(&self.shared);
-            // The guard travels with the write, so a cancelled append cannot let a second
-            // writer in before this write has finished.
-            tokio::task::spawn_blocking(move || {
-                let _guard = guard;
-                shared.write_queued()
-            })
-            .await
-            .map_err(|e| StoreError::Backend(format!("the WAL writer task failed: {e}")))??;
+/// Returns once everything up to `position` is fsynced, writing it if nobody else is.
+pub(super) async fn make_durable(
+    shared: Arc<Shared>,
+    position: u64,
+    mut writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+) -> Result<(), StoreError> {
+    loop {
+        if shared.durable.load(Ordering::Acquire) >= position {
+            return Ok(());
         }
+        let guard = match writer.take() {
+            Some(guard) => guard,
+            None => Arc::clone(&shared.writer).lock_owned().await,
+        };
+        if shared.durable.load(Ordering::Acquire) >= position {
+            return Ok(());
+        }
+        let shared = Arc::clone(&shared);
+        // The guard travels with the write, so a cancelled append cannot let a second
+        // writer in before this write has finished.
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            shared.write_queued()
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("the WAL writer task failed: {e}")))??;
     }
+}
+
+/// [`make_durable`] in a task of its own: records once queued are written and fsynced
+/// whether or not the append that queued them is still awaited (a request timeout, a client
+/// gone), since their versions are taken.
+pub(super) async fn make_durable_detached(
+    shared: &Arc<Shared>,
+    position: u64,
+    writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+) -> Result<(), StoreError> {
+    tokio::spawn(make_durable(Arc::clone(shared), position, writer))
+        .await
+        .map_err(|e| StoreError::Backend(format!("the WAL commit task failed: {e}")))?
 }
 
 impl Shared {

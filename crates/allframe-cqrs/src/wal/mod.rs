@@ -240,7 +240,7 @@ impl<E: Event> WalBackend<E> {
             SyncMode::GroupCommit => None,
         };
         let appended = self.queue(stream, expected, &events)?;
-        self.make_durable(appended.last_position, writer).await?;
+        commit::make_durable_detached(&self.shared, appended.last_position, writer).await?;
         Ok(appended)
     }
 }
@@ -347,7 +347,7 @@ impl<E: Event> Backend<E> for WalBackend<E> {
 
     async fn flush(&self) -> Result<(), StoreError> {
         let queued_up_to = self.shared.lock()?.log.len() as u64;
-        self.make_durable(queued_up_to, None).await
+        commit::make_durable(Arc::clone(&self.shared), queued_up_to, None).await
     }
 
     async fn stats(&self) -> Result<BackendStats, StoreError> {
