@@ -175,9 +175,10 @@ pub trait Backend<E: Event>: Send + Sync + 'static {
     /// Counts.
     fn stats(&self) -> impl Future<Output = Result<BackendStats, StoreError>> + Send;
 
-    /// How often a live subscription looks for events appended by other processes, for
-    /// backends that several processes share (PostgreSQL). `None`: every writer is in this
-    /// process, whose appends wake subscriptions at once.
+    /// How often a live subscription looks for events it was not told of: appended by
+    /// other processes (PostgreSQL), or by appends whose callers stopped awaiting them after
+    /// they were queued (the durable file backend still writes those). `None`: every append
+    /// completes under its caller, in this process, and wakes subscriptions at once.
     fn poll_interval(&self) -> Option<Duration> {
         None
     }

@@ -546,3 +546,25 @@ async fn appends_abandoned_after_queueing_are_written_anyway() {
             .unwrap_or_else(|e| panic!("{stream}: {e}"));
     }
 }
+
+/// A live subscription hears of an append whose caller gave up after queueing it: the
+/// event is stored, so it must be delivered (issue 18, finding 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_hears_of_an_abandoned_append() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    let mut subscription = store.subscribe(0);
+    let listening = tokio::spawn(async move { subscription.next().await.map(|e| e.position) });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let append = std::pin::pin!(store.append("s", ExpectedVersion::NoStream, numbered(0..1)));
+    let once = append.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert!(once.is_pending());
+    let heard = tokio::time::timeout(Duration::from_secs(5), listening).await;
+    assert_eq!(
+        heard
+            .expect("the subscription heard within 5 s")
+            .unwrap()
+            .unwrap(),
+        1
+    );
+}

@@ -25,6 +25,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use self::record::SEGMENT_MAGIC;
 pub use self::recovery::Truncation;
@@ -120,6 +121,9 @@ struct Shared {
     /// fsyncs of segment data so far.
     fsyncs: AtomicU64,
 }
+
+/// How often a live subscription looks for events of appends nobody awaited to the end.
+const ABANDONED_APPEND_POLL: Duration = Duration::from_millis(100);
 
 /// A durable event store in a directory. See the [module docs](self).
 #[derive(Debug)]
@@ -348,6 +352,12 @@ impl<E: Event> Backend<E> for WalBackend<E> {
     async fn flush(&self) -> Result<(), StoreError> {
         let queued_up_to = self.shared.lock()?.log.len() as u64;
         commit::make_durable(Arc::clone(&self.shared), queued_up_to, None).await
+    }
+
+    /// An append whose caller gave up is still made durable (in a task of its own) but
+    /// announces nothing: live subscriptions also look this often, so they hear of it.
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(ABANDONED_APPEND_POLL)
     }
 
     async fn stats(&self) -> Result<BackendStats, StoreError> {
