@@ -40,6 +40,9 @@ struct Slot<P> {
     state: P,
     position: u64,
     rebuilding: bool,
+    /// Bumped by each rebuild: a follower that saw another generation catches up by
+    /// reading the store, since live events it skipped meanwhile are not in the state.
+    generation: u64,
 }
 
 /// What the registry needs of a projection, whatever its type.
@@ -47,6 +50,11 @@ trait Registered<E: Event>: Send + Sync {
     fn position(&self) -> u64;
     fn apply_batch(&self, events: &[Envelope<E>]);
     fn set_rebuilding(&self, rebuilding: bool);
+    /// The rebuild generation, or `None` while a rebuild runs (live events are skipped then).
+    fn generation(&self) -> Option<u64>;
+    /// Applies a live event if the projection is still of `generation` and not rebuilding,
+    /// under one lock (so a rebuild cannot start in between); else says where it stands.
+    fn apply_live(&self, event: &Envelope<E>, generation: u64) -> Result<(), Option<u64>>;
     fn status(&self, head: u64) -> ProjectionStatus;
     fn as_any(&self) -> &dyn Any;
 }
@@ -83,8 +91,29 @@ impl<E: Event, P: Projection<E>> Registered<E> for Entry<P> {
             // A rebuild starts from nothing.
             slot.state = P::default();
             slot.position = 0;
+            slot.generation += 1;
         }
         slot.rebuilding = rebuilding;
+    }
+
+    fn generation(&self) -> Option<u64> {
+        let slot = self.read();
+        (!slot.rebuilding).then_some(slot.generation)
+    }
+
+    fn apply_live(&self, event: &Envelope<E>, generation: u64) -> Result<(), Option<u64>> {
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        if slot.rebuilding {
+            return Err(None);
+        }
+        if slot.generation != generation {
+            return Err(Some(slot.generation));
+        }
+        if event.position > slot.position {
+            slot.state.apply(event);
+            slot.position = event.position;
+        }
+        Ok(())
     }
 
     fn status(&self, head: u64) -> ProjectionStatus {
@@ -135,6 +164,7 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
                 state: P::default(),
                 position: 0,
                 rebuilding: false,
+                generation: 0,
             }),
         });
         let previous = self.by_type.insert(TypeId::of::<P>(), self.entries.len());
@@ -199,7 +229,9 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
         entry.set_rebuilding(true);
         let replayed = self.replay(entry).await;
         entry.set_rebuilding(false);
-        replayed.map(drop)
+        replayed?;
+        // Live events a follower skipped while the replay ran are in the store: read them.
+        self.replay(entry).await.map(drop)
     }
 
     /// Where each projection stands against the store's head.
@@ -218,10 +250,24 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
         self.catch_up().await?;
         let from = self.entries.iter().map(|e| e.position()).min().unwrap_or(0);
         let mut subscription = self.store.subscribe(from);
+        let mut seen: Vec<Option<u64>> = self.entries.iter().map(|e| e.generation()).collect();
         loop {
             let event = subscription.next().await?;
-            for entry in &self.entries {
-                entry.apply_batch(std::slice::from_ref(&event));
+            for (entry, seen) in self.entries.iter().zip(&mut seen) {
+                let outcome = match *seen {
+                    Some(generation) => entry.apply_live(&event, generation),
+                    None => Err(entry.generation()),
+                };
+                match outcome {
+                    Ok(()) => {}
+                    // Rebuilding: the rebuild's replay reads this event from the store.
+                    Err(None) => *seen = None,
+                    // Rebuilt since: what was skipped meanwhile comes from the store.
+                    Err(Some(generation)) => {
+                        self.replay(&**entry).await?;
+                        *seen = Some(generation);
+                    }
+                }
             }
         }
     }

@@ -139,3 +139,49 @@ fn registering_twice_panics() {
         .register::<Total>()
         .register::<Total>();
 }
+
+/// A rebuild while the projections follow live appends: live events must not move the
+/// rebuilt projection's checkpoint past history it has not replayed yet (issue 18,
+/// finding 8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_racing_live_events_replays_all_of_history() {
+    let store = EventStore::in_memory();
+    for chunk in 0..50u64 {
+        append(&store, "history", chunk * 1000..(chunk + 1) * 1000).await;
+    }
+    let projections = Arc::new(Projections::new(store.clone()).register::<PerStream>());
+    let follower = tokio::spawn({
+        let projections = Arc::clone(&projections);
+        async move { projections.follow().await }
+    });
+    let writer = tokio::spawn({
+        let store = store.clone();
+        async move {
+            for n in 0..20_000u64 {
+                append(&store, "live", n..n + 1).await;
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    // Rebuild once the follower is applying live events.
+    while projections.with::<PerStream, _>(|p| p.0.contains_key("live")) != Some(true) {
+        tokio::task::yield_now().await;
+    }
+    projections.rebuild::<PerStream>().await.unwrap();
+    writer.await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let counts = projections
+            .with::<PerStream, _>(|p| (p.0.get("history").copied(), p.0.get("live").copied()))
+            .unwrap();
+        if counts == (Some(50_000), Some(20_000)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after the rebuild: {counts:?} of (50000, 20000)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    follower.abort();
+}
