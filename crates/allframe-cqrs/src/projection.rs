@@ -48,13 +48,14 @@ struct Slot<P> {
 /// What the registry needs of a projection, whatever its type.
 trait Registered<E: Event>: Send + Sync {
     fn position(&self) -> u64;
-    fn apply_batch(&self, events: &[Envelope<E>]);
-    fn set_rebuilding(&self, rebuilding: bool);
-    /// The rebuild generation, or `None` while a rebuild runs (live events are skipped then).
+    /// Starts a rebuild (from nothing, in a new generation, which it returns) or ends one.
+    fn set_rebuilding(&self, rebuilding: bool) -> u64;
+    /// The generation, or `None` while a rebuild runs (only the rebuild applies events then).
     fn generation(&self) -> Option<u64>;
-    /// Applies a live event if the projection is still of `generation` and not rebuilding,
-    /// under one lock (so a rebuild cannot start in between); else says where it stands.
-    fn apply_live(&self, event: &Envelope<E>, generation: u64) -> Result<(), Option<u64>>;
+    /// Applies the events past the checkpoint if the projection is still of `generation`,
+    /// under one lock, so a rebuild cannot start in between; else the current generation
+    /// (`None` while rebuilding). Events read or heard before a rebuild never land in it.
+    fn apply(&self, events: &[Envelope<E>], generation: u64) -> Result<(), Option<u64>>;
     fn status(&self, head: u64) -> ProjectionStatus;
     fn as_any(&self) -> &dyn Any;
 }
@@ -74,18 +75,7 @@ impl<E: Event, P: Projection<E>> Registered<E> for Entry<P> {
         self.read().position
     }
 
-    fn apply_batch(&self, events: &[Envelope<E>]) {
-        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
-        for event in events {
-            // A checkpoint past this event: it was applied already.
-            if event.position > slot.position {
-                slot.state.apply(event);
-                slot.position = event.position;
-            }
-        }
-    }
-
-    fn set_rebuilding(&self, rebuilding: bool) {
+    fn set_rebuilding(&self, rebuilding: bool) -> u64 {
         let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
         if rebuilding {
             // A rebuild starts from nothing.
@@ -94,6 +84,7 @@ impl<E: Event, P: Projection<E>> Registered<E> for Entry<P> {
             slot.generation += 1;
         }
         slot.rebuilding = rebuilding;
+        slot.generation
     }
 
     fn generation(&self) -> Option<u64> {
@@ -101,17 +92,17 @@ impl<E: Event, P: Projection<E>> Registered<E> for Entry<P> {
         (!slot.rebuilding).then_some(slot.generation)
     }
 
-    fn apply_live(&self, event: &Envelope<E>, generation: u64) -> Result<(), Option<u64>> {
+    fn apply(&self, events: &[Envelope<E>], generation: u64) -> Result<(), Option<u64>> {
         let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
-        if slot.rebuilding {
-            return Err(None);
-        }
         if slot.generation != generation {
-            return Err(Some(slot.generation));
+            return Err((!slot.rebuilding).then_some(slot.generation));
         }
-        if event.position > slot.position {
-            slot.state.apply(event);
-            slot.position = event.position;
+        for event in events {
+            // A checkpoint past this event: it was applied already.
+            if event.position > slot.position {
+                slot.state.apply(event);
+                slot.position = event.position;
+            }
         }
         Ok(())
     }
@@ -207,16 +198,28 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
         Ok(applied)
     }
 
-    /// Applies the stored events after `entry`'s checkpoint; returns how many.
+    /// Applies the stored events after `entry`'s checkpoint; returns how many. A rebuild
+    /// replays in its own generation; any other replay stops when a rebuild starts (which
+    /// replays everything itself).
     async fn replay(&self, entry: &dyn Registered<E>) -> Result<u64, StoreError> {
+        match entry.generation() {
+            Some(generation) => self.replay_in(entry, generation).await,
+            None => Ok(0),
+        }
+    }
+
+    async fn replay_in(
+        &self,
+        entry: &dyn Registered<E>,
+        generation: u64,
+    ) -> Result<u64, StoreError> {
         let mut applied = 0;
         loop {
             let batch = self.store.read_all(entry.position(), BATCH).await?;
-            if batch.is_empty() {
+            if batch.is_empty() || entry.apply(&batch, generation).is_err() {
                 return Ok(applied);
             }
             applied += batch.len() as u64;
-            entry.apply_batch(&batch);
         }
     }
 
@@ -226,8 +229,8 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
             StoreError::Backend(format!("projection `{}` is not registered", P::NAME))
         })?;
         let entry = &*self.entries[index];
-        entry.set_rebuilding(true);
-        let replayed = self.replay(entry).await;
+        let generation = entry.set_rebuilding(true);
+        let replayed = self.replay_in(entry, generation).await;
         entry.set_rebuilding(false);
         replayed?;
         // Live events a follower skipped while the replay ran are in the store: read them.
@@ -255,7 +258,7 @@ impl<E: Event, B: Backend<E>> Projections<E, B> {
             let event = subscription.next().await?;
             for (entry, seen) in self.entries.iter().zip(&mut seen) {
                 let outcome = match *seen {
-                    Some(generation) => entry.apply_live(&event, generation),
+                    Some(generation) => entry.apply(std::slice::from_ref(&event), generation),
                     None => Err(entry.generation()),
                 };
                 match outcome {
