@@ -1,6 +1,9 @@
 //! Sagas: steps run in order, each with a timeout and retries; when one fails for good, the
-//! steps already done are compensated in reverse order. Progress is recorded as events, so a
-//! saga whose process died mid-way resumes (or compensates) from the store on restart.
+//! steps already done are compensated in reverse order (and the failed one too when it timed
+//! out: it may have done its work). Progress is recorded as events, so a saga whose process
+//! died mid-way resumes (or compensates) from the store on restart. A step may therefore run
+//! more than once (a retry, a resume after a crash): steps and compensations must be
+//! idempotent.
 
 use std::fmt;
 use std::future::Future;
@@ -55,6 +58,9 @@ pub enum SagaEvent {
         step: Option<String>,
         /// Why.
         error: String,
+        /// Its last attempt timed out: it may have done its work, so it is compensated too.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        timed_out: bool,
     },
     /// Step `index` was compensated.
     StepCompensated {
@@ -179,7 +185,8 @@ impl<C: 'static, B> fmt::Debug for Saga<C, B> {
 struct Progress {
     context: Option<serde_json::Value>,
     completed: usize,
-    failed: Option<(usize, String)>,
+    /// The failed step, why, and whether it timed out (then it is compensated too).
+    failed: Option<(usize, String, bool)>,
     compensated: Vec<usize>,
     finished: bool,
     version: u64,
@@ -296,9 +303,12 @@ where
                     progress.context = Some(context);
                 }
                 SagaEvent::StepCompleted { index, .. } => progress.completed = index + 1,
-                SagaEvent::StepFailed { index, error, .. } => {
-                    progress.failed = Some((index, error));
-                }
+                SagaEvent::StepFailed {
+                    index,
+                    error,
+                    timed_out,
+                    ..
+                } => progress.failed = Some((index, error, timed_out)),
                 SagaEvent::StepCompensated { index, .. } => progress.compensated.push(index),
                 SagaEvent::Completed | SagaEvent::Compensated => progress.finished = true,
             }
@@ -362,14 +372,15 @@ where
                         self.record(id, &mut progress, done).await?;
                         progress.completed += 1;
                     }
-                    Err(error) => {
+                    Err(Failure { error, timed_out }) => {
                         let failed = SagaEvent::StepFailed {
                             index,
                             step: Some(step.name().to_owned()),
                             error: error.clone(),
+                            timed_out,
                         };
                         self.record(id, &mut progress, failed).await?;
-                        progress.failed = Some((index, error));
+                        progress.failed = Some((index, error, timed_out));
                         break;
                     }
                 }
@@ -381,14 +392,22 @@ where
                 return Ok(SagaOutcome::Completed);
             }
         }
-        let (failed_index, error) = progress.failed.clone().expect("a failure was recorded");
-        // Compensate what completed, newest first, skipping what is already undone.
-        for index in (0..progress.completed).rev() {
+        let (failed_index, error, timed_out) =
+            progress.failed.clone().expect("a failure was recorded");
+        // Compensate what completed (and a step that timed out: it may have done its work),
+        // newest first, skipping what is already undone.
+        let undo = if timed_out {
+            failed_index + 1
+        } else {
+            progress.completed
+        };
+        for index in (0..undo).rev() {
             if progress.compensated.contains(&index) {
                 continue;
             }
             let (step, policy) = &self.steps[index];
-            if let Err(error) = attempt(*policy, || step.compensate(context)).await {
+            if let Err(Failure { error, .. }) = attempt(*policy, || step.compensate(context)).await
+            {
                 return Err(SagaError::CompensationFailed {
                     step: step.name(),
                     error,
@@ -413,21 +432,33 @@ where
     }
 }
 
+/// Why an action failed for good: its last error, and whether that was a timeout.
+struct Failure {
+    error: String,
+    timed_out: bool,
+}
+
 /// Runs `action` under the policy's timeout, retrying with doubling backoff.
-async fn attempt<'a, F>(policy: StepPolicy, action: F) -> Result<(), String>
+async fn attempt<'a, F>(policy: StepPolicy, action: F) -> Result<(), Failure>
 where
     F: Fn() -> StepFuture<'a>,
 {
     let mut backoff = policy.backoff;
     let mut tries = 0;
     loop {
-        let error = match tokio::time::timeout(policy.timeout, action()).await {
+        let failure = match tokio::time::timeout(policy.timeout, action()).await {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(error)) => error,
-            Err(_) => format!("timed out after {:?}", policy.timeout),
+            Ok(Err(error)) => Failure {
+                error,
+                timed_out: false,
+            },
+            Err(_) => Failure {
+                error: format!("timed out after {:?}", policy.timeout),
+                timed_out: true,
+            },
         };
         if tries >= policy.retries {
-            return Err(error);
+            return Err(failure);
         }
         tries += 1;
         tokio::time::sleep(backoff).await;

@@ -130,8 +130,10 @@ async fn a_failing_third_step_compensates_two_then_one() {
     );
 }
 
+/// A step that timed out may have done its work (the answer was late, not absent), so it
+/// is compensated too, before the ones that completed (issue 18, finding 7).
 #[tokio::test]
-async fn a_timed_out_step_compensates_the_ones_before() {
+async fn a_timed_out_step_is_compensated_with_the_ones_before() {
     let j = Journal::default();
     let hang = Step {
         hang: Arc::new(AtomicBool::new(true)),
@@ -153,7 +155,7 @@ async fn a_timed_out_step_compensates_the_ones_before() {
         } => assert!(error.contains("timed out"), "{error}"),
         other => panic!("expected compensation, got {other:?}"),
     }
-    assert_eq!(journal(&j), ["reserve", "undo reserve"]);
+    assert_eq!(journal(&j), ["reserve", "undo charge", "undo reserve"]);
 }
 
 #[tokio::test]
@@ -255,6 +257,7 @@ async fn a_crash_during_compensation_finishes_the_compensation_on_resume() {
             index: 2,
             step: None,
             error: "no stock".into(),
+            timed_out: false,
         },
         SagaEvent::StepCompensated {
             index: 1,
@@ -316,6 +319,7 @@ async fn a_recorded_step_the_definition_lacks_is_a_mismatch_not_a_panic() {
                 index: 3,
                 step: None,
                 error: "gone".into(),
+                timed_out: false,
             },
         ];
         let events = recorded.into_iter().map(NewEvent::new).collect();

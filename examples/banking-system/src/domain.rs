@@ -84,6 +84,14 @@ pub enum AccountCommand {
     Close {
         account_id: String,
     },
+    /// Takes back the movement `of` (a credit that may have happened) as `reference`,
+    /// once, and only if it happened.
+    Reverse {
+        account_id: String,
+        amount_cents: u64,
+        of: String,
+        reference: String,
+    },
 }
 
 impl Aggregate for Account {
@@ -106,6 +114,11 @@ impl Aggregate for Account {
             | Withdraw {
                 reference: Some(r), ..
             } if self.references.contains(r) => {
+                return Ok(vec![]);
+            }
+            Reverse { of, reference, .. }
+                if !self.references.contains(of) || self.references.contains(reference) =>
+            {
                 return Ok(vec![]);
             }
             _ => {}
@@ -143,6 +156,22 @@ impl Aggregate for Account {
                 )));
             }
             Close { account_id } => BankEvent::AccountClosed { account_id },
+            Reverse { amount_cents, .. } if amount_cents > self.balance_cents => {
+                return Err(BankError::InsufficientFunds {
+                    balance_cents: self.balance_cents,
+                    wanted_cents: amount_cents,
+                });
+            }
+            Reverse {
+                account_id,
+                amount_cents,
+                reference,
+                ..
+            } => BankEvent::Withdrawn {
+                account_id,
+                amount_cents,
+                reference: Some(reference),
+            },
         }])
     }
 

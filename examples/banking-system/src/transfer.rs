@@ -123,7 +123,7 @@ impl SagaStep<Transfer> for Debit {
             self.0
                 .account(&t.from, withdraw)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|p| p.detail().to_owned())
         })
     }
 
@@ -138,7 +138,7 @@ impl SagaStep<Transfer> for Debit {
             self.0
                 .account(&t.from, deposit)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|p| p.detail().to_owned())
         })
     }
 }
@@ -159,12 +159,24 @@ impl SagaStep<Transfer> for Credit {
             self.0
                 .account(&t.to, deposit)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|p| p.detail().to_owned())
         })
     }
 
-    /// The last step: nothing after it can fail, so it is never undone.
-    fn compensate<'a>(&'a self, _: &'a Transfer) -> StepFuture<'a> {
-        Box::pin(async { Ok(()) })
+    /// Nothing after it can fail, but it may time out having deposited (a late answer):
+    /// then the credit, if it happened, is taken back.
+    fn compensate<'a>(&'a self, t: &'a Transfer) -> StepFuture<'a> {
+        let reverse = AccountCommand::Reverse {
+            account_id: t.to.clone(),
+            amount_cents: t.amount_cents,
+            of: format!("credit:{}", t.transfer_id),
+            reference: format!("uncredit:{}", t.transfer_id),
+        };
+        Box::pin(async move {
+            self.0
+                .account(&t.to, reverse)
+                .await
+                .map_err(|p| p.detail().to_owned())
+        })
     }
 }

@@ -328,3 +328,40 @@ async fn the_document_states_what_the_handlers_refuse() {
         assert!(post[status].is_object(), "{status} undocumented: {post}");
     }
 }
+
+/// A credit that timed out is compensated by taking it back, once, and only if it
+/// happened: the late answer may have been a deposit.
+#[test]
+fn a_credit_is_taken_back_only_if_it_happened() {
+    use allframe::cqrs::AggregateTest;
+    use banking_system::domain::{Account, AccountCommand, BankEvent};
+    let opened = BankEvent::AccountOpened {
+        account_id: "bob".into(),
+        owner: "Bob".into(),
+    };
+    let credited = BankEvent::Deposited {
+        account_id: "bob".into(),
+        amount_cents: 300,
+        reference: Some("credit:t1".into()),
+    };
+    let reverse = || AccountCommand::Reverse {
+        account_id: "bob".into(),
+        amount_cents: 300,
+        of: "credit:t1".into(),
+        reference: "uncredit:t1".into(),
+    };
+    let taken_back = BankEvent::Withdrawn {
+        account_id: "bob".into(),
+        amount_cents: 300,
+        reference: Some("uncredit:t1".into()),
+    };
+    AggregateTest::<Account>::given(vec![opened.clone(), credited.clone()])
+        .when(reverse())
+        .then_events(vec![taken_back.clone()]);
+    AggregateTest::<Account>::given(vec![opened.clone()])
+        .when(reverse())
+        .then_events(vec![]);
+    AggregateTest::<Account>::given(vec![opened, credited, taken_back])
+        .when(reverse())
+        .then_events(vec![]);
+}
