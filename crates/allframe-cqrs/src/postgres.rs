@@ -25,8 +25,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::codec::{Serialized, decode, serialize, serialize_raw};
@@ -66,6 +66,43 @@ fn failed(doing: impl fmt::Display) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::Backend(format!("PostgreSQL: {doing}: {e}"))
 }
 
+/// `schema` quoted, once it is known to be a plain name PostgreSQL keeps whole: lowercase
+/// ASCII letters, digits and `_`, at most 63 bytes. (Quoted, a reserved word is a name.)
+fn quoted_schema(schema: &str) -> Result<String, StoreError> {
+    let plain = !schema.is_empty()
+        && !schema.starts_with(|c: char| c.is_ascii_digit())
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return Err(StoreError::Backend(format!(
+            "`{schema}` is not a plain schema name (lowercase letters, digits, `_`)"
+        )));
+    }
+    // PostgreSQL cuts longer identifiers silently: two names would share one schema.
+    if schema.len() > 63 {
+        return Err(StoreError::Backend(format!(
+            "the schema name `{schema}` is {} bytes; PostgreSQL keeps only 63",
+            schema.len()
+        )));
+    }
+    Ok(format!("\"{schema}\""))
+}
+
+/// Drops `schema` and the store in it, if it exists (the name rules of
+/// [`PostgresBackend::connect_in_schema`]).
+pub(crate) async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+    let quoted = quoted_schema(schema)?;
+    let mut conn = PgConnection::connect(url)
+        .await
+        .map_err(failed("connecting"))?;
+    sqlx::query(&format!("drop schema if exists {quoted} cascade"))
+        .execute(&mut conn)
+        .await
+        .map_err(failed(format_args!("dropping schema `{schema}`")))?;
+    conn.close().await.map_err(failed("closing"))
+}
+
 /// A `u64` bound for a `bigint` parameter (nothing stored is beyond `i64::MAX`).
 fn bigint(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -86,25 +123,7 @@ impl<E: Event> PostgresBackend<E> {
     /// plain identifier: lowercase ASCII letters, digits and `_`, at most 63 bytes (what
     /// PostgreSQL keeps of a name); a reserved word is quoted.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
-        let plain = !schema.is_empty()
-            && !schema.starts_with(|c: char| c.is_ascii_digit())
-            && schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !plain {
-            return Err(StoreError::Backend(format!(
-                "`{schema}` is not a plain schema name (lowercase letters, digits, `_`)"
-            )));
-        }
-        // PostgreSQL cuts longer identifiers silently: two names would share one schema.
-        if schema.len() > 63 {
-            return Err(StoreError::Backend(format!(
-                "the schema name `{schema}` is {} bytes; PostgreSQL keeps only 63",
-                schema.len()
-            )));
-        }
-        // Quoted, a reserved word (`user`, `select`) is a name like any other.
-        let quoted = format!("\"{schema}\"");
+        let quoted = quoted_schema(schema)?;
         let options = PgConnectOptions::from_str(url)
             .map_err(failed("parsing the database URL"))?
             .options([("search_path", quoted.as_str())]);

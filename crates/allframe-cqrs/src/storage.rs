@@ -170,15 +170,7 @@ impl Storage {
         &self,
         name: &str,
     ) -> Result<EventStore<E, AnyBackend<E>>, StoreError> {
-        let plain = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !plain {
-            return Err(StoreError::Backend(format!(
-                "`{name}` is not a plain store name (lowercase letters, digits, `_`)"
-            )));
-        }
+        check_name(name)?;
         let backend = match self {
             Self::Memory => AnyBackend::Memory(InMemoryBackend::new()),
             #[cfg(feature = "wal")]
@@ -191,6 +183,40 @@ impl Storage {
         };
         Ok(EventStore::with_backend(backend))
     }
+
+    /// Deletes the store called `name` and every event in it (a tenant removed, a test's
+    /// data); a store that does not exist is no error.
+    pub async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        check_name(name)?;
+        match self {
+            Self::Memory => Ok(()),
+            #[cfg(feature = "wal")]
+            Self::Directory(dir) => match std::fs::remove_dir_all(dir.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Backend(
+                    format!("removing {}: {e}", dir.join(name).display()),
+                )),
+                _ => Ok(()),
+            },
+            #[cfg(feature = "postgres")]
+            Self::Postgres { url, schema_prefix } => {
+                crate::postgres::drop_schema(url, &format!("{schema_prefix}_{name}")).await
+            }
+        }
+    }
+}
+
+/// A store's name: lowercase ASCII letters, digits and `_`.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return Err(StoreError::Backend(format!(
+            "`{name}` is not a plain store name (lowercase letters, digits, `_`)"
+        )));
+    }
+    Ok(())
 }
 
 impl fmt::Display for Storage {
@@ -234,6 +260,28 @@ mod tests {
             "postgres://ann:***@db:5432/app"
         );
         assert_eq!(redact("postgres://db/app"), "postgres://db/app");
+    }
+
+    #[cfg(feature = "wal")]
+    #[tokio::test]
+    async fn a_removed_store_opens_empty_and_removing_one_that_is_gone_is_fine() {
+        use crate::{ExpectedVersion, NewEvent, SagaEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::Directory(dir.path().to_owned());
+        let store = storage.open::<SagaEvent>("sagas").await.unwrap();
+        let event = NewEvent::new(SagaEvent::Completed);
+        store
+            .append("s", ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap();
+        drop(store);
+        storage.remove("sagas").await.unwrap();
+        let reopened = storage.open::<SagaEvent>("sagas").await.unwrap();
+        assert_eq!(reopened.stats().await.unwrap().events, 0);
+        drop(reopened);
+        storage.remove("sagas").await.unwrap();
+        storage.remove("never_opened").await.unwrap();
+        assert!(storage.remove("../up").await.is_err(), "names stay plain");
     }
 
     #[tokio::test]

@@ -3,8 +3,12 @@
 //! requests a well-behaved client would never send).
 
 mod contract;
+#[cfg(feature = "postgres")]
+mod storage;
 
 pub use crate::contract::{CONTRACT_ADDR, CONTRACT_TIMINGS, Contract};
+#[cfg(feature = "postgres")]
+pub use crate::storage::{DEFAULT_DATABASE_URL, TestPostgres};
 
 use std::convert::Infallible;
 use std::io;

@@ -1,46 +1,20 @@
-//! The contract scenario on PostgreSQL (`DATABASE_URL`, else the local default), in schemas
-//! of its own dropped at the end. Without a reachable database the test says SKIPPED and
-//! why; `cargo xtask test` then leaves this binary out and counts it as skipped.
+//! The bank on PostgreSQL (`DATABASE_URL`, else the local default), in schemas of its own
+//! removed at the end: the contract scenario and 200 concurrent transfers. Without a
+//! reachable database each test says SKIPPED and why; `cargo xtask test` then leaves this
+//! binary out and counts it as skipped.
 
+mod races;
 mod scenario;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use allframe::cqrs::Storage;
-use allframe_test::Contract;
+use allframe_test::{Contract, TestPostgres, TestServer};
 use banking_system::transfer::Rules;
-use sqlx::{Connection, Executor, PgConnection};
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const STORES: &[&str] = &["events", "sagas"];
 
 #[tokio::test]
 async fn contract_scenario_on_postgres() {
-    let url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let connected = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&url)).await;
-    let mut admin = match connected {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(e)) => {
-            return eprintln!(
-                "SKIPPED: contract_scenario_on_postgres: no PostgreSQL at {url}: {e}"
-            );
-        }
-        Err(_) => {
-            return eprintln!(
-                "SKIPPED: contract_scenario_on_postgres: PostgreSQL at {url} did not answer in 5 s"
-            );
-        }
-    };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("banking_test_{}_{nanos}", std::process::id());
-    let storage = Storage::Postgres {
-        url,
-        schema_prefix: prefix.clone(),
+    let Some(storage) = TestPostgres::connect("contract_scenario_on_postgres", STORES).await else {
+        return;
     };
     let app = async {
         banking_system::app(&storage, Rules::default())
@@ -49,11 +23,17 @@ async fn contract_scenario_on_postgres() {
     };
     let mut contract = Contract::start(app).await;
     scenario::run(&mut contract).await;
-    drop(contract);
-    for store in ["events", "sagas"] {
-        admin
-            .execute(format!("drop schema if exists {prefix}_{store} cascade").as_str())
-            .await
-            .unwrap();
-    }
+}
+
+/// On a database shared by every writer, optimistic concurrency is the database's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_transfers_on_postgres_conserve_the_money() {
+    let Some(storage) = TestPostgres::connect("transfers_on_postgres", STORES).await else {
+        return;
+    };
+    let app = banking_system::app(&storage, Rules::default())
+        .await
+        .expect("the bank opens");
+    let server = TestServer::start(app).await;
+    races::two_hundred_transfers(server.addr()).await;
 }

@@ -1,45 +1,19 @@
-//! The contract scenario on PostgreSQL (`DATABASE_URL`, else the local default), in schemas
-//! of its own dropped at the end. Without a reachable database the test says SKIPPED and
-//! why; `cargo xtask test` then leaves this binary out and counts it as skipped.
+//! The shop on PostgreSQL (`DATABASE_URL`, else the local default), in schemas of its own
+//! removed at the end: the contract scenario and the races. Without a reachable database
+//! each test says SKIPPED and why; `cargo xtask test` then leaves this binary out and
+//! counts it as skipped.
 
+mod races;
 mod scenario;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use allframe_test::{Contract, TestPostgres, TestServer};
 
-use allframe::cqrs::Storage;
-use allframe_test::Contract;
-use sqlx::{Connection, Executor, PgConnection};
-
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const STORES: &[&str] = &["events", "sagas"];
 
 #[tokio::test]
 async fn contract_scenario_on_postgres() {
-    let url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let connected = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&url)).await;
-    let mut admin = match connected {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(e)) => {
-            return eprintln!(
-                "SKIPPED: contract_scenario_on_postgres: no PostgreSQL at {url}: {e}"
-            );
-        }
-        Err(_) => {
-            return eprintln!(
-                "SKIPPED: contract_scenario_on_postgres: PostgreSQL at {url} did not answer in 5 s"
-            );
-        }
-    };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("ecommerce_test_{}_{nanos}", std::process::id());
-    let storage = Storage::Postgres {
-        url,
-        schema_prefix: prefix.clone(),
+    let Some(storage) = TestPostgres::connect("contract_scenario_on_postgres", STORES).await else {
+        return;
     };
     let app = async {
         ecommerce_api::app(&storage)
@@ -48,11 +22,15 @@ async fn contract_scenario_on_postgres() {
     };
     let mut contract = Contract::start(app).await;
     scenario::run(&mut contract).await;
-    drop(contract);
-    for store in ["events", "sagas"] {
-        admin
-            .execute(format!("drop schema if exists {prefix}_{store} cascade").as_str())
-            .await
-            .unwrap();
-    }
+}
+
+#[tokio::test]
+async fn of_two_concurrent_checkouts_on_postgres_one_wins() {
+    let Some(storage) = TestPostgres::connect("concurrent_checkouts_on_postgres", STORES).await
+    else {
+        return;
+    };
+    let app = ecommerce_api::app(&storage).await.expect("the shop opens");
+    let server = TestServer::start(app).await;
+    races::concurrent_checkouts(server.addr()).await;
 }

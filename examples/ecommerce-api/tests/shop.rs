@@ -1,10 +1,13 @@
 //! The shop's failure paths and limits, over real TCP: concurrent and repeated checkouts, a
 //! payment provider that never answers, bad input, old events, restarts of the binary.
 
+mod races;
+
 use allframe::cqrs::{ExpectedVersion, Metadata, RawEvent, Storage};
 use allframe_test::{Client, RunningBinary, TestServer};
 use ecommerce_api::domain::{Order, OrderStatus, ShopEvent};
 use http::Method;
+use races::{available, cart_with};
 use serde_json::{Value, json};
 
 /// The shop on a fresh data directory (kept until the returned guard drops).
@@ -19,39 +22,10 @@ async fn shop() -> (TestServer, tempfile::TempDir) {
     )
 }
 
-/// Lists `sku` with `stock` units at 10.00 and puts `quantity` of it in cart `cart`.
-async fn cart_with(c: &mut Client, sku: &str, stock: u32, cart: &str, quantity: u32) {
-    let product = json!({"sku": sku, "name": sku, "price_cents": 1000, "stock": stock});
-    let listed = c.post_json("/products", &product).await.status;
-    assert!(listed == 201 || listed == 409, "{listed}");
-    let res = c
-        .post_json(
-            &format!("/carts/{cart}/items"),
-            &json!({"sku": sku, "quantity": quantity}),
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.text());
-}
-
-async fn available(c: &mut Client, sku: &str) -> Value {
-    c.get(&format!("/products/{sku}")).await.json()["available"].clone()
-}
-
 #[tokio::test]
 async fn of_two_concurrent_checkouts_of_one_cart_one_wins() {
     let (server, _data) = shop().await;
-    let mut c = server.http1().await;
-    cart_with(&mut c, "mug", 10, "c1", 3).await;
-    let (mut a, mut b) = (server.http1().await, server.http1().await);
-    let visa = json!({"payment_token": "tok_visa"});
-    let (first, second) = tokio::join!(
-        a.post_json("/carts/c1/checkout", &visa),
-        b.post_json("/carts/c1/checkout", &visa)
-    );
-    let mut statuses = [first.status.as_u16(), second.status.as_u16()];
-    statuses.sort();
-    assert_eq!(statuses, [201, 409], "{} / {}", first.text(), second.text());
-    assert_eq!(available(&mut c, "mug").await, 7, "the stock left once");
+    races::concurrent_checkouts(server.addr()).await;
 }
 
 #[tokio::test]
