@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 
 use allframe::cqrs::{Aggregate, Event};
+use allframe::openapi::{JsonSchema, schemars};
 use serde::{Deserialize, Serialize};
 
 use crate::error::BankError;
 
 /// Everything that happens to accounts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub enum BankEvent {
     AccountOpened {
         account_id: String,
