@@ -4,6 +4,8 @@ mod limits;
 mod request;
 mod ws;
 
+use std::sync::Arc;
+
 use allframe_core::routing::{MethodRouter, get};
 use allframe_core::{FromRef, FromRequest, IntoResponse, Request, Response, State};
 use async_graphql::Executor;
@@ -22,6 +24,8 @@ pub use crate::request::{GraphQLRejection, GraphQLRequest, GraphQLResponse};
 pub struct GraphQL<E> {
     executor: E,
     graphiql: bool,
+    /// Origins besides the endpoint's own whose pages may open its WebSocket.
+    allowed_origins: Arc<[String]>,
 }
 
 impl<E: Executor> GraphQL<E> {
@@ -31,7 +35,17 @@ impl<E: Executor> GraphQL<E> {
         Self {
             executor,
             graphiql: cfg!(feature = "graphiql"),
+            allowed_origins: Arc::new([]),
         }
+    }
+
+    /// Origins (`https://app.example.com`) whose pages may open the subscription WebSocket
+    /// besides the endpoint's own. A browser sends its page's `Origin` with the user's
+    /// cookies, so by default only same-origin pages (and clients that send no `Origin`,
+    /// which are not browsers) are let in: another site's page is refused with 403.
+    pub fn allow_origins<O: Into<String>>(mut self, origins: impl IntoIterator<Item = O>) -> Self {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Whether a browser's `GET` without a query is answered with the GraphiQL page (on by
@@ -77,6 +91,9 @@ impl<E: Executor> GraphQL<E> {
         T: Clone + Send + Sync + 'static,
     {
         if ws::is_upgrade(req.headers()) {
+            if let Err(refused) = ws::check_origin(req.headers(), &self.allowed_origins) {
+                return refused.into_response();
+            }
             return ws::upgrade(self.executor, req, data);
         }
         if self.graphiql && wants_graphiql(&req) {

@@ -249,6 +249,13 @@ impl GraphQLRejection {
         }
     }
 
+    pub(crate) fn forbidden(message: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            ..Self::bad_request(message)
+        }
+    }
+
     /// The response status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -8,7 +8,7 @@ use async_graphql::Executor;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use futures_util::{SinkExt, StreamExt, future};
 use http::header::{
-    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    CONNECTION, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
     SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -36,6 +36,30 @@ pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
     has_token(CONNECTION, "upgrade") && has_token(UPGRADE, "websocket")
+}
+
+/// Refuses a browser page of another origin (cross-site WebSocket hijacking: the page would
+/// act with the user's cookies). Same-origin means the `Origin`'s host and port are the
+/// request's `Host` (the scheme is left out: a TLS proxy in front changes it). No `Origin`
+/// at all is a client that is not a browser, and is let in.
+pub(crate) fn check_origin(
+    headers: &HeaderMap,
+    allowed: &[String],
+) -> Result<(), GraphQLRejection> {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let same = matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h));
+    if same || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return Ok(());
+    }
+    Err(GraphQLRejection::forbidden(&format!(
+        "a WebSocket from the origin `{origin}` is refused: only pages of this endpoint's \
+         own origin may open it (allow others with `GraphQL::allow_origins`)"
+    )))
 }
 
 /// The first protocol the client offers that async-graphql speaks.

@@ -151,3 +151,47 @@ async fn an_upgrade_without_a_graphql_protocol_is_refused() {
     }
     assert_eq!(server.get("/counter").await.status, 200);
 }
+
+async fn handshake_from(server: &TestServer, origin: Option<&str>) -> u16 {
+    let mut req = format!("ws://{}/graphql", server.addr())
+        .into_client_request()
+        .expect("request");
+    let headers = req.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    if let Some(origin) = origin {
+        headers.insert("origin", origin.parse().unwrap());
+    }
+    match connect_async(req).await {
+        Ok((_, res)) => res.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => res.status().as_u16(),
+        Err(other) => panic!("handshake failed: {other}"),
+    }
+}
+
+/// A page of another site must not open the socket with the user's cookies (cross-site
+/// WebSocket hijacking): same-origin pages, allow-listed origins and clients that send no
+/// `Origin` (not browsers) may (issue 18, finding 16).
+#[tokio::test]
+async fn a_websocket_from_another_origin_is_refused() {
+    let server = TestServer::start(common::app()).await;
+    let own = format!("http://{}", server.addr());
+    assert_eq!(handshake_from(&server, None).await, 101);
+    assert_eq!(handshake_from(&server, Some(&own)).await, 101);
+    assert_eq!(
+        handshake_from(&server, Some("https://evil.example")).await,
+        403
+    );
+    assert_eq!(handshake_from(&server, Some("null")).await, 403);
+    let allowed = TestServer::start(common::app_allowing("https://app.example")).await;
+    assert_eq!(
+        handshake_from(&allowed, Some("https://app.example")).await,
+        101
+    );
+    assert_eq!(
+        handshake_from(&allowed, Some("https://evil.example")).await,
+        403
+    );
+}

@@ -113,3 +113,13 @@ pub(crate) fn app() -> RouterService<AppState> {
         .route("/counter", get(rest_counter))
         .with_state(state())
 }
+
+/// [`app`] whose WebSocket also admits pages of `origin`.
+pub(crate) fn app_allowing(origin: &str) -> RouterService<AppState> {
+    Router::new()
+        .route(
+            "/graphql",
+            GraphQL::new(schema()).allow_origins([origin]).into_route(),
+        )
+        .with_state(state())
+}
