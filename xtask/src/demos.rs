@@ -85,7 +85,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .context("quality.toml has no [demos] section: add one with its [[demos.demo]]s")?;
     let selected = config::select(&demos.demos, &args.demos, |d| &d.name, "demo")?;
     let fingerprint = Fingerprint::current()?;
-    let nextest = nextest_available()?;
+    let nextest = shell::nextest_available()?;
     let mut reports = Vec::new();
     for demo in selected {
         if args.no_tests {
@@ -147,17 +147,6 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn nextest_available() -> Result<bool> {
-    let sh = shell::at_root()?;
-    let cargo = shell::cargo();
-    Ok(cmd!(sh, "{cargo} nextest --version")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok())
 }
 
 /// The test command for `demo`, as `cargo xtask test` builds the workspace (same features,

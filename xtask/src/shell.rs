@@ -31,3 +31,15 @@ pub(crate) fn cargo() -> String {
 pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
+
+/// Whether cargo-nextest is installed (the tests fall back to `cargo test` without it).
+pub(crate) fn nextest_available() -> Result<bool> {
+    let sh = at_root()?;
+    let cargo = cargo();
+    Ok(xshell::cmd!(sh, "{cargo} nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok())
+}

@@ -54,13 +54,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     } else {
         vec!["-E".to_owned(), leave_out.join(" & ")]
     };
-    let nextest = cmd!(sh, "{cargo} nextest --version")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok();
-    if nextest {
+    if shell::nextest_available()? {
         cmd!(
             sh,
             "{cargo} nextest run --workspace --all-features --no-tests=warn {expression...} {filter...}"

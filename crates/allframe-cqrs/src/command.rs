@@ -143,11 +143,10 @@ impl<H> CommandBus<H> {
                 let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
                 match seen.outputs.get(&key) {
                     Some(Entry::Done(output)) => {
-                        if let Some(output) = output.downcast_ref::<H::Output>() {
-                            return Ok(output.clone());
-                        }
-                        // Another output type under this key: run the command.
-                        break;
+                        let output = output
+                            .downcast_ref::<H::Output>()
+                            .expect("a key holds its command type, so its handler's output");
+                        return Ok(output.clone());
                     }
                     Some(Entry::Running(running)) => Arc::clone(running),
                     None => {

@@ -165,16 +165,19 @@ async fn history(
     let bank = bus.handlers();
     bank.ledger.load(&account_id).await?;
     let entries = bank
-        .query(|h: &History| h.0.get(&account_id).cloned().unwrap_or_default())
+        .query(|h: &History| {
+            let entries = h.0.get(&account_id).map_or(&[][..], Vec::as_slice);
+            page.page(entries).map(Entry::clone)
+        })
         .await?;
-    Ok(Json(page.page(entries)))
+    Ok(Json(entries))
 }
 
 /// Every account event, in the order the store holds them.
 async fn audit(State(bus): Bus, page: Pagination<1000>) -> Reply<Page<AuditRecord>> {
     let records = bus
         .handlers()
-        .query(|a: &Audit| page.page(a.0.iter().cloned()))
+        .query(|a: &Audit| page.page(&a.0).map(AuditRecord::clone))
         .await?;
     Ok(Json(records))
 }

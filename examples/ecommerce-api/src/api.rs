@@ -142,30 +142,29 @@ async fn add_stock(
 /// stock.
 async fn products(State(bus): Bus, page: Pagination) -> Reply<Page<ProductView>> {
     let shop = bus.handlers();
-    let stock = shop
-        .query(|inventory: &Inventory| inventory.0.clone())
+    let listed = shop
+        .query(|catalog: &Catalog| {
+            page.page(catalog.0.iter())
+                .map(|(sku, (name, price))| (sku.clone(), name.clone(), *price))
+        })
         .await?;
     let products = shop
-        .query(|catalog: &Catalog| {
-            let views = catalog.0.iter();
-            page.page(views.map(|(sku, (name, price))| view(sku, name, *price, &stock)))
+        .query(|inventory: &Inventory| {
+            listed.map(|(sku, name, price)| {
+                let stock = inventory.0.get(&sku).copied().unwrap_or_default();
+                view(sku, name, price, stock)
+            })
         })
         .await?;
     Ok(Json(products))
 }
 
-fn view(
-    sku: &str,
-    name: &str,
-    price_cents: u64,
-    stock: &std::collections::BTreeMap<String, Stock>,
-) -> ProductView {
-    let Stock { on_hand, reserved } = stock.get(sku).copied().unwrap_or_default();
+fn view(sku: String, name: String, price_cents: u64, stock: Stock) -> ProductView {
     ProductView {
-        sku: sku.to_owned(),
-        name: name.to_owned(),
+        sku,
+        name,
         price_cents,
-        available: on_hand - reserved,
+        available: stock.on_hand - stock.reserved,
     }
 }
 
@@ -180,12 +179,7 @@ async fn product(State(bus): Bus, Path(Sku { sku }): Path<Sku>) -> Reply<Product
     let (Some((name, price)), Some(stock)) = (found, stock) else {
         return Err(Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no product `{sku}`")));
     };
-    Ok(Json(view(
-        &sku,
-        &name,
-        price,
-        &[(sku.clone(), stock)].into(),
-    )))
+    Ok(Json(view(sku, name, price, stock)))
 }
 
 async fn cart(

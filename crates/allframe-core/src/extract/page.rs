@@ -16,8 +16,9 @@ use crate::response::Problem;
 /// use allframe_core::extract::{Page, Pagination};
 /// use allframe_core::{Json, Router, routing::get};
 ///
-/// async fn users(page: Pagination) -> Json<Page<&'static str>> {
-///     Json(page.page(["ann", "bob", "cy"]))
+/// async fn users(page: Pagination) -> Json<Page<String>> {
+///     // Select among borrowed items, then own only the page's.
+///     Json(page.page(["ann", "bob", "cy"].iter()).map(|name| name.to_uppercase()))
 /// }
 ///
 /// let app = Router::new().route("/users", get(users)).into_service();
@@ -66,6 +67,19 @@ pub struct Page<T> {
     pub offset: usize,
     /// The most items a page of this size holds.
     pub limit: usize,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item turned into another: select borrowed items first, then
+    /// make the answer's owned ones from the page's items alone.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
 }
 
 /// The two parameters, as the query string has them (others are ignored).
@@ -117,6 +131,16 @@ mod tests {
         }
         .page(1..=5);
         assert!(past.items.is_empty());
+        let doubled = Pagination::<100> {
+            offset: 3,
+            limit: 5,
+        }
+        .page(1..=5)
+        .map(|n| n * 2);
+        assert_eq!(
+            (doubled.items, doubled.total, doubled.offset),
+            (vec![8, 10], 5, 3)
+        );
         assert_eq!(Pagination::<5>::DEFAULT_LIMIT, 5);
         assert_eq!(Pagination::<100>::DEFAULT_LIMIT, 20);
     }
