@@ -129,6 +129,11 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             .iter()
             .map(|d| (d.figures.demo.clone(), &d.figures))
             .collect::<std::collections::BTreeMap<_, _>>(),
+        &report
+            .demos
+            .iter()
+            .map(|d| (d.figures.demo.clone(), d.level.label().to_owned()))
+            .collect(),
     )?;
     if args.json {
         crate::summary::print_json(&report)?;

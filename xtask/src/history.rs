@@ -1,6 +1,6 @@
 //! The history store: one self-describing line per gate run (gate, time, commit and its
-//! subject, whether the tree had uncommitted changes, environment, figures and the unit of
-//! each figure's field) in
+//! subject, whether the tree had uncommitted changes, environment, figures, the unit of each
+//! figure's field and the gate's verdict on each measured item) in
 //! `<target dir>/allframe-history/<gate>.jsonl`.
 //!
 //! It lives outside the tracked files so that a contributor's `cargo xtask ci` leaves
@@ -20,7 +20,7 @@ use crate::baseline::Fingerprint;
 use crate::shell;
 
 /// The layout of a line; bumped when a field changes meaning.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Serialize)]
 struct Line<'a, T> {
@@ -35,7 +35,13 @@ struct Line<'a, T> {
     /// The unit of each field name found in `figures` (`stripped_bytes`: `bytes`).
     units: BTreeMap<&'a str, &'a str>,
     figures: &'a T,
+    /// The gate's verdict on each item it judged (a configuration, scenario or benchmark id,
+    /// as keyed in `figures`): `ok`, `above goal`, `WARNING`, `FAILED`, ... (format 2).
+    verdicts: &'a Verdicts,
 }
+
+/// The verdict label of each judged item, keyed as in the line's figures.
+pub(crate) type Verdicts = BTreeMap<String, String>;
 
 /// Where the lines go: `ALLFRAME_HISTORY_DIR`, else `allframe-history` in the target dir.
 pub(crate) fn dir() -> PathBuf {
@@ -52,6 +58,7 @@ pub(crate) fn append<T: Serialize>(
     fingerprint: &Fingerprint,
     units: &[(&str, &str)],
     figures: &T,
+    verdicts: &Verdicts,
 ) -> Result<()> {
     let sh = shell::at_root()?;
     let git = |args: &[&str]| {
@@ -78,6 +85,7 @@ pub(crate) fn append<T: Serialize>(
         fingerprint,
         units: units.iter().copied().collect(),
         figures,
+        verdicts,
     };
     let dir = dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -15,6 +15,7 @@ mod http;
 mod level;
 mod memory;
 mod reference;
+mod report;
 mod shell;
 mod size;
 mod summary;
@@ -61,6 +62,9 @@ enum Command {
     /// directory, exercised by its contract scenario and stopped with SIGTERM; start-up,
     /// memory, latencies and code lines against quality.toml.
     Demos(demos::Args),
+    /// Every gate's history on one commit axis: an offline HTML dashboard with change points,
+    /// SVG badges, and (`--markdown`) the pull-request summary.
+    Report(report::Args),
     /// Rewrite the committed baselines from a fresh measurement (then commit them).
     Baseline(gates::BaselineArgs),
 }
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Techempower(args) => techempower::run(&args),
         Command::Demos(args) => demos::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Baseline(args) => gates::baseline(&args),
     };
     match result {

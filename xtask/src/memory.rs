@@ -276,6 +276,16 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             .iter()
             .map(|s| (s.figures.scenario.clone(), &s.figures))
             .collect::<BTreeMap<_, _>>(),
+        &report
+            .scenarios
+            .iter()
+            .map(|s| {
+                (
+                    s.figures.scenario.clone(),
+                    s.verdict.level.label().to_owned(),
+                )
+            })
+            .collect(),
     )?;
     if args.json {
         crate::summary::print_json(&report)?;

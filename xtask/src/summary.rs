@@ -95,6 +95,16 @@ pub(crate) fn print_json<T: serde::Serialize>(report: &T) -> Result<()> {
     Ok(())
 }
 
+/// A command's text output on stdout (`report --markdown`), as written.
+#[allow(clippy::print_stdout, reason = "the text is the command's output")]
+pub(crate) fn print_text(text: &str) -> Result<()> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

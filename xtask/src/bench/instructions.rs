@@ -271,6 +271,10 @@ pub(crate) fn run(bench: &Bench, json: bool, base: Option<&str>) -> Result<()> {
         &fingerprint,
         &[("value", "instructions per operation")],
         &figures,
+        &rows
+            .iter()
+            .map(|r| (r.id.clone(), r.level.label().to_owned()))
+            .collect(),
     )?;
     if json {
         crate::summary::print_json(&rows)?;

@@ -67,6 +67,27 @@ struct Row {
     status: &'static str,
 }
 
+/// A history figure: ops/s and criterion's 95% interval of it.
+#[derive(Serialize)]
+struct Throughput {
+    value: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Throughput {
+    fn of(row: &Row) -> Option<Self> {
+        let m = &row.measurement;
+        let per_iter = m.elements? as f64 * 1e9;
+        Some(Self {
+            value: row.ops_per_sec?,
+            // The slowest time per iteration is the lowest throughput.
+            low: per_iter / m.ns_upper,
+            high: per_iter / m.ns_lower,
+        })
+    }
+}
+
 pub(crate) fn run(args: &Args) -> Result<()> {
     let quality = config::load()?;
     let bench = quality
@@ -117,15 +138,23 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .collect();
     table(&rows).publish()?;
     let fingerprint = crate::baseline::Fingerprint::current()?;
-    let figures: std::collections::BTreeMap<&str, Option<f64>> = rows
+    let figures: std::collections::BTreeMap<&str, Option<Throughput>> = rows
         .iter()
-        .map(|r| (r.measurement.id.as_str(), r.ops_per_sec))
+        .map(|r| (r.measurement.id.as_str(), Throughput::of(r)))
         .collect();
     history::append(
         "bench",
         &fingerprint,
-        &[("value", "operations per second")],
+        &[
+            ("value", "operations per second"),
+            ("low", "operations per second"),
+            ("high", "operations per second"),
+        ],
         &figures,
+        &rows
+            .iter()
+            .map(|r| (r.measurement.id.clone(), r.status.to_owned()))
+            .collect(),
     )?;
     if args.json {
         crate::summary::print_json(&rows)?;

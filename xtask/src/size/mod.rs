@@ -173,6 +173,11 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             ("crates", "bytes of .text"),
         ],
         &figures,
+        &report
+            .configs
+            .iter()
+            .map(|c| (c.name.clone(), c.verdict.level.label().to_owned()))
+            .collect(),
     )?;
     if args.json {
         crate::summary::print_json(&report)?;

@@ -313,6 +313,16 @@ pub(crate) fn run(args: &Args) -> Result<()> {
                 ("rps", "ratio (AllFrame's req/s / the reference's)"),
             ],
             &figures,
+            &output
+                .ratios
+                .iter()
+                .map(|r| {
+                    (
+                        format!("{}/{}", r.test, r.reference),
+                        r.level.label().to_owned(),
+                    )
+                })
+                .collect(),
         )?;
     }
     drop(servers);
