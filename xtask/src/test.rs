@@ -43,6 +43,18 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if database.reachable.is_err() {
         leave_out.push("not binary(/postgres/)".to_owned());
     }
+    // The report's browser test needs Debian's chromium; without it the binary is left out
+    // (nextest counts it skipped) and this says how to get it.
+    if !["/usr/bin/chromium", "/usr/bin/google-chrome"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+    {
+        eprintln!(
+            "chromium: not installed; the report's browser test will be SKIPPED \
+             (`apt-get install -y chromium` runs it)"
+        );
+        leave_out.push("not binary(report_in_browser)".to_owned());
+    }
     if args.quick {
         eprintln!(
             "--quick: the gates' self-tests ({GATE_SELF_TESTS}) are skipped; `cargo xtask test` runs them"

@@ -15,7 +15,8 @@ use headless_chrome::{Browser, LaunchOptions};
 use serde_json::{Value, json};
 
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+    // Debian's chromium here; the Chrome GitHub's runners carry.
+    ["/usr/bin/chromium", "/usr/bin/google-chrome"]
         .into_iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
@@ -101,7 +102,7 @@ fn report(history: &Path, out: &Path, extra: &[&str]) -> String {
 fn the_report_page_draws_every_chart_names_the_hovered_commit_and_fetches_nothing() {
     let Some(chromium) = chromium() else {
         eprintln!(
-            "SKIPPED: no chromium at /usr/bin/chromium; install it with `apt-get install -y chromium`"
+            "SKIPPED: no /usr/bin/chromium (nor /usr/bin/google-chrome); install it with `apt-get install -y chromium`"
         );
         return;
     };

@@ -160,5 +160,8 @@ document.getElementById("compare-form").addEventListener("submit", (event) => {
   event.preventDefault();
   location.hash = `${document.getElementById("a").value}..${document.getElementById("b").value}`;
 });
+// Without a hash, the selects offer the oldest and the newest commit.
+const selectB = document.getElementById("b");
+selectB.selectedIndex = selectB.options.length - 1;
 window.addEventListener("hashchange", compare);
 compare();

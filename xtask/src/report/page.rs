@@ -15,7 +15,8 @@ use super::series::{Series, Stack, Unit};
 
 const WIDTH: u32 = 440;
 const HEIGHT: u32 = 210;
-/// One colour per environment, in the order environments first appear.
+/// One colour per environment, in the order environments first appear (and per stacked
+/// layer; the stack has fewer layers than colours, its last one, every other crate, grey).
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -98,7 +99,11 @@ pub(crate) fn render(report: &Report) -> Result<String> {
                         .iter()
                         .enumerate()
                         .map(|(i, (name, _))| {
-                            let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+                            let RGBColor(r, g, b) = if i + 1 == stack.layers.len() {
+                                GREY
+                            } else {
+                                PALETTE[i % PALETTE.len()]
+                            };
                             format!(
                                 "<span><i style=\"background:rgb({r},{g},{b})\"></i>{}</span>",
                                 escape(name)
@@ -312,12 +317,13 @@ fn series_chart(
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
+        let step = (y1 - y0) / 5.0;
         let mut chart = frame_chart(
             &root,
             data.stops.len(),
             y0,
             y1,
-            &|v| short(unit, *v),
+            &|v| tick(unit, *v, step),
             report,
         )?;
         frame = chart_frame(&chart, y0, y1);
@@ -440,13 +446,17 @@ fn stack_chart(report: &Report, stack: &Stack) -> Result<(String, ChartData)> {
             data.stops.len(),
             0.0,
             top.max(1.0),
-            &|v| short(Unit::Bytes, *v),
+            &|v| tick(Unit::Bytes, *v, top.max(1.0) / 5.0),
             report,
         )?;
         frame = chart_frame(&chart, 0.0, top.max(1.0));
         // Draw the cumulative sums from the whole stack down, each layer over the last.
         for layer in (0..stack.layers.len()).rev() {
-            let colour = PALETTE[layer % PALETTE.len()];
+            let colour = if layer + 1 == stack.layers.len() {
+                GREY
+            } else {
+                PALETTE[layer % PALETTE.len()]
+            };
             let heights = stack.stops.iter().enumerate().map(|(i, &stop)| {
                 let height: f64 = stack.layers[..=layer].iter().map(|(_, v)| v[i]).sum();
                 (stop as f64, height)
@@ -566,15 +576,22 @@ fn y_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (min - pad, max + pad)
 }
 
-/// A tick label: the unit's format without its unit words, which the caption carries.
-fn short(unit: Unit, v: f64) -> String {
-    let text = unit.format(v);
-    match unit {
-        Unit::Instructions | Unit::OpsPerSec | Unit::Lines => {
-            text.split(' ').next().unwrap_or_default().to_owned()
-        }
-        _ => text,
-    }
+/// A tick label: enough decimals to tell ticks `step` apart, without the unit words the
+/// caption carries.
+fn tick(unit: Unit, v: f64, step: f64) -> String {
+    let (divisor, suffix) = match unit {
+        Unit::Bytes if v.abs() >= 1048576.0 => (1048576.0, " MiB"),
+        Unit::Bytes if v.abs() >= 1024.0 => (1024.0, " KiB"),
+        Unit::Bytes => (1.0, " B"),
+        Unit::OpsPerSec if v.abs() >= 1e6 => (1e6, " M"),
+        Unit::OpsPerSec if v.abs() >= 1e3 => (1e3, " k"),
+        Unit::Ratio => (1.0, "×"),
+        Unit::Micros => (1.0, " µs"),
+        Unit::Millis => (1.0, " ms"),
+        _ => (1.0, ""),
+    };
+    let decimals = (-(step / divisor).log10()).ceil().clamp(0.0, 4.0) as usize;
+    format!("{:.decimals$}{suffix}", v / divisor)
 }
 
 fn drawing<E: std::fmt::Debug>(err: E) -> anyhow::Error {

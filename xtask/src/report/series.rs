@@ -141,12 +141,12 @@ impl Environment {
     }
 
     pub(crate) fn label(&self) -> String {
-        let cpu = if self.cpu.is_empty() {
-            "unknown CPU"
+        if self.cpu.is_empty() {
+            // Baselines from before the fingerprint recorded the machine.
+            format!("machine not recorded, {}", self.rustc)
         } else {
-            &self.cpu
-        };
-        format!("{cpu}, {} cores, {}", self.cores, self.rustc)
+            format!("{}, {} cores, {}", self.cpu, self.cores, self.rustc)
+        }
     }
 }
 
@@ -532,10 +532,10 @@ fn flatten(value: &Value, path: String, out: &mut Vec<(String, f64)>) {
     }
 }
 
-/// The default configuration's `.text` by crate: the six largest at the latest stop, and
+/// The default configuration's `.text` by crate: the five largest at the latest stop, and
 /// the rest as one layer.
 fn size_stack(runs: &[Run], stop_of: &dyn Fn(&Run) -> Option<usize>) -> Option<Stack> {
-    const LAYERS: usize = 6;
+    const LAYERS: usize = 5;
     let mut by_stop: BTreeMap<usize, &serde_json::Map<String, Value>> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.gate == "size") {
         if let (Some(stop), Some(crates)) =
