@@ -517,15 +517,26 @@ async fn appends_abandoned_after_queueing_are_written_anyway() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path());
     let abandoned = 2_000u64;
+    let mut given_up = 0;
     for n in 0..abandoned {
-        // Polled once and dropped: queued, then given up while it waits for the writer that
-        // the first of them started (no await in between, so none of them writes).
+        // Polled once and dropped: queued, then given up while it waits for its fsync. The
+        // background writer runs on the other worker meanwhile, so now and then one append
+        // finds its group already written and is done at once: it is not abandoned.
         let stream = format!("s{n}");
         let append =
             std::pin::pin!(store.append(&stream, ExpectedVersion::NoStream, numbered(0..1)));
         let once = append.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-        assert!(once.is_pending(), "an append waits for its fsync");
+        match once {
+            std::task::Poll::Pending => given_up += 1,
+            std::task::Poll::Ready(done) => {
+                done.unwrap_or_else(|e| panic!("{stream}: {e}"));
+            }
+        }
     }
+    assert!(
+        given_up > abandoned / 2,
+        "most appends wait for their fsync: {given_up} of {abandoned} did"
+    );
     // Written in the background: visible within moments, with no other append or flush
     // (which would write them as a side effect).
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -41,8 +41,7 @@ pub(crate) fn detect(series: &Series) -> Vec<Change> {
     let mut changes = Vec::new();
     for environment in environments {
         let points: Vec<_> = series
-            .points
-            .iter()
+            .judged_points()
             .filter(|p| p.environment == environment)
             .collect();
         let values: Vec<f64> = points.iter().map(|p| p.value).collect();
@@ -53,7 +52,7 @@ pub(crate) fn detect(series: &Series) -> Vec<Change> {
         let Some(threshold) = threshold(&values, &half_widths, series.noise) else {
             continue;
         };
-        for (start, before, after) in steps(&values, threshold) {
+        for (start, before, after) in steps(&values, threshold, series.noise) {
             changes.push(Change {
                 before_stop: points[start - 1].stop,
                 after_stop: points[start].stop,
@@ -70,7 +69,8 @@ pub(crate) fn detect(series: &Series) -> Vec<Change> {
 /// The smallest step that counts: a hair above zero for an exact series; for the others
 /// three times the noise, the larger of the point-to-point scatter (a robust standard
 /// deviation from successive differences) and the points' own intervals, and at least 0.1%
-/// for a counted one. `None` when a timed series has too few points to know its noise.
+/// for a counted series, 1% for a timed one. `None` when a timed series has too few points
+/// to know its noise.
 pub(crate) fn threshold(values: &[f64], half_widths: &[f64], noise: Noise) -> Option<f64> {
     let scale = median(values.iter().map(|v| v.abs()).collect())
         .unwrap_or(0.0)
@@ -78,15 +78,22 @@ pub(crate) fn threshold(values: &[f64], half_widths: &[f64], noise: Noise) -> Op
     let floor = match noise {
         Noise::Exact => return Some(scale * 1e-9),
         Noise::Counted => scale * 1e-3,
-        Noise::Timed => scale * 1e-9,
+        Noise::Timed => scale * 1e-2,
     };
     if values.len() < 4 {
         return (noise == Noise::Counted).then_some(floor);
     }
     let differences: Vec<f64> = values.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
     // MAD of differences: 1.4826 for a normal spread, sqrt(2) because a difference carries
-    // the noise of two points.
-    let scatter = median(differences).unwrap_or(0.0) * 1.4826 / std::f64::consts::SQRT_2;
+    // the noise of two points. A quantized figure (pages of RSS, whole microseconds) often
+    // repeats itself, which makes the median 0: its mean difference is the spread then.
+    let mad = median(differences.clone()).unwrap_or(0.0);
+    let typical = if mad > 0.0 {
+        mad * 1.4826
+    } else {
+        differences.iter().sum::<f64>() / differences.len() as f64
+    };
+    let scatter = typical / std::f64::consts::SQRT_2;
     // A 95% interval's half-width is 1.96 standard deviations.
     let interval = median(half_widths.to_vec()).unwrap_or(0.0) / 1.96;
     Some((3.0 * scatter.max(interval)).max(floor))
@@ -94,32 +101,48 @@ pub(crate) fn threshold(values: &[f64], half_widths: &[f64], noise: Noise) -> Op
 
 /// Segments of `values` whose medians differ by more than `threshold`: each step as (index
 /// of its first value, median before, median after).
-pub(crate) fn steps(values: &[f64], threshold: f64) -> Vec<(usize, f64, f64)> {
+pub(crate) fn steps(values: &[f64], threshold: f64, noise: Noise) -> Vec<(usize, f64, f64)> {
     if values.len() < 2 {
         return Vec::new();
     }
     // A penalty of one threshold squared per segment: a split must explain more squared
     // error than a step of the smallest size that counts between two points.
     let mut starts = pelt(values, threshold * threshold);
-    // Merge the smallest sub-threshold step until every remaining one counts.
     loop {
         let medians = segment_medians(values, &starts);
+        // Merge the smallest sub-threshold step.
         let smallest = (1..medians.len())
             .map(|i| (i, (medians[i] - medians[i - 1]).abs()))
             .filter(|(_, step)| *step <= threshold)
             .min_by(|a, b| a.1.total_cmp(&b.1));
-        match smallest {
-            Some((i, _)) => {
-                starts.remove(i - 1);
-            }
-            None => {
-                return starts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &start)| (start, medians[i], medians[i + 1]))
-                    .collect();
-            }
+        if let Some((i, _)) = smallest {
+            starts.remove(i - 1);
+            continue;
         }
+        // In a noisy series one point between two like neighbours is an outlier, not a
+        // regression and its recovery; the last point may stand alone (a new commit).
+        let bounds: Vec<usize> = std::iter::once(0)
+            .chain(starts.iter().copied())
+            .chain(std::iter::once(values.len()))
+            .collect();
+        let outlier = (noise != Noise::Exact)
+            .then(|| {
+                (1..medians.len().saturating_sub(1)).find(|&i| {
+                    bounds[i + 1] - bounds[i] == 1
+                        && (medians[i + 1] - medians[i - 1]).abs() <= threshold
+                })
+            })
+            .flatten();
+        if let Some(i) = outlier {
+            // Segment i is values[starts[i-1]..starts[i]]: both its ends go.
+            starts.drain(i - 1..=i);
+            continue;
+        }
+        return starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| (start, medians[i], medians[i + 1]))
+            .collect();
     }
 }
 
@@ -137,9 +160,12 @@ fn segment_medians(values: &[f64], starts: &[usize]) -> Vec<f64> {
 /// Exact PELT with a squared-error cost: the starts of every segment but the first.
 fn pelt(values: &[f64], penalty: f64) -> Vec<usize> {
     let n = values.len();
+    // Sums of squares of raw values lose a one-byte step of a 5 MB binary to rounding:
+    // the sums are taken about the first value.
+    let origin = values[0];
     let mut sum = vec![0.0; n + 1];
     let mut squares = vec![0.0; n + 1];
-    for (i, v) in values.iter().enumerate() {
+    for (i, v) in values.iter().map(|v| v - origin).enumerate() {
         sum[i + 1] = sum[i] + v;
         squares[i + 1] = squares[i] + v * v;
     }
@@ -213,8 +239,11 @@ mod tests {
         let mut values = vec![871_728.0; 12];
         values.push(871_729.0);
         let threshold = threshold(&values, &[], Noise::Exact).unwrap();
-        assert_eq!(steps(&values, threshold), vec![(12, 871_728.0, 871_729.0)]);
-        assert!(steps(&[871_728.0; 13], threshold).is_empty());
+        assert_eq!(
+            steps(&values, threshold, Noise::Exact),
+            vec![(12, 871_728.0, 871_729.0)]
+        );
+        assert!(steps(&[871_728.0; 13], threshold, Noise::Exact).is_empty());
     }
 
     #[test]
@@ -222,9 +251,9 @@ mod tests {
         let flat: Vec<f64> = noise(60, 2.0).iter().map(|n| 1000.0 + n).collect();
         let threshold_flat = threshold(&flat, &[], Noise::Timed).unwrap();
         assert!(
-            steps(&flat, threshold_flat).is_empty(),
+            steps(&flat, threshold_flat, Noise::Timed).is_empty(),
             "{:?}",
-            steps(&flat, threshold_flat)
+            steps(&flat, threshold_flat, Noise::Timed)
         );
 
         let stepped: Vec<f64> = flat
@@ -233,7 +262,7 @@ mod tests {
             .map(|(i, v)| if i >= 40 { v + 20.0 } else { *v })
             .collect();
         let threshold_step = threshold(&stepped, &[], Noise::Timed).unwrap();
-        let found = steps(&stepped, threshold_step);
+        let found = steps(&stepped, threshold_step, Noise::Timed);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, 40);
         assert!((found[0].2 - found[0].1 - 20.0).abs() < 3.0, "{found:?}");
@@ -246,7 +275,47 @@ mod tests {
             .collect();
         // Each point's 95% interval is ±10: a step of 3 is inside the noise.
         let threshold = threshold(&values, &[10.0; 20], Noise::Timed).unwrap();
-        assert!(steps(&values, threshold).is_empty());
+        assert!(steps(&values, threshold, Noise::Timed).is_empty());
+    }
+
+    #[test]
+    fn a_one_byte_step_of_a_large_binary_survives_rounding() {
+        let mut values = vec![5_570_000.0; 500];
+        values.push(5_570_001.0);
+        let threshold = threshold(&values, &[], Noise::Exact).unwrap();
+        assert_eq!(
+            steps(&values, threshold, Noise::Exact),
+            vec![(500, 5_570_000.0, 5_570_001.0)]
+        );
+    }
+
+    #[test]
+    fn one_outlier_is_not_a_regression_and_its_recovery() {
+        let mut values: Vec<f64> = noise(60, 2.0).iter().map(|n| 1000.0 + n).collect();
+        values[30] += 12.0;
+        let threshold = threshold(&values, &[], Noise::Timed).unwrap();
+        assert!(steps(&values, threshold, Noise::Timed).is_empty());
+        // The newest point alone may be a change: that is the commit being judged.
+        let mut last = vec![1000.0; 30];
+        last.push(1200.0);
+        let counted = super::threshold(&last, &[], Noise::Counted).unwrap();
+        assert_eq!(
+            steps(&last, counted, Noise::Counted),
+            vec![(30, 1000.0, 1200.0)]
+        );
+    }
+
+    #[test]
+    fn a_quantized_series_that_repeats_itself_is_not_all_change() {
+        // Idle RSS in 4 KiB pages: one page more once is noise.
+        let mut values = vec![8_192_000.0; 10];
+        values.push(8_196_096.0);
+        values.extend([8_192_000.0; 10]);
+        let threshold = threshold(&values, &[], Noise::Timed).unwrap();
+        assert!(
+            steps(&values, threshold, Noise::Timed).is_empty(),
+            "{threshold}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use xshell::cmd;
 
 use super::Report;
 use super::axis::Commit;
-use super::series::{Better, Series};
+use super::series::{Better, Point, Series};
 use crate::shell;
 
 pub(crate) const MARKER: &str = "<!-- allframe-report -->";
@@ -56,12 +56,12 @@ fn stop_for(report: &Report, commits: &[Commit], commit: &str) -> Option<usize> 
         .rposition(|s| !s.dirty && position(&s.commit.hash).is_some_and(|p| p <= target))
 }
 
-fn value_at(series: &Series, stop: usize) -> Option<f64> {
+/// A series' committed point at `stop` or the latest before it, in `environment`.
+fn point_at(series: &Series, stop: usize, environment: usize) -> Option<&Point> {
     series
         .points
         .iter()
-        .rfind(|p| p.stop <= stop)
-        .map(|p| p.value)
+        .rfind(|p| p.stop <= stop && p.environment == environment && !p.dirty)
 }
 
 pub(crate) fn sparkline(values: &[f64]) -> String {
@@ -99,15 +99,24 @@ pub(crate) fn summary(report: &Report, commits: &[Commit], base: Option<&str>) -
 
     let mut moved = Vec::new();
     let mut unmeasured = 0;
+    let mut unjudged = 0;
+    let mut compared = 0;
     for (series, threshold) in data.series.iter().zip(&report.thresholds) {
-        let (Some(now), Some(then)) = (
-            value_at(series, head).filter(|_| series.points.iter().any(|p| p.stop == head)),
-            base_stop.and_then(|b| value_at(series, b)),
-        ) else {
+        // This run's figure, and the base's from the same environment only.
+        let Some(now) = series.points.iter().find(|p| p.stop == head) else {
             unmeasured += 1;
             continue;
         };
-        let Some(threshold) = threshold else { continue };
+        let Some(then) = base_stop.and_then(|b| point_at(series, b, now.environment)) else {
+            unmeasured += 1;
+            continue;
+        };
+        let Some(threshold) = threshold else {
+            unjudged += 1;
+            continue;
+        };
+        compared += 1;
+        let (now, then) = (now.value, then.value);
         if (now - then).abs() > *threshold {
             let better = (now < then) == (series.better == Better::Lower);
             moved.push((series, then, now, better));
@@ -115,6 +124,10 @@ pub(crate) fn summary(report: &Report, commits: &[Commit], base: Option<&str>) -
     }
     if base_stop.is_none() {
         out.push_str("No run of the base commit is in the history: nothing to compare.\n\n");
+    } else if compared == 0 {
+        out.push_str(
+            "No figure was measured at both commits on one machine: nothing to compare.\n\n",
+        );
     } else if moved.is_empty() {
         out.push_str("No figure moved beyond its noise.\n\n");
     } else {
@@ -147,7 +160,15 @@ pub(crate) fn summary(report: &Report, commits: &[Commit], base: Option<&str>) -
     if unmeasured > 0 && base_stop.is_some() {
         let _ = writeln!(
             out,
-            "{unmeasured} figures were not measured at both commits (gates this run skipped).\n"
+            "{unmeasured} figures were not measured at both commits on this machine (gates \
+             this run skipped, or the base was measured elsewhere).\n"
+        );
+    }
+    if unjudged > 0 {
+        let _ = writeln!(
+            out,
+            "{unjudged} wall-clock figures have too short a history to know their noise: not \
+             judged.\n"
         );
     }
 
@@ -171,7 +192,7 @@ pub(crate) fn summary(report: &Report, commits: &[Commit], base: Option<&str>) -
             cell(&series.title),
             series.unit.format(latest.value),
             sparkline(recent),
-            latest.verdict.as_deref().unwrap_or("-")
+            cell(latest.verdict.as_deref().unwrap_or("-"))
         );
     }
     out.push_str(
@@ -181,7 +202,7 @@ pub(crate) fn summary(report: &Report, commits: &[Commit], base: Option<&str>) -
     out
 }
 
-/// A markdown table cell: a `|` would end it.
+/// A markdown table cell: a `|` or a line break would end it.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
+    text.replace('|', "\\|").replace(['\r', '\n'], " ")
 }

@@ -151,8 +151,7 @@ impl Report {
             .map(|s| {
                 let environment = s.points.last()?.environment;
                 let points: Vec<_> = s
-                    .points
-                    .iter()
+                    .judged_points()
                     .filter(|p| p.environment == environment)
                     .collect();
                 let values: Vec<f64> = points.iter().map(|p| p.value).collect();

@@ -75,18 +75,25 @@ for (const figure of document.querySelectorAll("figure.chart")) {
   });
 }
 
-// A commit named in the hash: a prefix of its hash, `+` for its uncommitted changes.
+// A commit named in the hash: a unique prefix of its hash, `+` for its uncommitted changes.
 function findStop(name) {
   const dirty = name.endsWith("+");
-  const hash = dirty ? name.slice(0, -1) : name;
+  const hash = (dirty ? name.slice(0, -1) : name).toLowerCase();
   if (hash.length < 4) return -1;
-  return data.stops.findIndex((s) => s.dirty === dirty && s.commit.startsWith(hash));
+  const found = data.stops.flatMap((s, i) => (s.dirty === dirty && s.commit.startsWith(hash) ? [i] : []));
+  return found.length === 1 ? found[0] : -1;
 }
 
-// A figure's value at a stop: its own point, else the latest one before it.
-function valueAt(figure, stop) {
+// A figure's point at a stop in one environment: its own, else the latest committed one
+// before it (the table then says which commit it is from).
+function pointAt(figure, stop, environment) {
   let found = null;
-  for (const value of figure.values) if (value[0] <= stop) found = value;
+  for (const value of figure.values) {
+    const [at, , , env, dirty] = value;
+    if (at > stop || (environment !== null && env !== environment)) continue;
+    if (dirty && at !== stop) continue;
+    found = value;
+  }
   return found;
 }
 
@@ -96,6 +103,11 @@ function verdict(figure, a, b) {
   const change = b[1] - a[1];
   if (Math.abs(change) <= figure.threshold) return "unchanged";
   return (change < 0) === figure.lower_is_better ? "better" : "worse";
+}
+
+function shown(point, stop) {
+  if (!point) return "-";
+  return point[0] === stop ? point[2] : `${point[2]} (at ${data.stops[point[0]].label})`;
 }
 
 function cell(row, text, className) {
@@ -108,18 +120,26 @@ function cell(row, text, className) {
 function compare() {
   const out = document.getElementById("comparison");
   for (const band of document.querySelectorAll("rect.range")) band.remove();
-  const match = decodeURIComponent(location.hash.slice(1)).match(/^([0-9a-f]+\+?)\.\.([0-9a-f]+\+?)$/);
+  let hash = "";
+  try {
+    hash = decodeURIComponent(location.hash.slice(1));
+  } catch (_) {
+    hash = location.hash.slice(1);
+  }
+  const match = hash.match(/^([0-9a-f]+\+?)\.\.([0-9a-f]+\+?)$/i);
   if (!match) return out.replaceChildren();
   const [a, b] = [findStop(match[1]), findStop(match[2])];
   if (a < 0 || b < 0) {
-    out.textContent = `No measured commit is named ${a < 0 ? match[1] : match[2]}.`;
+    out.textContent = `No measured commit is named ${a < 0 ? match[1] : match[2]} (or more than one is).`;
     return;
   }
   document.getElementById("a").value = data.stops[a].label;
   document.getElementById("b").value = data.stops[b].label;
   const order = { worse: 0, better: 1, unchanged: 2, "noise unknown": 3, "not measured": 4 };
+  // Both sides from B's environment: figures of two machines are never compared.
   const rows = data.figures.map((figure) => {
-    const [at, bt] = [valueAt(figure, a), valueAt(figure, b)];
+    const bt = pointAt(figure, b, null);
+    const at = bt ? pointAt(figure, a, bt[3]) : null;
     return { figure, at, bt, verdict: verdict(figure, at, bt) };
   }).sort((x, y) => order[x.verdict] - order[y.verdict]);
   const table = document.createElement("table");
@@ -134,8 +154,8 @@ function compare() {
     const tr = table.insertRow();
     tr.className = row.verdict;
     cell(tr, `${row.figure.gate}: ${row.figure.title}`);
-    cell(tr, row.at ? row.at[2] : "-");
-    cell(tr, row.bt ? row.bt[2] : "-");
+    cell(tr, shown(row.at, a));
+    cell(tr, shown(row.bt, b));
     cell(tr, row.at && row.bt && row.at[1] !== 0 ? (row.bt[1] / row.at[1]).toFixed(4) : "-");
     cell(tr, row.verdict, row.verdict);
   }
@@ -152,7 +172,8 @@ function compare() {
     band.setAttribute("width", chart.dx * (to - from + 1));
     band.setAttribute("y", chart.top);
     band.setAttribute("height", chart.bottom - chart.top);
-    figure.querySelector("svg").insertBefore(band, figure.querySelector("svg").firstChild.nextSibling);
+    // Just above the white background plotters draws first, under everything else.
+    figure.querySelector("svg").firstElementChild.after(band);
   }
 }
 

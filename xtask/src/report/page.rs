@@ -20,7 +20,8 @@ const HEIGHT: u32 = 210;
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
+    // Not green: green and red are the change points'.
+    RGBColor(227, 119, 194),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
     RGBColor(23, 190, 207),
@@ -71,8 +72,8 @@ struct FigureData<'a> {
     gate: &'a str,
     lower_is_better: bool,
     threshold: Option<f64>,
-    /// `[stop, value, text]` of each point.
-    values: Vec<(usize, f64, String)>,
+    /// `[stop, value, text, environment, dirty]` of each point.
+    values: Vec<(usize, f64, String, usize, bool)>,
 }
 
 pub(crate) fn render(report: &Report) -> Result<String> {
@@ -88,7 +89,8 @@ pub(crate) fn render(report: &Report) -> Result<String> {
             gate = &series.gate;
             let _ = writeln!(
                 sections,
-                "<section id=\"gate-{gate}\"><h2>{}</h2><div class=\"grid\">",
+                "<section id=\"gate-{}\"><h2>{}</h2><div class=\"grid\">",
+                escape(gate),
                 escape(gate_title(gate))
             );
             if gate == "size" {
@@ -180,7 +182,15 @@ pub(crate) fn render(report: &Report) -> Result<String> {
                 values: s
                     .points
                     .iter()
-                    .map(|p| (p.stop, p.value, s.unit.format(p.value)))
+                    .map(|p| {
+                        (
+                            p.stop,
+                            p.value,
+                            s.unit.format(p.value),
+                            p.environment,
+                            p.dirty,
+                        )
+                    })
                     .collect(),
             })
             .collect(),
@@ -323,11 +333,12 @@ fn series_chart(
             data.stops.len(),
             y0,
             y1,
-            &|v| tick(unit, *v, step),
+            &|v| tick(unit, *v, y0.abs().max(y1.abs()), step),
             report,
         )?;
         frame = chart_frame(&chart, y0, y1);
-        axis_marks(&mut chart, report, y0, y1)?;
+        let markers = series.markers(&data.environments);
+        axis_marks(&mut chart, report, &markers, y0, y1)?;
         for change in changes {
             let x = (change.before_stop + change.after_stop) as f64 / 2.0;
             let colour = if change.improvement {
@@ -342,26 +353,23 @@ fn series_chart(
                 )))
                 .map_err(drawing)?;
         }
-        // A line joins consecutive points of one environment only.
-        let mut segment: Vec<(f64, f64)> = Vec::new();
-        let mut previous_environment = None;
-        for point in &series.points {
-            if previous_environment != Some(point.environment) && !segment.is_empty() {
-                let colour = PALETTE[previous_environment.unwrap_or(0) % PALETTE.len()];
+        // One line per environment through its committed points: two machines' figures are
+        // never joined, and uncommitted runs stand alone.
+        for environment in 0..data.environments.len() {
+            let line: Vec<(f64, f64)> = series
+                .points
+                .iter()
+                .filter(|p| p.environment == environment && !p.dirty)
+                .map(|p| (p.stop as f64, p.value))
+                .collect();
+            if line.len() > 1 {
                 chart
-                    .draw_series(LineSeries::new(segment.drain(..), colour.stroke_width(2)))
+                    .draw_series(LineSeries::new(
+                        line,
+                        PALETTE[environment % PALETTE.len()].stroke_width(2),
+                    ))
                     .map_err(drawing)?;
             }
-            previous_environment = Some(point.environment);
-            segment.push((point.stop as f64, point.value));
-        }
-        if let Some(environment) = previous_environment {
-            chart
-                .draw_series(LineSeries::new(
-                    segment,
-                    PALETTE[environment % PALETTE.len()].stroke_width(2),
-                ))
-                .map_err(drawing)?;
         }
         for point in &series.points {
             let colour = PALETTE[point.environment % PALETTE.len()];
@@ -405,12 +413,19 @@ fn series_chart(
                     point.verdict.as_deref().unwrap_or("not recorded")
                 ),
                 format!(
-                    "{} run{} on {}",
+                    "{} run{} on {}, kernel {}",
                     point.runs,
                     if point.runs == 1 { "" } else { "s" },
-                    data.environments[point.environment].label()
+                    data.environments[point.environment].label(),
+                    point.kernel
                 ),
             ];
+            lines.extend(
+                markers
+                    .iter()
+                    .filter(|m| m.stop == point.stop)
+                    .map(|m| format!("machine changed: {}", m.text)),
+            );
             lines.extend(
                 report
                     .annotations
@@ -446,7 +461,7 @@ fn stack_chart(report: &Report, stack: &Stack) -> Result<(String, ChartData)> {
             data.stops.len(),
             0.0,
             top.max(1.0),
-            &|v| tick(Unit::Bytes, *v, top.max(1.0) / 5.0),
+            &|v| tick(Unit::Bytes, *v, top, top.max(1.0) / 5.0),
             report,
         )?;
         frame = chart_frame(&chart, 0.0, top.max(1.0));
@@ -470,7 +485,7 @@ fn stack_chart(report: &Report, stack: &Stack) -> Result<(String, ChartData)> {
             let s = &data.stops[stop];
             let mut lines = vec![
                 format!("{} {}", s.label(), s.subject()),
-                format!(".text of listed crates: {}", Unit::Bytes.format(totals[i])),
+                format!(".text of all crates: {}", Unit::Bytes.format(totals[i])),
             ];
             lines.extend(
                 stack
@@ -548,11 +563,15 @@ fn chart_frame(chart: &Chart<'_, '_>, y0: f64, y1: f64) -> ChartData {
     }
 }
 
-/// Environment changes (grey) and annotations (purple) as vertical lines on the axis.
-fn axis_marks(chart: &mut Chart<'_, '_>, report: &Report, y0: f64, y1: f64) -> Result<()> {
-    let marks = report
-        .dataset
-        .markers
+/// This series' machine changes (grey) and the annotations (purple) as vertical lines.
+fn axis_marks(
+    chart: &mut Chart<'_, '_>,
+    report: &Report,
+    markers: &[super::series::Marker],
+    y0: f64,
+    y1: f64,
+) -> Result<()> {
+    let marks = markers
         .iter()
         .map(|m| (m.stop as f64 - 0.5, GREY))
         .chain(report.annotations.iter().map(|(s, _)| (*s as f64, NOTE)));
@@ -576,15 +595,15 @@ fn y_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (min - pad, max + pad)
 }
 
-/// A tick label: enough decimals to tell ticks `step` apart, without the unit words the
-/// caption carries.
-fn tick(unit: Unit, v: f64, step: f64) -> String {
+/// A tick label in one unit for the whole axis (chosen by its largest magnitude `top`), with
+/// enough decimals to tell ticks `step` apart, without the unit words the caption carries.
+fn tick(unit: Unit, v: f64, top: f64, step: f64) -> String {
     let (divisor, suffix) = match unit {
-        Unit::Bytes if v.abs() >= 1048576.0 => (1048576.0, " MiB"),
-        Unit::Bytes if v.abs() >= 1024.0 => (1024.0, " KiB"),
+        Unit::Bytes if top >= 1048576.0 => (1048576.0, " MiB"),
+        Unit::Bytes if top >= 1024.0 => (1024.0, " KiB"),
         Unit::Bytes => (1.0, " B"),
-        Unit::OpsPerSec if v.abs() >= 1e6 => (1e6, " M"),
-        Unit::OpsPerSec if v.abs() >= 1e3 => (1e3, " k"),
+        Unit::OpsPerSec if top >= 1e6 => (1e6, " M"),
+        Unit::OpsPerSec if top >= 1e3 => (1e3, " k"),
         Unit::Ratio => (1.0, "×"),
         Unit::Micros => (1.0, " µs"),
         Unit::Millis => (1.0, " ms"),

@@ -117,6 +117,10 @@ pub(crate) struct Point {
     pub(crate) runs: usize,
     /// The gate's verdict in the latest of those runs.
     pub(crate) verdict: Option<String>,
+    /// The kernel of the latest of those runs (not part of the environment, see there).
+    pub(crate) kernel: String,
+    /// Measured on uncommitted changes: drawn, never joined or searched for changes.
+    pub(crate) dirty: bool,
 }
 
 /// Figures are drawn joined only within one environment: the toolchain, target, CPU model
@@ -172,7 +176,6 @@ pub(crate) struct Dataset {
     pub(crate) environments: Vec<Environment>,
     pub(crate) series: Vec<Series>,
     pub(crate) stacks: Vec<Stack>,
-    pub(crate) markers: Vec<Marker>,
     /// Runs of commits outside the axis (another branch, or before `--since`).
     pub(crate) left_out: usize,
 }
@@ -203,6 +206,41 @@ struct Sample {
     value: f64,
     interval: Option<(f64, f64)>,
     verdict: Option<String>,
+    kernel: String,
+}
+
+impl Series {
+    /// Where this series' machine changed: the environment (a new line) or only the kernel.
+    pub(crate) fn markers(&self, environments: &[Environment]) -> Vec<Marker> {
+        self.points
+            .windows(2)
+            .filter_map(|w| {
+                let (before, after) = (&w[0], &w[1]);
+                let text = if before.environment != after.environment {
+                    environments[after.environment].label()
+                } else if before.kernel != after.kernel {
+                    format!("kernel {}", after.kernel)
+                } else {
+                    return None;
+                };
+                Some(Marker {
+                    stop: after.stop,
+                    text,
+                })
+            })
+            .collect()
+    }
+
+    /// The points change points are searched in: committed code, and uncommitted changes
+    /// only as the newest point (the change a contributor is about to push).
+    pub(crate) fn judged_points(&self) -> impl Iterator<Item = &Point> {
+        let last = self.points.len().saturating_sub(1);
+        self.points
+            .iter()
+            .enumerate()
+            .filter(move |(i, p)| !p.dirty || *i == last)
+            .map(|(_, p)| p)
+    }
 }
 
 impl Dataset {
@@ -220,16 +258,12 @@ impl Dataset {
         // Per series id: its first sample (for the title, unit, ...) and the samples of each
         // (stop, environment).
         let mut grouped: BTreeMap<String, (Sample, Grouped)> = BTreeMap::new();
-        let mut fingerprints: BTreeMap<usize, Fingerprint> = BTreeMap::new();
         let mut left_out = 0;
         for run in &runs {
             let Some(stop) = stop_of(run) else {
                 left_out += 1;
                 continue;
             };
-            fingerprints
-                .entry(stop)
-                .or_insert_with(|| run.fingerprint.clone());
             let env = Environment::of(&run.fingerprint);
             let environment = environments
                 .iter()
@@ -256,7 +290,9 @@ impl Dataset {
                 noise: meta.noise,
                 points: points
                     .into_iter()
-                    .map(|((stop, environment), samples)| point(stop, environment, &samples))
+                    .map(|((stop, environment), samples)| {
+                        point(stop, environment, stops[stop].dirty, &samples)
+                    })
                     .collect(),
             })
             .collect();
@@ -264,7 +300,6 @@ impl Dataset {
         series.sort_by(|a, b| (rank(&a.gate), &a.id).cmp(&(rank(&b.gate), &b.id)));
         Self {
             stacks: size_stack(&runs, &stop_of).into_iter().collect(),
-            markers: markers(&fingerprints),
             stops,
             environments,
             series,
@@ -277,7 +312,7 @@ impl Dataset {
     }
 }
 
-fn point(stop: usize, environment: usize, samples: &[Sample]) -> Point {
+fn point(stop: usize, environment: usize, dirty: bool, samples: &[Sample]) -> Point {
     let mut values: Vec<f64> = samples.iter().map(|s| s.value).collect();
     values.sort_by(f64::total_cmp);
     let n = values.len();
@@ -297,37 +332,9 @@ fn point(stop: usize, environment: usize, samples: &[Sample]) -> Point {
         high: has_interval.then(|| highs.chain(values.iter().copied()).fold(f64::MIN, f64::max)),
         runs: n,
         verdict: samples.iter().rev().find_map(|s| s.verdict.clone()),
+        kernel: samples.last().map(|s| s.kernel.clone()).unwrap_or_default(),
+        dirty,
     }
-}
-
-fn markers(fingerprints: &BTreeMap<usize, Fingerprint>) -> Vec<Marker> {
-    let mut markers = Vec::new();
-    let mut previous: Option<&Fingerprint> = None;
-    for (&stop, f) in fingerprints {
-        if let Some(p) = previous {
-            let mut changed = Vec::new();
-            if p.rustc != f.rustc {
-                changed.push(f.rustc.clone());
-            }
-            if p.target != f.target {
-                changed.push(format!("target {}", f.target));
-            }
-            if p.cpu != f.cpu || p.cores != f.cores {
-                changed.push(format!("{} ({} cores)", f.cpu, f.cores));
-            }
-            if p.kernel != f.kernel {
-                changed.push(format!("kernel {}", f.kernel));
-            }
-            if !changed.is_empty() {
-                markers.push(Marker {
-                    stop,
-                    text: changed.join(", "),
-                });
-            }
-        }
-        previous = Some(f);
-    }
-    markers
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -356,6 +363,7 @@ fn samples(run: &Run) -> Vec<Sample> {
                 value,
                 interval,
                 verdict,
+                kernel: run.fingerprint.kernel.clone(),
             });
         }
     };
@@ -428,7 +436,7 @@ fn samples(run: &Run) -> Vec<Sample> {
                         Unit::Bytes,
                         Better::Lower,
                         Noise::Counted,
-                        number(&f[field]).filter(|v| *v > 0.0),
+                        number(&f[field]),
                         None,
                         verdict(scenario),
                     );

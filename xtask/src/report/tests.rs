@@ -145,10 +145,16 @@ fn points_of_another_machine_are_another_environment_and_not_a_change() {
     );
     assert_eq!(report.dataset.environments.len(), 2);
     assert!(changes_of(&report, "instructions/sagas/two_steps").is_empty());
-    let marker = &report.dataset.markers[0];
-    assert_eq!(marker.stop, 8);
-    assert!(marker.text.contains("Intel Xeon"), "{}", marker.text);
-    let points = &report.dataset.series[0].points;
+    let series = &report.dataset.series[0];
+    let markers = series.markers(&report.dataset.environments);
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    assert_eq!(markers[0].stop, 8);
+    assert!(
+        markers[0].text.contains("Intel Xeon"),
+        "{}",
+        markers[0].text
+    );
+    let points = &series.points;
     assert_eq!((points[7].environment, points[8].environment), (0, 1));
 }
 
@@ -213,11 +219,50 @@ fn the_summary_leads_with_what_moved_against_the_base_under_one_marker() {
 
     let unchanged = markdown::summary(&report, &commits, Some(&commits[28].hash));
     assert!(
+        !unchanged.contains("HEAD has no measurement"),
+        "{unchanged}"
+    );
+    assert!(
         unchanged.contains("No figure moved beyond its noise."),
         "{unchanged}"
     );
     assert_eq!(markdown::sparkline(&[1.0, 1.0, 8.0]), "▁▁█");
     assert_eq!(markdown::sparkline(&[5.0, 5.0]), "▄▄");
+}
+
+#[test]
+fn the_summary_never_compares_figures_of_two_machines() {
+    let commits = commits(6);
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (cpu, bytes) = if i < 5 {
+                ("AMD EPYC", 1000)
+            } else {
+                ("Intel Xeon", 2000)
+            };
+            line(
+                "size",
+                c,
+                cpu,
+                serde_json::json!({"default": {"stripped_bytes": bytes}}),
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("size.jsonl"), lines.join("\n")).unwrap();
+    let (runs, _) = runs::read_dir(dir.path()).unwrap();
+    let report = Report::build(
+        &commits,
+        runs,
+        &Annotations::default(),
+        &mut Vec::new(),
+        "now".into(),
+    );
+    let text = markdown::summary(&report, &commits, Some(&commits[4].hash));
+    assert!(text.contains("nothing to compare"), "{text}");
+    assert!(text.contains("the base was measured elsewhere"), "{text}");
 }
 
 #[test]
