@@ -1,8 +1,11 @@
 //! Command-line flags and the pre-encoded request batch they describe.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::schedule::Schedule;
 
 /// The `Accept` header TechEmpower's plaintext test sends (its json test sends another; pass
 /// it with `--header`).
@@ -48,6 +51,29 @@ pub struct Args {
     /// plaintext `Accept` header.
     #[arg(long = "header", value_name = "HEADER", value_parser = parse_header)]
     pub headers: Vec<String>,
+
+    /// Open model: this many requests per second, due on a schedule whatever the answers
+    /// (latency also measured from each request's due time); `--connections` is then the
+    /// most connections opened on demand.
+    #[arg(long, value_parser = parse_rate, conflicts_with_all = ["steps", "pipeline"])]
+    pub rate: Option<f64>,
+
+    /// Open model: from `--rate`, rise linearly to this rate over `--duration`.
+    #[arg(long, value_parser = parse_rate, requires = "rate")]
+    pub ramp_to: Option<f64>,
+
+    /// Open model in steps, `RATE:SECONDS,...` (instead of `--rate` and `--duration`).
+    #[arg(long, value_parser = Schedule::parse_steps, conflicts_with = "pipeline")]
+    pub steps: Option<Schedule>,
+
+    /// Open model: seconds per row of the per-interval report.
+    #[arg(long, default_value = "1", value_parser = parse_positive_seconds)]
+    pub interval: Duration,
+
+    /// Open model: weighted requests from a JSON file (see the `mix` module) instead of
+    /// `--path` and `--header`.
+    #[arg(long, value_name = "FILE")]
+    pub mix: Option<PathBuf>,
 }
 
 impl Args {
@@ -64,6 +90,38 @@ impl Args {
         }
         request.push_str("Connection: keep-alive\r\n\r\n");
         request.repeat(self.pipeline as usize).into_bytes()
+    }
+}
+
+impl Args {
+    /// The schedule of an open-model run; `None` for the closed model.
+    pub fn schedule(&self) -> Option<Schedule> {
+        if let Some(steps) = &self.steps {
+            return Some(steps.clone());
+        }
+        let rate = self.rate?;
+        Some(match self.ramp_to {
+            Some(to) => Schedule::Ramp {
+                from: rate,
+                to,
+                duration: self.duration,
+            },
+            None => Schedule::Constant {
+                rate,
+                duration: self.duration,
+            },
+        })
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|e| format!("{e}: expected requests per second, e.g. 500"))?;
+    if rate.is_finite() && rate > 0.0 {
+        Ok(rate)
+    } else {
+        Err("must be more than 0".into())
     }
 }
 
@@ -135,6 +193,10 @@ mod tests {
         assert!(args(&["--duration", "0"]).is_err());
         assert!(args(&["--duration", "-1"]).is_err());
         assert!(args(&["--pipeline", "0"]).is_err());
+        assert!(args(&["--rate", "0"]).is_err());
+        assert!(args(&["--rate", "10", "--pipeline", "4"]).is_err());
+        assert!(args(&["--ramp-to", "10"]).is_err());
+        assert!(args(&["--rate", "10", "--steps", "5:1"]).is_err());
         let args = args(&["--duration", "0.25", "--warmup", "0"]).unwrap();
         assert_eq!(args.duration, Duration::from_millis(250));
         assert_eq!(args.warmup, Duration::ZERO);

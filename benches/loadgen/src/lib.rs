@@ -1,4 +1,5 @@
-//! `allframe-loadgen`: the HTTP/1.1 load generator `cargo xtask techempower` runs.
+//! `allframe-loadgen`: the HTTP/1.1 load generator `cargo xtask techempower` runs, closed
+//! (connections kept busy, wrk's model) or open (`--rate`: requests due on a schedule).
 //!
 //! It does what `wrk -s benches/wrk/pipeline.lua` does, leaner, so it is never the bottleneck
 //! on one pinned core: one thread and one tokio task per connection; each connection writes
@@ -30,11 +31,25 @@
 //!
 //! Exit status 0 with the report; 1 with a message on stderr when the address does not
 //! resolve or no connection could be opened at start.
+//!
+//! With `--rate R` (optionally `--ramp-to R2`) or `--steps R:S,...` it runs the open model
+//! instead (the `open` module): requests due on a schedule whatever the server answers,
+//! latency corrected from each request's due time and uncorrected from its write,
+//! percentiles per `--interval`, weighted request mixes from `--mix FILE`, and a
+//! self-check that marks the run invalid when the generator fell behind:
+//!
+//! ```text
+//! taskset -c 1 allframe-loadgen --addr 127.0.0.1:8080 --rate 2000 --duration 60 \
+//!     --connections 512 [--mix profile.json] [--interval 1]
+//! ```
 
 pub mod args;
 mod connection;
+pub mod mix;
+pub mod open;
 pub mod parse;
 pub mod report;
+pub mod schedule;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -44,6 +59,7 @@ use anyhow::{Context, bail};
 use tokio::net::TcpStream;
 
 pub use args::Args;
+pub use open::OpenReport;
 pub use report::Report;
 
 use connection::{Failure, Shared};
@@ -64,6 +80,26 @@ pub fn run(args: &Args) -> anyhow::Result<Report> {
     // the run.
     let tasks = tokio::task::LocalSet::new();
     tasks.block_on(&runtime, run_local(args, addr))
+}
+
+/// Runs the open-model load of `args` (`--rate`, `--steps`); see the `open` module.
+pub fn run_open(args: &Args) -> anyhow::Result<OpenReport> {
+    let schedule = args
+        .schedule()
+        .context("the open model needs --rate or --steps")?;
+    let addr = resolve(&args.addr)?;
+    let mix = match &args.mix {
+        Some(path) => mix::Mix::load(path, &args.addr)?,
+        None => mix::Mix::single(args.request_batch()),
+    };
+    open::run(open::OpenLoad {
+        addr,
+        schedule,
+        mix,
+        max_connections: args.connections,
+        interval: args.interval,
+        timeout: args.timeout,
+    })
 }
 
 fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {

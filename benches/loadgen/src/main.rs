@@ -3,14 +3,18 @@
 
 use std::process::ExitCode;
 
-use allframe_loadgen::{Args, run};
+use allframe_loadgen::{Args, run, run_open};
 use clap::Parser as _;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(report) => {
-            let json = serde_json::to_string(&report).expect("a report always serializes");
+    let result = if args.schedule().is_some() {
+        run_open(&args).map(|report| (json(&report), report.summary()))
+    } else {
+        run(&args).map(|report| (json(&report), report.summary()))
+    };
+    match result {
+        Ok((json, summary)) => {
             #[allow(
                 clippy::print_stdout,
                 reason = "stdout carries exactly the JSON report"
@@ -18,7 +22,7 @@ fn main() -> ExitCode {
             {
                 println!("{json}");
             }
-            eprintln!("{}", report.summary());
+            eprintln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -26,4 +30,8 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn json(report: &impl serde::Serialize) -> String {
+    serde_json::to_string(report).expect("a report always serializes")
 }

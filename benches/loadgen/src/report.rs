@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::parse::Parsed;
 
 /// Latencies above this are recorded as this (an hour: far beyond any `--timeout`).
-const MAX_LATENCY_US: u64 = 3_600_000_000;
+pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// The measured window `[start, end)`: an event counts when it happens inside it, so load
 /// during warmup and responses still in flight at the end are left out.
@@ -83,7 +83,7 @@ pub struct Errors {
 }
 
 impl Errors {
-    fn slot(&mut self, kind: ErrorKind) -> &mut u64 {
+    pub(crate) fn slot(&mut self, kind: ErrorKind) -> &mut u64 {
         match kind {
             ErrorKind::Connect => &mut self.connect,
             ErrorKind::Read => &mut self.read,
