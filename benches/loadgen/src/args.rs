@@ -74,6 +74,11 @@ pub struct Args {
     /// `--path` and `--header`.
     #[arg(long, value_name = "FILE")]
     pub mix: Option<PathBuf>,
+
+    /// Open model: read this process's RSS, CPU time and open descriptors from /proc at
+    /// the end of every interval.
+    #[arg(long, value_name = "PID")]
+    pub watch: Option<u32>,
 }
 
 impl Args {

@@ -36,7 +36,8 @@
 //! instead (the `open` module): requests due on a schedule whatever the server answers,
 //! latency corrected from each request's due time and uncorrected from its write,
 //! percentiles per `--interval`, weighted request mixes from `--mix FILE`, and a
-//! self-check that marks the run invalid when the generator fell behind:
+//! self-check that marks the run invalid when the generator fell behind, and with
+//! `--watch PID` the server's RSS, CPU time and open descriptors beside each interval:
 //!
 //! ```text
 //! taskset -c 1 allframe-loadgen --addr 127.0.0.1:8080 --rate 2000 --duration 60 \
@@ -50,6 +51,7 @@ pub mod open;
 pub mod parse;
 pub mod report;
 pub mod schedule;
+pub mod watch;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -99,6 +101,7 @@ pub fn run_open(args: &Args) -> anyhow::Result<OpenReport> {
         max_connections: args.connections,
         interval: args.interval,
         timeout: args.timeout,
+        watch: args.watch,
     })
 }
 

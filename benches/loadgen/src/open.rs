@@ -31,6 +31,7 @@ use crate::mix::Mix;
 use crate::parse::Parser;
 use crate::report::{ErrorKind, Errors, MAX_LATENCY_US};
 use crate::schedule::Schedule;
+use crate::watch::{self, ServerSample};
 
 /// A request dispatched later than this after it was due is late: the generator's fault.
 const LATE: Duration = Duration::from_millis(5);
@@ -53,6 +54,8 @@ pub struct OpenLoad {
     pub max_connections: u32,
     pub interval: Duration,
     pub timeout: Duration,
+    /// The server's process, read from /proc at the end of every interval.
+    pub watch: Option<u32>,
 }
 
 /// Latency percentiles in microseconds.
@@ -96,6 +99,8 @@ pub struct IntervalRow {
     pub errors: u64,
     pub corrected_us: Percentiles,
     pub uncorrected_us: Percentiles,
+    /// The watched server at the interval's end (`--watch`).
+    pub server: Option<ServerSample>,
 }
 
 /// How the generator kept to its schedule.
@@ -138,6 +143,8 @@ pub struct OpenReport {
     pub connections_peak: u32,
     pub generator: Generator,
     pub intervals: Vec<IntervalRow>,
+    /// The watched server's RSS slope over the second half of the run, MiB per hour.
+    pub server_rss_slope_mib_per_hour: Option<f64>,
 }
 
 impl OpenReport {
@@ -188,6 +195,7 @@ struct Job {
 struct State {
     start: Instant,
     interval: Duration,
+    watch: Option<u32>,
     queue: VecDeque<Job>,
     idle: u32,
     open: u32,
@@ -233,6 +241,7 @@ impl State {
             errors,
             corrected_us: Percentiles::of(&self.corrected),
             uncorrected_us: Percentiles::of(&self.uncorrected),
+            server: self.watch.and_then(watch::sample),
         });
         self.total_corrected
             .add(&self.corrected)
@@ -297,6 +306,7 @@ async fn run_local(load: OpenLoad) -> OpenReport {
         state: RefCell::new(State {
             start,
             interval: load.interval,
+            watch: load.watch,
             queue: VecDeque::new(),
             idle: 0,
             open: 0,
@@ -322,6 +332,23 @@ async fn run_local(load: OpenLoad) -> OpenReport {
         work: Notify::new(),
         load,
     });
+    // Intervals close on time even when nothing completes (a stalled server still gets its
+    // rows, and its /proc readings).
+    let ticker = {
+        let run = Rc::clone(&run);
+        tokio::task::spawn_local(async move {
+            let mut tick =
+                tokio::time::interval_at((start + run.load.interval).into(), run.load.interval);
+            loop {
+                tick.tick().await;
+                let mut state = run.state.borrow_mut();
+                if state.closed {
+                    return;
+                }
+                state.roll(Instant::now(), &run.load.schedule);
+            }
+        })
+    };
     let scheduled = schedule(&run, start).await;
     // Answers to requests due before the end are awaited for up to `--timeout`.
     let grace = Instant::now() + run.load.timeout;
@@ -338,6 +365,7 @@ async fn run_local(load: OpenLoad) -> OpenReport {
     }
     let wall = start.elapsed();
     let busy = (thread_cpu() - cpu_before).as_secs_f64() / wall.as_secs_f64();
+    ticker.abort();
     let mut state = run.state.borrow_mut();
     state.closed = true;
     run.work.notify_waiters();
@@ -396,6 +424,13 @@ async fn run_local(load: OpenLoad) -> OpenReport {
             valid: invalid_because.is_none(),
             invalid_because,
         },
+        server_rss_slope_mib_per_hour: watch::rss_slope_mib_per_hour(
+            &state
+                .rows
+                .iter()
+                .filter_map(|r| Some((r.at, r.server?)))
+                .collect::<Vec<_>>(),
+        ),
         intervals: std::mem::take(&mut state.rows),
     }
 }

@@ -222,3 +222,47 @@ fn steps_and_ramps_send_what_their_schedule_says() {
     assert!((399..=400).contains(&ramp.scheduled), "{ramp:?}");
     assert_eq!(ramp.completed, ramp.scheduled);
 }
+
+#[test]
+fn a_server_that_leaks_a_mebibyte_a_second_has_the_slope_and_a_steady_one_none() {
+    // This test's process is the server: `--watch` reads it from /proc.
+    let fixture = Fixture::start();
+    let pid = std::process::id().to_string();
+    let watched = [
+        "--rate",
+        "100",
+        "--duration",
+        "4",
+        "--interval",
+        "0.5",
+        "--watch",
+        pid.as_str(),
+    ];
+    let steady = open(fixture.addr, &watched);
+    let slope = steady.server_rss_slope_mib_per_hour.unwrap();
+    eprintln!("steady: {slope:.0} MiB/h");
+    assert!(slope.abs() < 500.0, "a steady server: {slope} MiB/h");
+    assert!(
+        steady
+            .intervals
+            .iter()
+            .all(|r| r.server.is_some_and(|s| s.open_fds >= 3))
+    );
+
+    let leak = thread::spawn(|| {
+        let mut kept: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..18 {
+            // Half a mebibyte each half second, written so that its pages are resident.
+            kept.push(vec![1u8; 1 << 19]);
+            thread::sleep(Duration::from_millis(500));
+        }
+        kept.len()
+    });
+    let leaking = open(fixture.addr, &watched);
+    leak.join().unwrap();
+    let slope = leaking.server_rss_slope_mib_per_hour.unwrap();
+    assert!(
+        (2000.0..6000.0).contains(&slope),
+        "a mebibyte a second is 3600 MiB/h: {slope}"
+    );
+}
