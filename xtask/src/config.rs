@@ -22,6 +22,68 @@ pub(crate) struct Quality {
     pub(crate) techempower: Option<Techempower>,
     /// `cargo xtask demos`; absent until a file configures it.
     pub(crate) demos: Option<Demos>,
+    /// `cargo xtask load`; absent until a file configures it.
+    pub(crate) load: Option<Load>,
+}
+
+/// `[load]`: the load profiles, their SLO and the demo they load.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Load {
+    /// The `[[demos.demo]]` loaded.
+    pub(crate) target: String,
+    /// Its request mix (the load generator's `--mix` file), from the workspace root.
+    pub(crate) mix: String,
+    /// Sent once on a fresh store before the load (what the mix's requests read or change).
+    #[serde(default)]
+    pub(crate) setup: Vec<SeedRequest>,
+    /// The most connections the generator opens.
+    pub(crate) connections: u32,
+    /// Corrected p99 over this warns, in ms.
+    pub(crate) slo_p99_ms: f64,
+    /// Errors and non-2xx answers over this share fail (but in stress, which looks for them).
+    pub(crate) max_error_rate: f64,
+    pub(crate) sustained: Sustained,
+    pub(crate) spike: Spike,
+    pub(crate) stress: Stress,
+    pub(crate) soak: Soak,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Sustained {
+    pub(crate) rate: f64,
+    pub(crate) seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Spike {
+    pub(crate) rate: f64,
+    /// The spike's rate over the steady one.
+    pub(crate) factor: f64,
+    pub(crate) before_seconds: f64,
+    pub(crate) spike_seconds: f64,
+    pub(crate) after_seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Stress {
+    pub(crate) start_rate: f64,
+    /// Each step's rate over the last.
+    pub(crate) factor: f64,
+    pub(crate) step_seconds: f64,
+    pub(crate) steps: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Soak {
+    pub(crate) rate: f64,
+    pub(crate) seconds: f64,
+    /// RSS growth over the second half above this warns, in MiB per hour.
+    pub(crate) leak_budget_mib_per_hour: f64,
 }
 
 /// `[demos]`: the demo applications and their budgets.
@@ -287,12 +349,14 @@ pub(crate) enum Step {
     Techempower,
     /// Every demo started, exercised by its contract scenario and stopped.
     Demos,
+    /// A few seconds of each load profile against the `[load]` demo.
+    Load,
 }
 
 impl Step {
     /// Every step `quality.toml [ci]` may list.
     #[cfg(test)]
-    pub(crate) const ALL: [Step; 10] = [
+    pub(crate) const ALL: [Step; 11] = [
         Step::Fmt,
         Step::Clippy,
         Step::Features,
@@ -303,6 +367,7 @@ impl Step {
         Step::Instructions,
         Step::Techempower,
         Step::Demos,
+        Step::Load,
     ];
 
     /// The gate this step runs, if it is one.
@@ -314,6 +379,7 @@ impl Step {
             Step::Instructions => Some(Gate::Instructions),
             Step::Techempower => Some(Gate::Techempower),
             Step::Demos => Some(Gate::Demos),
+            Step::Load => Some(Gate::Load),
             Step::Fmt | Step::Clippy | Step::Features | Step::Test | Step::BenchTest => None,
         }
     }
@@ -330,6 +396,7 @@ impl Step {
             Step::Instructions => "instructions",
             Step::Techempower => "techempower",
             Step::Demos => "demos",
+            Step::Load => "load",
         }
     }
 }
@@ -449,6 +516,20 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
     }
     if quality.ci.steps.contains(&Step::Demos) && quality.demos.is_none() {
         bail!("[ci] steps lists `demos` but there is no [demos] section");
+    }
+    if let Some(load) = &quality.load {
+        let known = quality
+            .demos
+            .as_ref()
+            .is_some_and(|d| d.demos.iter().any(|d| d.name == load.target));
+        if !known {
+            bail!(
+                "[load] target `{}` is not a [[demos.demo]] name",
+                load.target
+            );
+        }
+    } else if quality.ci.steps.contains(&Step::Load) {
+        bail!("[ci] steps lists `load` but there is no [load] section");
     }
     for (i, step) in quality.ci.steps.iter().enumerate() {
         if quality.ci.steps[..i].contains(step) {

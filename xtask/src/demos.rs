@@ -201,7 +201,7 @@ fn run_tests(demo: &Demo, nextest: bool) -> Result<()> {
 }
 
 /// Builds the demo's binary in release, as it would be deployed.
-fn build(demo: &Demo) -> Result<PathBuf> {
+pub(crate) fn build(demo: &Demo) -> Result<PathBuf> {
     let sh = shell::at_root()?;
     let cargo = shell::cargo();
     let package = &demo.package;
@@ -349,7 +349,7 @@ mod allframe_contract {
 }
 
 /// The demo's process; killed if it is dropped still running.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     log: PathBuf,
 }
@@ -357,7 +357,11 @@ struct Running {
 impl Running {
     /// Starts `binary` on a free port over `data`, its output to `log`, and waits until it
     /// is healthy: the process, its address and how long that took.
-    fn start(binary: &Path, data: &Path, log: &Path) -> Result<(Self, SocketAddr, Duration)> {
+    pub(crate) fn start(
+        binary: &Path,
+        data: &Path,
+        log: &Path,
+    ) -> Result<(Self, SocketAddr, Duration)> {
         let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let log_file =
             std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
@@ -379,7 +383,7 @@ impl Running {
         Ok((running, addr, started.elapsed()))
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -414,7 +418,7 @@ impl Running {
     }
 
     /// SIGTERM, then a clean exit within [`SHUTDOWN_PATIENCE`].
-    fn terminate(&mut self) -> Result<()> {
+    pub(crate) fn terminate(&mut self) -> Result<()> {
         let pid = self.pid().to_string();
         let sh = shell::at_root()?;
         cmd!(sh, "kill -TERM {pid}").quiet().run()?;

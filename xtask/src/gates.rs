@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use crate::{bench, demos, memory, size, techempower};
+use crate::{bench, demos, load, memory, size, techempower};
 
 /// A quality gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,15 +22,19 @@ pub(crate) enum Gate {
     Techempower,
     /// The demo applications, started and exercised (figures to history; no baseline).
     Demos,
+    /// The load profiles, a few seconds each against one demo (figures to history; no
+    /// baseline: only errors and an invalid generator fail).
+    Load,
 }
 
 impl Gate {
-    pub(crate) const ALL: [Gate; 5] = [
+    pub(crate) const ALL: [Gate; 6] = [
         Gate::Size,
         Gate::Memory,
         Gate::Instructions,
         Gate::Techempower,
         Gate::Demos,
+        Gate::Load,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Gate {
             Gate::Instructions => "instructions",
             Gate::Techempower => "techempower",
             Gate::Demos => "demos",
+            Gate::Load => "load",
         }
     }
 
@@ -58,6 +63,7 @@ impl Gate {
                 no_tests: true,
                 ..demos::Args::default()
             }),
+            Gate::Load => load::run(&load::Args::smoke()),
         }
     }
 
@@ -76,6 +82,7 @@ impl Gate {
             }
             Gate::Techempower => "reproduce with `cargo xtask techempower --smoke`",
             Gate::Demos => "reproduce with `cargo xtask demos`",
+            Gate::Load => "reproduce with `cargo xtask load --smoke`",
         }
     }
 
@@ -86,7 +93,7 @@ impl Gate {
             Gate::Size => size::write_baseline()?,
             Gate::Memory => memory::write_baseline()?,
             Gate::Instructions => bench::write_instructions_baseline()?,
-            Gate::Techempower | Gate::Demos => return Ok(false),
+            Gate::Techempower | Gate::Demos | Gate::Load => return Ok(false),
         }
         Ok(true)
     }

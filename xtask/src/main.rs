@@ -13,6 +13,7 @@ mod gates;
 mod history;
 mod http;
 mod level;
+mod load;
 mod memory;
 mod reference;
 mod report;
@@ -62,6 +63,9 @@ enum Command {
     /// directory, exercised by its contract scenario and stopped with SIGTERM; start-up,
     /// memory, latencies and code lines against quality.toml.
     Demos(demos::Args),
+    /// A demo under open-model load: sustained, spike, stress and soak profiles, latency
+    /// corrected for coordinated omission, the server's RSS beside it, SLOs and leak budget.
+    Load(load::Args),
     /// Every gate's history on one commit axis: an offline HTML dashboard with change points,
     /// SVG badges, and (`--markdown`) the pull-request summary.
     Report(report::Args),
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Techempower(args) => techempower::run(&args),
         Command::Demos(args) => demos::run(&args),
+        Command::Load(args) => load::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Baseline(args) => gates::baseline(&args),
     };

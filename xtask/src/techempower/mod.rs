@@ -12,7 +12,7 @@
 mod database;
 mod load;
 mod report;
-mod servers;
+pub(crate) mod servers;
 mod verify;
 
 use std::path::PathBuf;
