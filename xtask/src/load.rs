@@ -84,6 +84,7 @@ impl Args {
 #[derive(Debug, Deserialize)]
 struct Run {
     scheduled: u64,
+    dropped: u64,
     errors: BTreeMap<String, u64>,
     non_2xx: u64,
     achieved_rate: f64,
@@ -111,9 +112,7 @@ struct Generator {
 #[derive(Debug, Deserialize)]
 struct Interval {
     at: f64,
-    target_rate: f64,
     completed: u64,
-    errors: u64,
     corrected_us: Percentiles,
     server: Option<Server>,
 }
@@ -191,10 +190,25 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     };
     let mut results = Vec::new();
     for profile in profiles {
-        let schedule = schedule(load, profile, args.smoke);
-        eprintln!("load {}: {}", profile.name(), schedule.join(" "));
-        let run = run_profile(load, demo, &binary, &loadgen, pinning, profile, &schedule)?;
-        results.push(judge(load, profile, &run, args.smoke));
+        let mut target = Target::start(load, demo, &binary, pinning, profile)?;
+        let mut runs = Vec::new();
+        let planned = schedule(load, profile, args.smoke);
+        let last = planned.len() - 1;
+        for (i, (flags, rate)) in planned.into_iter().enumerate() {
+            eprintln!("load {}: {}", profile.name(), flags.join(" "));
+            let run = target.generate(load, &loadgen, pinning, &flags)?;
+            let broken = profile == Profile::Stress && i < last && broken(load, &run).is_some();
+            runs.push((rate, run));
+            if broken {
+                // The step past the breaking point: straight to the recovery run.
+                let (flags, rate) = schedule(load, profile, args.smoke).swap_remove(last);
+                eprintln!("load {}: recovery: {}", profile.name(), flags.join(" "));
+                runs.push((rate, target.generate(load, &loadgen, pinning, &flags)?));
+                break;
+            }
+        }
+        target.stop()?;
+        results.push(judge(load, profile, &runs, args.smoke));
     }
     table(load, &results).publish()?;
     let fingerprint = crate::baseline::Fingerprint::current()?;
@@ -249,18 +263,25 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The generator's schedule flags for `profile`.
-fn schedule(load: &Load, profile: Profile, smoke: bool) -> Vec<String> {
+/// The generator runs of `profile`, each as its schedule flags and target rate. A stress
+/// is one run per step (the runner stops at the first step that breaks) and a last one back
+/// at the first rate: a fresh generator, as users who gave up come back.
+fn schedule(load: &Load, profile: Profile, smoke: bool) -> Vec<(Vec<String>, f64)> {
     // A smoke keeps each profile's shape in a few seconds.
     let time = |seconds: f64, smoke_seconds: f64| if smoke { smoke_seconds } else { seconds };
-    let rate = |r: f64| format!("{r:.1}");
+    let constant = |rate: f64, seconds: f64| {
+        vec![
+            "--rate".to_owned(),
+            format!("{rate:.1}"),
+            "--duration".to_owned(),
+            seconds.to_string(),
+        ]
+    };
     match profile {
-        Profile::Sustained => vec![
-            "--rate".into(),
-            rate(load.sustained.rate),
-            "--duration".into(),
-            time(load.sustained.seconds, 3.0).to_string(),
-        ],
+        Profile::Sustained => vec![(
+            constant(load.sustained.rate, time(load.sustained.seconds, 3.0)),
+            load.sustained.rate,
+        )],
         Profile::Spike => {
             let s = &load.spike;
             let steps = [
@@ -268,25 +289,32 @@ fn schedule(load: &Load, profile: Profile, smoke: bool) -> Vec<String> {
                 (s.rate * s.factor, time(s.spike_seconds, 2.0)),
                 (s.rate, time(s.after_seconds, 3.0)),
             ];
-            vec!["--steps".into(), steps_flag(&steps)]
+            vec![(
+                vec!["--steps".into(), steps_flag(&steps)],
+                s.rate * s.factor,
+            )]
         }
         Profile::Stress => {
             let s = &load.stress;
             let step = time(s.step_seconds, 1.0);
             let count = if smoke { s.steps.min(3) } else { s.steps };
-            let mut steps: Vec<(f64, f64)> = (0..count)
-                .map(|k| (s.start_rate * s.factor.powi(k as i32), step))
+            let mut runs: Vec<(Vec<String>, f64)> = (0..count)
+                .map(|k| {
+                    let rate = s.start_rate * s.factor.powi(k as i32);
+                    (constant(rate, step), rate)
+                })
                 .collect();
-            // Back to the first rate: does it recover?
-            steps.push((s.start_rate, step * 2.0));
-            vec!["--steps".into(), steps_flag(&steps)]
+            runs.push((constant(s.start_rate, step * 2.0), s.start_rate));
+            runs
         }
-        Profile::Soak => vec![
-            "--rate".into(),
-            rate(load.soak.rate),
-            "--duration".into(),
-            time(load.soak.seconds, 6.0).to_string(),
-        ],
+        Profile::Soak => {
+            let mut flags = constant(load.soak.rate, time(load.soak.seconds, 6.0));
+            if smoke {
+                // Enough readings in six seconds for a slope.
+                flags.extend(["--interval".into(), "0.5".into()]);
+            }
+            vec![(flags, load.soak.rate)]
+        }
     }
 }
 
@@ -298,81 +326,116 @@ fn steps_flag(steps: &[(f64, f64)]) -> String {
         .join(",")
 }
 
-/// A fresh demo on its own core, the load on the other, the generator's report.
-fn run_profile(
-    load: &Load,
-    demo: &config::Demo,
-    binary: &Path,
-    loadgen: &Path,
-    pinning: Pinning,
-    profile: Profile,
-    schedule: &[String],
-) -> Result<Run> {
-    let work = shell::target_dir()
-        .join("xtask")
-        .join("load")
-        .join(&demo.name);
-    let data = work.join("data");
-    if data.exists() {
-        std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
-    }
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let log = work.join(format!("{}.log", profile.name()));
-    let (mut server, addr, _) = demos::Running::start(binary, &data, &log)?;
-    if let Some(core) = pinning.server {
-        // Every thread of the server, its runtime's workers included.
-        let (pid, core) = (server.pid().to_string(), core.to_string());
-        let sh = shell::at_root()?;
-        cmd!(sh, "taskset -a -pc {core} {pid}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
-    }
-    for request in &load.setup {
-        let answer = crate::http::send(
-            addr,
-            &request.method,
-            &request.path,
-            request.body.as_deref(),
-        )?;
-        if !(200..300).contains(&answer.status) {
-            bail!(
-                "setup request {} {} answered {}: {}",
-                request.method,
-                request.path,
-                answer.status,
-                String::from_utf8_lossy(&answer.body)
-            );
-        }
-    }
-    let mix = shell::root().join(&load.mix);
-    let output = pinned(loadgen, pinning.load)
-        .arg("--addr")
-        .arg(addr.to_string())
-        .arg("--mix")
-        .arg(&mix)
-        .arg("--connections")
-        .arg(load.connections.to_string())
-        .arg("--watch")
-        .arg(server.pid().to_string())
-        .args(schedule)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running allframe-loadgen")?;
-    server.terminate()?;
-    if !output.status.success() {
-        bail!(
-            "allframe-loadgen failed on the {} profile (server log: {})",
-            profile.name(),
-            log.display()
-        );
-    }
-    serde_json::from_slice(&output.stdout).context("reading allframe-loadgen's JSON report")
+/// A fresh demo on its own core, given its setup requests.
+struct Target {
+    server: demos::Running,
+    addr: std::net::SocketAddr,
+    log: std::path::PathBuf,
 }
 
-fn judge(load: &Load, profile: Profile, run: &Run, smoke: bool) -> Figures {
+impl Target {
+    fn start(
+        load: &Load,
+        demo: &config::Demo,
+        binary: &Path,
+        pinning: Pinning,
+        profile: Profile,
+    ) -> Result<Self> {
+        let work = shell::target_dir()
+            .join("xtask")
+            .join("load")
+            .join(&demo.name);
+        let data = work.join("data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data)
+                .with_context(|| format!("removing {}", data.display()))?;
+        }
+        std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+        let log = work.join(format!("{}.log", profile.name()));
+        let (server, addr, _) = demos::Running::start(binary, &data, &log)?;
+        if let Some(core) = pinning.server {
+            // Every thread of the server, its runtime's workers included.
+            let (pid, core) = (server.pid().to_string(), core.to_string());
+            let sh = shell::at_root()?;
+            cmd!(sh, "taskset -a -pc {core} {pid}")
+                .quiet()
+                .ignore_stdout()
+                .run()?;
+        }
+        for request in &load.setup {
+            let answer = crate::http::send(
+                addr,
+                &request.method,
+                &request.path,
+                request.body.as_deref(),
+            )?;
+            if !(200..300).contains(&answer.status) {
+                bail!(
+                    "setup request {} {} answered {}: {}",
+                    request.method,
+                    request.path,
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                );
+            }
+        }
+        Ok(Self { server, addr, log })
+    }
+
+    /// One generator run on the other core, watching the server.
+    fn generate(
+        &mut self,
+        load: &Load,
+        loadgen: &Path,
+        pinning: Pinning,
+        schedule: &[String],
+    ) -> Result<Run> {
+        let output = pinned(loadgen, pinning.load)
+            .arg("--addr")
+            .arg(self.addr.to_string())
+            .arg("--mix")
+            .arg(shell::root().join(&load.mix))
+            .arg("--connections")
+            .arg(load.connections.to_string())
+            .arg("--watch")
+            .arg(self.server.pid().to_string())
+            .args(schedule)
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running allframe-loadgen")?;
+        if !output.status.success() {
+            bail!(
+                "allframe-loadgen {} failed (server log: {})",
+                schedule.join(" "),
+                self.log.display()
+            );
+        }
+        serde_json::from_slice(&output.stdout).context("reading allframe-loadgen's JSON report")
+    }
+
+    fn stop(mut self) -> Result<()> {
+        self.server.terminate()
+    }
+}
+
+/// Why a run is past the service level, if it is: errors (dropped requests among them)
+/// over their share, else corrected p99 over the SLO.
+fn broken(load: &Load, run: &Run) -> Option<&'static str> {
+    let errors = run.errors.values().sum::<u64>() + run.non_2xx + run.dropped;
+    if errors as f64 > load.max_error_rate * run.scheduled.max(1) as f64 {
+        Some("errors")
+    } else if run.corrected_us.p99 as f64 > load.slo_p99_ms * 1000.0 {
+        Some("latency")
+    } else {
+        None
+    }
+}
+
+fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], smoke: bool) -> Figures {
     let slo_us = (load.slo_p99_ms * 1000.0) as u64;
-    let errors: u64 = run.errors.values().sum::<u64>() + run.non_2xx;
+    // A stress's figures are those of its last step before the recovery run.
+    let (_, run) = &runs[runs.len().saturating_sub(2).min(runs.len() - 1)];
+    let errors: u64 = run.errors.values().sum::<u64>() + run.non_2xx + run.dropped;
     let error_rate = errors as f64 / run.scheduled.max(1) as f64;
     let mut figures = Figures {
         profile,
@@ -390,7 +453,7 @@ fn judge(load: &Load, profile: Profile, run: &Run, smoke: bool) -> Figures {
         recovered: None,
         rss_slope_mib_per_hour: None,
         end_rss_bytes: None,
-        valid: run.generator.valid,
+        valid: runs.iter().all(|(_, r)| r.generator.valid),
         level: Level::Ok,
         notes: Vec::new(),
     };
@@ -418,12 +481,17 @@ fn judge(load: &Load, profile: Profile, run: &Run, smoke: bool) -> Figures {
             let end = before + during;
             figures.phases_p99_us =
                 Some([phase(0.0, before), phase(before, end), phase(end, f64::MAX)]);
-            figures.recovery_s = run
-                .intervals
-                .iter()
-                .filter(|i| i.at >= end && i.completed > 0)
-                .find(|i| i.corrected_us.p99 <= slo_us)
-                .map(|i| i.at + 1.0 - end);
+            let worst_during = figures.phases_p99_us.map_or(0, |p| p[1]);
+            figures.recovery_s = if worst_during <= slo_us {
+                // It never left the SLO: nothing to recover from.
+                Some(0.0)
+            } else {
+                run.intervals
+                    .iter()
+                    .filter(|i| i.at >= end && i.completed > 0)
+                    .find(|i| i.corrected_us.p99 <= slo_us)
+                    .map(|i| i.at + 1.0 - end)
+            };
             if figures.recovery_s.is_none() {
                 warn(
                     &mut figures,
@@ -432,46 +500,20 @@ fn judge(load: &Load, profile: Profile, run: &Run, smoke: bool) -> Figures {
             }
         }
         Profile::Stress => {
-            // Steps in order of their rate as scheduled; the last is the recovery step.
-            let mut steps: Vec<(f64, u64, u64, u64)> = Vec::new();
-            for interval in &run.intervals {
-                match steps.last_mut() {
-                    Some(step) if step.0 == interval.target_rate => {
-                        step.1 = step.1.max(interval.corrected_us.p99);
-                        step.2 += interval.completed;
-                        step.3 += interval.errors;
-                    }
-                    _ => steps.push((
-                        interval.target_rate,
-                        interval.corrected_us.p99,
-                        interval.completed,
-                        interval.errors,
-                    )),
-                }
-            }
-            let recovery = if steps.len() > 1 { steps.pop() } else { None };
-            let broken = |(_, p99, completed, errors): &(f64, u64, u64, u64)| {
-                if *errors as f64 > load.max_error_rate * (*completed + *errors).max(1) as f64 {
-                    Some("errors")
-                } else if *p99 > slo_us {
-                    Some("latency")
-                } else {
-                    None
-                }
-            };
-            let first_broken = steps.iter().position(|s| broken(s).is_some());
+            let (steps, recovery) = runs.split_at(runs.len() - 1);
+            let first_broken = steps.iter().position(|(_, r)| broken(load, r).is_some());
             figures.breaking_rate = match first_broken {
                 Some(0) => None,
                 Some(k) => Some(steps[k - 1].0),
-                None => steps.last().map(|s| s.0),
+                None => steps.last().map(|(rate, _)| *rate),
             };
             figures.broke_by = Some(
                 first_broken
-                    .and_then(|k| broken(&steps[k]))
-                    .unwrap_or("nothing: every step kept the SLO")
+                    .and_then(|k| broken(load, &steps[k].1))
+                    .unwrap_or("nothing")
                     .to_owned(),
             );
-            figures.recovered = recovery.map(|r| broken(&r).is_none());
+            figures.recovered = recovery.first().map(|(_, r)| broken(load, r).is_none());
             if figures.recovered == Some(false) {
                 warn(
                     &mut figures,
@@ -564,13 +606,18 @@ fn table(load: &Load, results: &[Figures]) -> Table {
                 ),
                 _ => String::new(),
             },
-            Profile::Stress => format!(
-                "breaks above {} req/s ({}); recovered: {}",
-                r.breaking_rate
-                    .map_or_else(|| "its first step".to_owned(), |b| format!("{b:.0}")),
-                r.broke_by.as_deref().unwrap_or("-"),
-                r.recovered.map_or("-", |b| if b { "yes" } else { "no" })
-            ),
+            Profile::Stress => {
+                let rate = r
+                    .breaking_rate
+                    .map_or_else(|| "no step".to_owned(), |b| format!("{b:.0} req/s"));
+                let recovered = r.recovered.map_or("-", |b| if b { "yes" } else { "no" });
+                match r.broke_by.as_deref() {
+                    Some(by @ ("latency" | "errors")) => format!(
+                        "within the SLO up to {rate}, then broke by {by}; recovered: {recovered}"
+                    ),
+                    _ => format!("within the SLO at every step, up to {rate}"),
+                }
+            }
             Profile::Soak => format!(
                 "RSS {} MiB/h, {:.1} MiB at the end",
                 r.rss_slope_mib_per_hour

@@ -152,13 +152,13 @@ fn a_rate_the_generator_cannot_reach_marks_the_run_invalid() {
             "--duration",
             "1",
             "--connections",
-            "16",
+            "512",
         ],
     );
     eprintln!("{}", report.summary());
     assert!(!report.generator.valid, "{:?}", report.generator);
     assert!(report.generator.invalid_because.is_some());
-    assert!(report.unanswered > 0 && report.dropped > 0, "{report:?}");
+    assert!(report.unanswered > 0, "{report:?}");
 }
 
 #[test]

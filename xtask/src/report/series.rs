@@ -499,6 +499,54 @@ fn samples(run: &Run) -> Vec<Sample> {
                 }
             }
         }
+        "load" => {
+            // Keyed by profile, `/smoke` for CI's few seconds (kept apart from full runs).
+            for (profile, f) in items.into_iter().flatten() {
+                for (field, what, unit, better) in [
+                    (
+                        "p99_us",
+                        "p99 latency (corrected)",
+                        Unit::Micros,
+                        Better::Lower,
+                    ),
+                    (
+                        "p50_us",
+                        "p50 latency (corrected)",
+                        Unit::Micros,
+                        Better::Lower,
+                    ),
+                    (
+                        "breaking_rate",
+                        "breaking point",
+                        Unit::OpsPerSec,
+                        Better::Higher,
+                    ),
+                    (
+                        "recovery_s",
+                        "recovery after the spike (s)",
+                        Unit::Number,
+                        Better::Lower,
+                    ),
+                    (
+                        "rss_slope_mib_per_hour",
+                        "RSS slope (MiB/h)",
+                        Unit::Number,
+                        Better::Lower,
+                    ),
+                ] {
+                    push(
+                        format!("load/{profile}/{field}"),
+                        format!("{profile}: {what}"),
+                        unit,
+                        better,
+                        Noise::Timed,
+                        number(&f[field]),
+                        None,
+                        verdict(profile.split('/').next().unwrap_or_default()),
+                    );
+                }
+            }
+        }
         // A gate this report does not know yet: every number it recorded, by its path.
         gate => {
             let mut leaves = Vec::new();
