@@ -64,14 +64,7 @@ pub(crate) fn remedy(step: Step) -> &'static str {
         }
         Step::Test => "reproduce with `cargo xtask test` (or `cargo xtask test NAME` for one test)",
         Step::BenchTest => "reproduce with `cargo xtask bench --test`",
-        Step::Size
-        | Step::Memory
-        | Step::Instructions
-        | Step::Techempower
-        | Step::Demos
-        | Step::Load => {
-            unreachable!("gates name their own remedy")
-        }
+        gate => unreachable!("{} is a gate: gates name their own remedy", gate.name()),
     }
 }
 
@@ -104,14 +97,7 @@ fn run_step(step: Step, quick: bool) -> Result<()> {
             test: true,
             ..bench::Args::default()
         })?,
-        Step::Size
-        | Step::Memory
-        | Step::Instructions
-        | Step::Techempower
-        | Step::Demos
-        | Step::Load => {
-            unreachable!("gates run through `Gate::check`")
-        }
+        gate => unreachable!("{} is a gate: gates run through `Gate::check`", gate.name()),
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::series::{Better, Noise, Series};
+use super::series::{Better, Noise, Point, Series};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Change {
@@ -40,16 +40,8 @@ pub(crate) fn detect(series: &Series) -> Vec<Change> {
     environments.dedup();
     let mut changes = Vec::new();
     for environment in environments {
-        let points: Vec<_> = series
-            .judged_points()
-            .filter(|p| p.environment == environment)
-            .collect();
-        let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-        let half_widths: Vec<f64> = points
-            .iter()
-            .filter_map(|p| Some((p.high? - p.low?) / 2.0))
-            .collect();
-        let Some(threshold) = threshold(&values, &half_widths, series.noise) else {
+        let (points, values, threshold) = judged(series, environment);
+        let Some(threshold) = threshold else {
             continue;
         };
         for (start, before, after) in steps(&values, threshold, series.noise) {
@@ -64,6 +56,22 @@ pub(crate) fn detect(series: &Series) -> Vec<Change> {
     }
     changes.sort_by_key(|c| c.after_stop);
     changes
+}
+
+/// The points of `series` in `environment` that are judged, their values, and the smallest
+/// move that counts among them.
+pub(crate) fn judged(series: &Series, environment: usize) -> (Vec<&Point>, Vec<f64>, Option<f64>) {
+    let points: Vec<&Point> = series
+        .judged_points()
+        .filter(|p| p.environment == environment)
+        .collect();
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    let half_widths: Vec<f64> = points
+        .iter()
+        .filter_map(|p| Some((p.high? - p.low?) / 2.0))
+        .collect();
+    let threshold = threshold(&values, &half_widths, series.noise);
+    (points, values, threshold)
 }
 
 /// The smallest step that counts: a hair above zero for an exact series; for the others

@@ -148,19 +148,7 @@ impl Report {
         let thresholds = dataset
             .series
             .iter()
-            .map(|s| {
-                let environment = s.points.last()?.environment;
-                let points: Vec<_> = s
-                    .judged_points()
-                    .filter(|p| p.environment == environment)
-                    .collect();
-                let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-                let half_widths: Vec<f64> = points
-                    .iter()
-                    .filter_map(|p| Some((p.high? - p.low?) / 2.0))
-                    .collect();
-                changes::threshold(&values, &half_widths, s.noise)
-            })
+            .map(|s| changes::judged(s, s.points.last()?.environment).2)
             .collect();
         let mut placed = Vec::new();
         for note in &annotations.annotation {
