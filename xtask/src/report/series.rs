@@ -38,7 +38,7 @@ pub(crate) enum Noise {
     /// The same code gives the same value (bytes of a binary, lines): any step is a change.
     Exact,
     /// Counted, nearly repeatable (instructions, heap bytes): a step must exceed the scatter
-    /// and 0.1%.
+    /// and 1%, with no history needed to know that much.
     Counted,
     /// Wall-clock: a step must exceed the series' own spread, which takes a few points to know.
     Timed,
