@@ -29,7 +29,6 @@ fn line(gate: &str, commit: &Commit, cpu: &str, figures: serde_json::Value) -> S
 /// instructions wobble by 0.05% and rise 5% at commit 25.
 fn stepped_history() -> (Vec<Commit>, Report) {
     let commits = commits(30);
-    let dir = tempfile::tempdir().unwrap();
     let mut size = String::new();
     let mut bench = String::new();
     let mut instructions = String::new();
@@ -66,20 +65,33 @@ fn stepped_history() -> (Vec<Commit>, Report) {
         );
         instructions.push('\n');
     }
-    std::fs::write(dir.path().join("size.jsonl"), size).unwrap();
-    std::fs::write(dir.path().join("bench.jsonl"), bench).unwrap();
-    std::fs::write(dir.path().join("instructions.jsonl"), instructions).unwrap();
-    let (runs, warnings) = runs::read_dir(dir.path()).unwrap();
-    assert!(warnings.is_empty(), "{warnings:?}");
-    let mut warnings = Vec::new();
-    let report = Report::build(
+    let report = report_of(
         &commits,
-        runs,
+        &[
+            ("size.jsonl", size),
+            ("bench.jsonl", bench),
+            ("instructions.jsonl", instructions),
+        ],
         &Annotations::default(),
-        &mut warnings,
-        "now".into(),
+        &mut Vec::new(),
     );
     (commits, report)
+}
+
+/// The report of `files` (file name, lines) written as a history directory and read back.
+fn report_of(
+    commits: &[Commit],
+    files: &[(&str, String)],
+    annotations: &Annotations,
+    warnings: &mut Vec<String>,
+) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (runs, unread) = runs::read_dir(dir.path()).unwrap();
+    assert!(unread.is_empty(), "{unread:?}");
+    Report::build(commits, runs, annotations, warnings, "now".into())
 }
 
 fn changes_of<'a>(report: &'a Report, id: &str) -> &'a [Change] {
@@ -116,7 +128,6 @@ fn an_injected_step_is_found_at_its_commit_and_a_flat_noisy_series_has_none() {
 #[test]
 fn points_of_another_machine_are_another_environment_and_not_a_change() {
     let commits = commits(12);
-    let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = commits
         .iter()
         .enumerate()
@@ -134,14 +145,11 @@ fn points_of_another_machine_are_another_environment_and_not_a_change() {
             )
         })
         .collect();
-    std::fs::write(dir.path().join("instructions.jsonl"), lines.join("\n")).unwrap();
-    let (runs, _) = runs::read_dir(dir.path()).unwrap();
-    let report = Report::build(
+    let report = report_of(
         &commits,
-        runs,
+        &[("instructions.jsonl", lines.join("\n"))],
         &Annotations::default(),
         &mut Vec::new(),
-        "now".into(),
     );
     assert_eq!(report.dataset.environments.len(), 2);
     assert!(changes_of(&report, "instructions/sagas/two_steps").is_empty());
@@ -163,7 +171,6 @@ fn runs_on_another_branch_are_left_out_and_uncommitted_runs_get_their_own_stop()
     let commits = commits(3);
     let mut other = commits[0].clone();
     other.hash = "f".repeat(40);
-    let dir = tempfile::tempdir().unwrap();
     let dirty = line(
         "instructions",
         &commits[2],
@@ -186,14 +193,11 @@ fn runs_on_another_branch_are_left_out_and_uncommitted_runs_get_their_own_stop()
             serde_json::json!({"x": 9.0}),
         ),
     ];
-    std::fs::write(dir.path().join("instructions.jsonl"), lines.join("\n")).unwrap();
-    let (runs, _) = runs::read_dir(dir.path()).unwrap();
-    let report = Report::build(
+    let report = report_of(
         &commits,
-        runs,
+        &[("instructions.jsonl", lines.join("\n"))],
         &Annotations::default(),
         &mut Vec::new(),
-        "now".into(),
     );
     assert_eq!(report.dataset.left_out, 1);
     let labels: Vec<String> = report.dataset.stops.iter().map(|s| s.label()).collect();
@@ -233,7 +237,6 @@ fn the_summary_leads_with_what_moved_against_the_base_under_one_marker() {
 #[test]
 fn the_summary_never_compares_figures_of_two_machines() {
     let commits = commits(6);
-    let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = commits
         .iter()
         .enumerate()
@@ -251,14 +254,11 @@ fn the_summary_never_compares_figures_of_two_machines() {
             )
         })
         .collect();
-    std::fs::write(dir.path().join("size.jsonl"), lines.join("\n")).unwrap();
-    let (runs, _) = runs::read_dir(dir.path()).unwrap();
-    let report = Report::build(
+    let report = report_of(
         &commits,
-        runs,
+        &[("size.jsonl", lines.join("\n"))],
         &Annotations::default(),
         &mut Vec::new(),
-        "now".into(),
     );
     let text = markdown::summary(&report, &commits, Some(&commits[4].hash));
     assert!(text.contains("nothing to compare"), "{text}");
@@ -315,10 +315,13 @@ fn a_typo_in_the_annotations_is_an_error_and_an_unknown_commit_a_warning() {
         .iter()
         .map(|c| line("instructions", c, "AMD EPYC", serde_json::json!({"x": 1.0})))
         .collect();
-    std::fs::write(dir.path().join("instructions.jsonl"), lines.join("\n")).unwrap();
-    let (runs, _) = runs::read_dir(dir.path()).unwrap();
     let mut warnings = Vec::new();
-    let report = Report::build(&commits, runs, &annotations, &mut warnings, "now".into());
+    let report = report_of(
+        &commits,
+        &[("instructions.jsonl", lines.join("\n"))],
+        &annotations,
+        &mut warnings,
+    );
     assert_eq!(
         report.annotations,
         vec![(20, "the router got a new table".to_owned())]
