@@ -13,7 +13,7 @@ use serde::Serialize;
 use xshell::cmd;
 
 use crate::baseline::Fingerprint;
-use crate::config::{self, Demo, Demos};
+use crate::config::{self, Demo, Demos, SeedRequest};
 use crate::level::Level;
 use crate::summary::Table;
 use crate::{history, shell};
@@ -230,11 +230,7 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool, seed: usize) -> Result<Fi
         .join("xtask")
         .join("demos")
         .join(&demo.name);
-    let data = work.join("data");
-    if data.exists() {
-        std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
-    }
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let data = fresh_dir(&work.join("data"))?;
     let log = work.join("server.log");
     let timings = work.join("timings.txt");
     let _ = std::fs::remove_file(&timings);
@@ -287,6 +283,33 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool, seed: usize) -> Result<Fi
     })
 }
 
+/// An empty directory at `path` (whatever a previous run left there is removed).
+pub(crate) fn fresh_dir(path: &Path) -> Result<PathBuf> {
+    if path.exists() {
+        std::fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(path.to_owned())
+}
+
+/// Sends `r` (`{worker}` in its path and body replaced by `worker`); an answer outside
+/// 2xx is an error naming it.
+pub(crate) fn send_request(addr: SocketAddr, r: &SeedRequest, worker: usize) -> Result<()> {
+    let fill = |text: &str| text.replace("{worker}", &worker.to_string());
+    let (path, body) = (fill(&r.path), r.body.as_deref().map(fill));
+    let res = crate::http::send(addr, &r.method, &path, body.as_deref())
+        .with_context(|| format!("{} {path}", r.method))?;
+    if !(200..300).contains(&res.status) {
+        bail!(
+            "{} {path} answered {}: {}",
+            r.method,
+            res.status,
+            String::from_utf8_lossy(&res.body)
+        );
+    }
+    Ok(())
+}
+
 /// How many connections seed at once (each on a stream of its own: `{worker}` in a seed
 /// request is its number), so group commit does what it does under production load.
 const SEED_WORKERS: usize = 8;
@@ -300,21 +323,7 @@ fn seed_store(demo: &Demo, addr: SocketAddr, events: usize) -> Result<()> {
             demo.name
         )
     })?;
-    let send = |r: &crate::config::SeedRequest, worker: usize| -> Result<()> {
-        let fill = |text: &str| text.replace("{worker}", &worker.to_string());
-        let (path, body) = (fill(&r.path), r.body.as_deref().map(fill));
-        let res = crate::http::send(addr, &r.method, &path, body.as_deref())
-            .with_context(|| format!("{} {path}", r.method))?;
-        if !(200..300).contains(&res.status) {
-            bail!(
-                "{} {path} answered {}: {}",
-                r.method,
-                res.status,
-                String::from_utf8_lossy(&res.body)
-            );
-        }
-        Ok(())
-    };
+    let send = |r: &SeedRequest, worker: usize| send_request(addr, r, worker);
     eprintln!(
         "demo {}: seeding {events} events ({} {})",
         demo.name, seed.method, seed.path

@@ -194,18 +194,16 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         let mut runs = Vec::new();
         let planned = schedule(load, profile, args.smoke);
         let last = planned.len() - 1;
-        for (i, (flags, rate)) in planned.into_iter().enumerate() {
-            eprintln!("load {}: {}", profile.name(), flags.join(" "));
-            let run = target.generate(load, &loadgen, pinning, &flags)?;
-            let broken = profile == Profile::Stress && i < last && broken(load, &run).is_some();
-            runs.push((rate, run));
-            if broken {
-                // The step past the breaking point: straight to the recovery run.
-                let (flags, rate) = schedule(load, profile, args.smoke).swap_remove(last);
-                eprintln!("load {}: recovery: {}", profile.name(), flags.join(" "));
-                runs.push((rate, target.generate(load, &loadgen, pinning, &flags)?));
-                break;
+        let mut broke = false;
+        for (i, (flags, rate)) in planned.iter().enumerate() {
+            // Past a stress's breaking point, straight to its recovery run.
+            if broke && i < last {
+                continue;
             }
+            eprintln!("load {}: {}", profile.name(), flags.join(" "));
+            let run = target.generate(load, &loadgen, pinning, flags)?;
+            broke |= profile == Profile::Stress && i < last && broken(load, &run).is_some();
+            runs.push((*rate, run));
         }
         target.stop()?;
         results.push(judge(load, profile, &runs, args.smoke));
@@ -345,12 +343,7 @@ impl Target {
             .join("xtask")
             .join("load")
             .join(&demo.name);
-        let data = work.join("data");
-        if data.exists() {
-            std::fs::remove_dir_all(&data)
-                .with_context(|| format!("removing {}", data.display()))?;
-        }
-        std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+        let data = demos::fresh_dir(&work.join("data"))?;
         let log = work.join(format!("{}.log", profile.name()));
         let (server, addr, _) = demos::Running::start(binary, &data, &log)?;
         if let Some(core) = pinning.server {
@@ -363,21 +356,7 @@ impl Target {
                 .run()?;
         }
         for request in &load.setup {
-            let answer = crate::http::send(
-                addr,
-                &request.method,
-                &request.path,
-                request.body.as_deref(),
-            )?;
-            if !(200..300).contains(&answer.status) {
-                bail!(
-                    "setup request {} {} answered {}: {}",
-                    request.method,
-                    request.path,
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                );
-            }
+            demos::send_request(addr, request, 0).context("a setup request of [load]")?;
         }
         Ok(Self { server, addr, log })
     }
@@ -434,7 +413,11 @@ fn broken(load: &Load, run: &Run) -> Option<&'static str> {
 fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], smoke: bool) -> Figures {
     let slo_us = (load.slo_p99_ms * 1000.0) as u64;
     // A stress's figures are those of its last step before the recovery run.
-    let (_, run) = &runs[runs.len().saturating_sub(2).min(runs.len() - 1)];
+    let (_, run) = if profile == Profile::Stress && runs.len() > 1 {
+        &runs[runs.len() - 2]
+    } else {
+        &runs[0]
+    };
     let errors: u64 = run.errors.values().sum::<u64>() + run.non_2xx + run.dropped;
     let error_rate = errors as f64 / run.scheduled.max(1) as f64;
     let mut figures = Figures {

@@ -130,14 +130,14 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_path(path: &str) -> Result<String, String> {
+pub(crate) fn parse_path(path: &str) -> Result<String, String> {
     if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err("a path starts with '/' and has no spaces or control characters".into());
     }
     Ok(path.to_owned())
 }
 
-fn parse_header(header: &str) -> Result<String, String> {
+pub(crate) fn parse_header(header: &str) -> Result<String, String> {
     let valid = header.split_once(':').is_some_and(|(name, _)| {
         !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
     });

@@ -15,6 +15,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::args::{parse_header, parse_path};
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -147,17 +149,11 @@ fn encode(entry: &Entry, host: &str) -> anyhow::Result<Vec<u8>> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         bail!("method `{method}` is not an HTTP method (GET, POST, ...)");
     }
-    if !entry.path.starts_with('/') || entry.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        bail!("a path starts with '/' and has no spaces or control characters");
-    }
-    let mut request = format!("{method} {} HTTP/1.1\r\nHost: {host}\r\n", entry.path);
+    // The same rules as `--path` and `--header`.
+    let path = parse_path(&entry.path).map_err(anyhow::Error::msg)?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
     for header in &entry.headers {
-        let valid = header.split_once(':').is_some_and(|(name, _)| {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        });
-        if !valid || header.bytes().any(|b| b == b'\r' || b == b'\n') {
-            bail!("header `{header}`: expected `Name: value` on one line");
-        }
+        parse_header(header).map_err(|e| anyhow::anyhow!("header `{header}`: {e}"))?;
         request.push_str(header);
         request.push_str("\r\n");
     }

@@ -28,6 +28,13 @@ impl Measurement {
     pub(crate) fn ops_per_sec(&self) -> Option<f64> {
         self.elements.map(|n| n as f64 * 1e9 / self.ns_per_iter)
     }
+
+    /// The 95% interval of `ops_per_sec`: the slowest time per iteration is the lowest
+    /// throughput.
+    pub(crate) fn ops_per_sec_interval(&self) -> Option<(f64, f64)> {
+        let per_iter = self.elements? as f64 * 1e9;
+        Some((per_iter / self.ns_upper, per_iter / self.ns_lower))
+    }
 }
 
 #[derive(Deserialize)]

@@ -77,13 +77,11 @@ struct Throughput {
 
 impl Throughput {
     fn of(row: &Row) -> Option<Self> {
-        let m = &row.measurement;
-        let per_iter = m.elements? as f64 * 1e9;
+        let (low, high) = row.measurement.ops_per_sec_interval()?;
         Some(Self {
             value: row.ops_per_sec?,
-            // The slowest time per iteration is the lowest throughput.
-            low: per_iter / m.ns_upper,
-            high: per_iter / m.ns_lower,
+            low,
+            high,
         })
     }
 }

@@ -84,8 +84,9 @@ pub(crate) fn threshold(values: &[f64], half_widths: &[f64], noise: Noise) -> Op
         .max(1.0);
     let floor = match noise {
         Noise::Exact => return Some(scale * 1e-9),
-        // Instruction counts of one build move by about 0.5% from run to run here (hash
-        // seeds, thread interleavings), heap counts less: under 1% is not a change.
+        // Three runs of one build on this machine counted command_bus/execute at 1,786 to
+        // 1,797 instructions (0.6%; `cargo xtask report` after `cargo xtask ci`): under 1%
+        // is not a change.
         Noise::Counted => scale * 1e-2,
         Noise::Timed => scale * 1e-2,
     };

@@ -225,20 +225,9 @@ fn now() -> String {
     date(seconds)
 }
 
-/// `2026-12-02 04:30 UTC` (the civil-from-days algorithm of Howard Hinnant's `date`).
+/// `Wed, 02 Dec 2026 04:30:56 GMT`.
 pub(crate) fn date(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let (hour, minute) = ((unix % 86_400) / 3600, (unix % 3600) / 60);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
 }
 
 #[cfg(test)]

@@ -124,8 +124,9 @@ pub(crate) struct Point {
 }
 
 /// Figures are drawn joined only within one environment: the toolchain, target, CPU model
-/// and core count. A kernel change is marked on the axis without splitting the line: the
-/// machines here get a new kernel build every few days with no change in what they measure.
+/// and core count. A kernel change is marked on the chart without splitting the line: the
+/// machines here get a new kernel build between sessions (6.18.44-fc-v669, -v782 in the
+/// baselines), and a line split at each would join nothing.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub(crate) struct Environment {
     pub(crate) rustc: String,

@@ -338,7 +338,7 @@ fn a_typo_in_the_annotations_is_an_error_and_an_unknown_commit_a_warning() {
 
 #[test]
 fn dates_are_civil_utc() {
-    assert_eq!(date(0), "1970-01-01 00:00 UTC");
-    assert_eq!(date(1_795_489_664), "2026-11-24 03:07 UTC");
-    assert_eq!(date(951_782_400), "2000-02-29 00:00 UTC");
+    assert_eq!(date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_eq!(date(1_795_489_664), "Tue, 24 Nov 2026 03:07:44 GMT");
+    assert_eq!(date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
 }
