@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod body;
 #[cfg(feature = "di")]
 pub mod di;

@@ -11,6 +11,7 @@
 //! | `http2` (default) | HTTP/2 over cleartext (h2c) beside HTTP/1.1 on the same listener |
 //! | `openapi` (default) | [`openapi`]: the OpenAPI 3.1 document of the routes at `/openapi.json` and a Scalar API reference at `/docs` ([`Router::with_openapi`]); a route routed with [`openapi::routing`] describes itself from its types (those inside `Json`, `Query` and `Path` derive [`openapi::JsonSchema`]). Additive: the kernel's bounds do not change |
 //! | `validate` | [`validate::Valid`]: a `Json`, `Query` or `Path` value checked by garde's rules before the handler runs (422 naming each field); schemars writes the same rules into the OpenAPI schemas |
+//! | `auth` | [`auth`]: [`auth::Auth`] reads a signed token (JWT) from `Authorization` (401 without one), [`auth::hash_password`] and [`auth::verify_password`] (argon2id, on the blocking pool) |
 //! | `cqrs` | [`cqrs`]: commands, aggregates, an event store in memory, projections, upcasting, sagas |
 //! | `cqrs-wal` | [`cqrs::WalBackend`]: the durable event store on local segment files |
 //! | `cqrs-postgres` | [`cqrs::PostgresBackend`]: the event store on PostgreSQL (sqlx) |

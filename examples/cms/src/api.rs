@@ -1,0 +1,690 @@
+//! The RealWorld API under `/api`, as its specification says: bodies wrapped in `user`,
+//! `article`, `comment`; `Authorization: Token <jwt>`; 422 naming each invalid field under
+//! `errors`, which AllFrame's `Valid` does for every request type below.
+
+use allframe::auth::{Auth, verify_password};
+use allframe::extract::Pagination;
+use allframe::http::StatusCode;
+use allframe::routing::{get, post};
+use allframe::validate::Valid;
+use allframe::{Json, Path, Problem, Query, Router, State};
+use chrono::{DateTime, SecondsFormat};
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ArticleCommand, Content, ThreadCommand, UserCommand};
+use crate::error::CmsError;
+use crate::views::{ArticleRow, ReadModel};
+use crate::{AppState, UserChange, new_id, slug};
+
+type App = State<AppState>;
+type Reply<T> = Result<Json<T>, Problem>;
+type Created<T> = Result<(StatusCode, Json<T>), Problem>;
+
+#[derive(Debug, Deserialize, Validate)]
+struct NewUser {
+    #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
+    username: String,
+    #[garde(length(max = 254), pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$"))]
+    email: String,
+    #[garde(length(chars, min = 8, max = 128))]
+    password: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct Login {
+    #[garde(length(min = 1, max = 254))]
+    email: String,
+    #[garde(length(min = 1, max = 128))]
+    password: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct UpdateUser {
+    #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
+    username: Option<String>,
+    #[garde(length(max = 254), pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$"))]
+    email: Option<String>,
+    #[garde(length(chars, min = 8, max = 128))]
+    password: Option<String>,
+    /// An empty string clears it.
+    #[garde(length(chars, max = 2000))]
+    bio: Option<String>,
+    /// An empty string clears it.
+    #[garde(length(max = 2000))]
+    image: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct UserBody<T: Validate<Context = ()>> {
+    #[garde(dive)]
+    user: T,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct NewArticle {
+    #[garde(length(chars, min = 1, max = 200))]
+    title: String,
+    #[garde(length(chars, min = 1, max = 1000))]
+    description: String,
+    #[garde(length(chars, min = 1, max = 60_000))]
+    body: String,
+    #[serde(default, rename = "tagList")]
+    #[garde(length(max = 20), inner(length(chars, min = 1, max = 64)))]
+    tag_list: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct UpdateArticle {
+    #[garde(length(chars, min = 1, max = 200))]
+    title: Option<String>,
+    #[garde(length(chars, min = 1, max = 1000))]
+    description: Option<String>,
+    #[garde(length(chars, min = 1, max = 60_000))]
+    body: Option<String>,
+    #[serde(rename = "tagList")]
+    #[garde(length(max = 20), inner(inner(length(chars, min = 1, max = 64))))]
+    tag_list: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct ArticleBody<T: Validate<Context = ()>> {
+    #[garde(dive)]
+    article: T,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct NewComment {
+    #[garde(length(chars, min = 1, max = 10_000))]
+    body: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+struct CommentBody {
+    #[garde(dive)]
+    comment: NewComment,
+}
+
+#[derive(Debug, Deserialize)]
+struct Filters {
+    tag: Option<String>,
+    author: Option<String>,
+    favorited: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Username {
+    username: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Slug {
+    slug: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentPath {
+    slug: String,
+    id: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct UserOut {
+    email: String,
+    token: String,
+    username: String,
+    bio: Option<String>,
+    image: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct UserReply {
+    user: UserOut,
+}
+
+#[derive(Debug, Serialize)]
+struct ProfileOut {
+    username: String,
+    bio: Option<String>,
+    image: Option<String>,
+    following: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ProfileReply {
+    profile: ProfileOut,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArticleOut {
+    slug: String,
+    title: String,
+    description: String,
+    /// Left out of lists, as the specification says since 2024.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    tag_list: Vec<String>,
+    created_at: String,
+    updated_at: String,
+    favorited: bool,
+    favorites_count: usize,
+    author: ProfileOut,
+}
+
+#[derive(Debug, Serialize)]
+struct ArticleReply {
+    article: ArticleOut,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArticlesReply {
+    articles: Vec<ArticleOut>,
+    articles_count: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentOut {
+    id: u64,
+    created_at: String,
+    updated_at: String,
+    body: String,
+    author: ProfileOut,
+}
+
+#[derive(Debug, Serialize)]
+struct CommentReply {
+    comment: CommentOut,
+}
+
+#[derive(Debug, Serialize)]
+struct CommentsReply {
+    comments: Vec<CommentOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct TagsReply {
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+    storage: String,
+}
+
+/// RFC 3339 with milliseconds in UTC, as the specification's examples write them.
+fn timestamp(ms: u64) -> String {
+    DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// User `id` as `viewer` (a user id, if signed in) sees them.
+fn profile(m: &ReadModel, id: &str, viewer: Option<&str>) -> ProfileOut {
+    let user = m.users.get(id);
+    ProfileOut {
+        username: user.map(|u| u.username.clone()).unwrap_or_default(),
+        bio: user.and_then(|u| u.bio.clone()),
+        image: user.and_then(|u| u.image.clone()),
+        following: viewer
+            .and_then(|v| m.users.get(v))
+            .is_some_and(|v| v.following.contains(id)),
+    }
+}
+
+fn article(m: &ReadModel, a: &ArticleRow, viewer: Option<&str>, with_body: bool) -> ArticleOut {
+    ArticleOut {
+        slug: a.slug.clone(),
+        title: a.content.title.clone(),
+        description: a.content.description.clone(),
+        body: with_body.then(|| a.content.body.clone()),
+        tag_list: a.content.tags.clone(),
+        created_at: timestamp(a.created_ms),
+        updated_at: timestamp(a.updated_ms),
+        favorited: viewer.is_some_and(|v| a.favorited_by.contains(v)),
+        favorites_count: a.favorited_by.len(),
+        author: profile(m, &a.author, viewer),
+    }
+}
+
+fn viewer(auth: &Option<Auth>) -> Option<&str> {
+    auth.as_ref().map(|Auth(claims)| claims.sub.as_str())
+}
+
+/// The signed-in user's answer, with a fresh token.
+async fn user_reply(app: &AppState, id: &str) -> Reply<UserReply> {
+    let token = app.keys.issue(id)?;
+    let user = app
+        .cms
+        .read(|m| m.users.get(id).cloned())
+        .await?
+        .ok_or(CmsError::NotFound("user"))?;
+    Ok(Json(UserReply {
+        user: UserOut {
+            email: user.email,
+            token,
+            username: user.username,
+            bio: user.bio,
+            image: user.image,
+        },
+    }))
+}
+
+async fn health(State(app): App) -> Reply<Health> {
+    app.cms.read(|_| ()).await?;
+    Ok(Json(Health {
+        status: "ok",
+        storage: app.cms.storage().to_owned(),
+    }))
+}
+
+async fn register(
+    State(app): App,
+    Valid(Json(body)): Valid<Json<UserBody<NewUser>>>,
+) -> Created<UserReply> {
+    let NewUser {
+        username,
+        email,
+        password,
+    } = body.user;
+    let id = app.cms.register(&username, &email, &password).await?;
+    Ok((StatusCode::CREATED, user_reply(&app, &id).await?))
+}
+
+async fn login(
+    State(app): App,
+    Valid(Json(body)): Valid<Json<UserBody<Login>>>,
+) -> Reply<UserReply> {
+    let Login { email, password } = body.user;
+    let found = app
+        .cms
+        .read(|m| {
+            let id = m.user_by_email.get(&email)?;
+            Some((id.clone(), m.users[id].password_hash.clone()))
+        })
+        .await?;
+    let refused = || {
+        Problem::new(StatusCode::UNAUTHORIZED)
+            .with_detail("no user has this email and password")
+            .with_field_error("email or password", "is invalid")
+    };
+    let (id, hash) = found.ok_or_else(refused)?;
+    if !verify_password(&password, &hash).await {
+        return Err(refused());
+    }
+    user_reply(&app, &id).await
+}
+
+async fn current_user(State(app): App, Auth(claims): Auth) -> Reply<UserReply> {
+    user_reply(&app, &claims.sub).await
+}
+
+async fn update_user(
+    State(app): App,
+    Auth(claims): Auth,
+    Valid(Json(body)): Valid<Json<UserBody<UpdateUser>>>,
+) -> Reply<UserReply> {
+    let u = body.user;
+    let clearable = |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.is_empty()));
+    let change = UserChange {
+        username: u.username,
+        email: u.email,
+        password: u.password,
+        bio: clearable(u.bio),
+        image: clearable(u.image),
+    };
+    app.cms.change_user(&claims.sub, change).await?;
+    user_reply(&app, &claims.sub).await
+}
+
+async fn user_id(app: &AppState, username: &str) -> Result<String, Problem> {
+    app.cms
+        .read(|m| m.user_by_name.get(username).cloned())
+        .await?
+        .ok_or_else(|| CmsError::NotFound("profile").into())
+}
+
+async fn get_profile(
+    State(app): App,
+    auth: Option<Auth>,
+    Path(Username { username }): Path<Username>,
+) -> Reply<ProfileReply> {
+    let id = user_id(&app, &username).await?;
+    let profile = app.cms.read(|m| profile(m, &id, viewer(&auth))).await?;
+    Ok(Json(ProfileReply { profile }))
+}
+
+async fn follow(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Username { username }): Path<Username>,
+) -> Reply<ProfileReply> {
+    set_following(app, claims.sub, username, true).await
+}
+
+async fn unfollow(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Username { username }): Path<Username>,
+) -> Reply<ProfileReply> {
+    set_following(app, claims.sub, username, false).await
+}
+
+async fn set_following(
+    app: AppState,
+    me: String,
+    username: String,
+    on: bool,
+) -> Reply<ProfileReply> {
+    let followee = user_id(&app, &username).await?;
+    let command = if on {
+        UserCommand::Follow {
+            followee: followee.clone(),
+        }
+    } else {
+        UserCommand::Unfollow {
+            followee: followee.clone(),
+        }
+    };
+    app.cms.user(&me, command).await?;
+    let profile = app.cms.read(|m| profile(m, &followee, Some(&me))).await?;
+    Ok(Json(ProfileReply { profile }))
+}
+
+async fn list_articles(
+    State(app): App,
+    auth: Option<Auth>,
+    page: Pagination,
+    Query(filters): Query<Filters>,
+) -> Reply<ArticlesReply> {
+    let me = viewer(&auth);
+    let reply = app
+        .cms
+        .read(|m| {
+            let by_name = |name: &Option<String>| name.as_ref().map(|n| m.user_by_name.get(n));
+            let (author, favorited) = (by_name(&filters.author), by_name(&filters.favorited));
+            let selected = m.newest_first().filter(|a| {
+                filters
+                    .tag
+                    .as_ref()
+                    .is_none_or(|t| a.content.tags.contains(t))
+                    && author.is_none_or(|id| id == Some(&a.author))
+                    && favorited.is_none_or(|id| id.is_some_and(|id| a.favorited_by.contains(id)))
+            });
+            articles(m, page.page(selected), me)
+        })
+        .await?;
+    Ok(Json(reply))
+}
+
+fn articles(
+    m: &ReadModel,
+    page: allframe::extract::Page<&ArticleRow>,
+    me: Option<&str>,
+) -> ArticlesReply {
+    ArticlesReply {
+        articles_count: page.total,
+        articles: page
+            .items
+            .into_iter()
+            .map(|a| article(m, a, me, false))
+            .collect(),
+    }
+}
+
+async fn feed(State(app): App, Auth(claims): Auth, page: Pagination) -> Reply<ArticlesReply> {
+    let me = claims.sub.as_str();
+    let reply = app
+        .cms
+        .read(|m| {
+            let following = m.users.get(me).map(|u| &u.following);
+            let selected = m
+                .newest_first()
+                .filter(|a| following.is_some_and(|f| f.contains(&a.author)));
+            articles(m, page.page(selected), Some(me))
+        })
+        .await?;
+    Ok(Json(reply))
+}
+
+/// Tags as the article keeps them: trimmed, sorted, each once.
+fn tags(list: Vec<String>) -> Vec<String> {
+    let mut tags: Vec<String> = list
+        .iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+async fn create_article(
+    State(app): App,
+    Auth(claims): Auth,
+    Valid(Json(body)): Valid<Json<ArticleBody<NewArticle>>>,
+) -> Created<ArticleReply> {
+    let new = body.article;
+    let id = new_id();
+    let publish = ArticleCommand::Publish {
+        slug: slug(&new.title, &id),
+        id: id.clone(),
+        author: claims.sub.clone(),
+        content: Content {
+            title: new.title,
+            description: new.description,
+            body: new.body,
+            tags: tags(new.tag_list),
+        },
+    };
+    app.cms.article(&id, publish).await?;
+    Ok((
+        StatusCode::CREATED,
+        article_reply(&app, &id, Some(&claims.sub)).await?,
+    ))
+}
+
+async fn article_reply(app: &AppState, id: &str, me: Option<&str>) -> Reply<ArticleReply> {
+    let found = app
+        .cms
+        .read(|m| m.articles.get(id).map(|a| article(m, a, me, true)))
+        .await?;
+    let article = found.ok_or(CmsError::NotFound("article"))?;
+    Ok(Json(ArticleReply { article }))
+}
+
+async fn get_article(
+    State(app): App,
+    auth: Option<Auth>,
+    Path(Slug { slug }): Path<Slug>,
+) -> Reply<ArticleReply> {
+    let id = app.cms.article_id(&slug).await?;
+    article_reply(&app, &id, viewer(&auth)).await
+}
+
+async fn update_article(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Slug { slug: at }): Path<Slug>,
+    Valid(Json(body)): Valid<Json<ArticleBody<UpdateArticle>>>,
+) -> Reply<ArticleReply> {
+    let id = app.cms.article_id(&at).await?;
+    let (old, old_slug) = app
+        .cms
+        .read(|m| {
+            m.articles
+                .get(&id)
+                .map(|a| (a.content.clone(), a.slug.clone()))
+        })
+        .await?
+        .ok_or(CmsError::NotFound("article"))?;
+    let change = body.article;
+    let slug = match &change.title {
+        Some(title) if *title != old.title => slug(title, &id),
+        _ => old_slug,
+    };
+    let content = Content {
+        title: change.title.unwrap_or(old.title),
+        description: change.description.unwrap_or(old.description),
+        body: change.body.unwrap_or(old.body),
+        tags: change.tag_list.map(tags).unwrap_or(old.tags),
+    };
+    let edit = ArticleCommand::Edit {
+        by: claims.sub.clone(),
+        id: id.clone(),
+        slug,
+        content,
+    };
+    app.cms.article(&id, edit).await?;
+    article_reply(&app, &id, Some(&claims.sub)).await
+}
+
+async fn delete_article(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Slug { slug }): Path<Slug>,
+) -> Result<StatusCode, Problem> {
+    let id = app.cms.article_id(&slug).await?;
+    let delete = ArticleCommand::Delete {
+        by: claims.sub,
+        id: id.clone(),
+    };
+    app.cms.article(&id, delete).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn favorite(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Slug { slug }): Path<Slug>,
+) -> Reply<ArticleReply> {
+    set_favorite(app, claims.sub, slug, true).await
+}
+
+async fn unfavorite(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Slug { slug }): Path<Slug>,
+) -> Reply<ArticleReply> {
+    set_favorite(app, claims.sub, slug, false).await
+}
+
+async fn set_favorite(app: AppState, me: String, slug: String, on: bool) -> Reply<ArticleReply> {
+    let id = app.cms.article_id(&slug).await?;
+    app.cms.favorite(&id, &me, on).await?;
+    article_reply(&app, &id, Some(&me)).await
+}
+
+async fn add_comment(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Slug { slug }): Path<Slug>,
+    Valid(Json(body)): Valid<Json<CommentBody>>,
+) -> Created<CommentReply> {
+    let article = app.cms.article_id(&slug).await?;
+    let id = app
+        .cms
+        .comment(&article, &claims.sub, body.comment.body)
+        .await?;
+    let mut comments = comments_of(&app, &article, Some(&claims.sub)).await?;
+    let comment = comments
+        .iter()
+        .position(|c| c.id == id)
+        .map(|at| comments.swap_remove(at))
+        .ok_or(CmsError::NotFound("comment"))?;
+    Ok((StatusCode::CREATED, Json(CommentReply { comment })))
+}
+
+async fn comments_of(
+    app: &AppState,
+    article: &str,
+    me: Option<&str>,
+) -> Result<Vec<CommentOut>, Problem> {
+    app.cms
+        .read(|m| {
+            let thread = m
+                .comments
+                .get(article)
+                .into_iter()
+                .flat_map(|t| t.values().rev());
+            thread
+                .map(|c| CommentOut {
+                    id: c.id,
+                    created_at: timestamp(c.created_ms),
+                    updated_at: timestamp(c.created_ms),
+                    body: c.body.clone(),
+                    author: profile(m, &c.author, me),
+                })
+                .collect()
+        })
+        .await
+}
+
+async fn list_comments(
+    State(app): App,
+    auth: Option<Auth>,
+    Path(Slug { slug }): Path<Slug>,
+) -> Reply<CommentsReply> {
+    let article = app.cms.article_id(&slug).await?;
+    let comments = comments_of(&app, &article, viewer(&auth)).await?;
+    Ok(Json(CommentsReply { comments }))
+}
+
+async fn delete_comment(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(CommentPath { slug, id }): Path<CommentPath>,
+) -> Result<StatusCode, Problem> {
+    let article = app.cms.article_id(&slug).await?;
+    let delete = ThreadCommand::Delete {
+        article: article.clone(),
+        id,
+        by: claims.sub,
+    };
+    app.cms.thread(&article, delete).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn all_tags(State(app): App) -> Reply<TagsReply> {
+    let tags = app
+        .cms
+        .read(|m| m.tags().into_iter().map(str::to_owned).collect())
+        .await?;
+    Ok(Json(TagsReply { tags }))
+}
+
+/// The RealWorld routes under `/api`, and `/health`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/users", post(register))
+        .route("/api/users/login", post(login))
+        .route("/api/user", get(current_user).put(update_user))
+        .route("/api/profiles/{username}", get(get_profile))
+        .route(
+            "/api/profiles/{username}/follow",
+            post(follow).delete(unfollow),
+        )
+        .route("/api/articles", get(list_articles).post(create_article))
+        .route("/api/articles/feed", get(feed))
+        .route(
+            "/api/articles/{slug}",
+            get(get_article).put(update_article).delete(delete_article),
+        )
+        .route(
+            "/api/articles/{slug}/favorite",
+            post(favorite).delete(unfavorite),
+        )
+        .route(
+            "/api/articles/{slug}/comments",
+            get(list_comments).post(add_comment),
+        )
+        .route(
+            "/api/articles/{slug}/comments/{id}",
+            allframe::routing::delete(delete_comment),
+        )
+        .route("/api/tags", get(all_tags))
+}

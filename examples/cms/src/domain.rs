@@ -1,0 +1,407 @@
+//! The CMS's events and its aggregates: claims (a username or an email held by one user),
+//! users (with whom they follow), articles (with who favorited them) and each article's
+//! comment thread. One event type, so the read model sees every fact in order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use allframe::cqrs::{Aggregate, Event};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CmsError;
+
+/// What an article says: the fields a writer edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    /// Sorted, without repeats.
+    pub tags: Vec<String>,
+}
+
+/// Everything that happens in the CMS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CmsEvent {
+    /// `key` (`username:ann`, `email:ann@example.com`) now belongs to user `owner`.
+    Claimed {
+        key: String,
+        owner: String,
+    },
+    Released {
+        key: String,
+    },
+    UserRegistered {
+        id: String,
+        username: String,
+        email: String,
+        password_hash: String,
+    },
+    /// The fields that changed; `bio` and `image` may change to nothing.
+    UserChanged {
+        id: String,
+        username: Option<String>,
+        email: Option<String>,
+        password_hash: Option<String>,
+        bio: Option<Option<String>>,
+        image: Option<Option<String>>,
+    },
+    Followed {
+        follower: String,
+        followee: String,
+    },
+    Unfollowed {
+        follower: String,
+        followee: String,
+    },
+    ArticlePublished {
+        id: String,
+        slug: String,
+        author: String,
+        content: Content,
+    },
+    /// A new version of the article: its whole content, so every version can be read back.
+    ArticleEdited {
+        id: String,
+        slug: String,
+        content: Content,
+    },
+    ArticleDeleted {
+        id: String,
+    },
+    Favorited {
+        article: String,
+        user: String,
+    },
+    Unfavorited {
+        article: String,
+        user: String,
+    },
+    CommentAdded {
+        article: String,
+        id: u64,
+        author: String,
+        body: String,
+    },
+    CommentDeleted {
+        article: String,
+        id: u64,
+    },
+}
+
+impl Event for CmsEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::Claimed { .. } => "Claimed",
+            Self::Released { .. } => "Released",
+            Self::UserRegistered { .. } => "UserRegistered",
+            Self::UserChanged { .. } => "UserChanged",
+            Self::Followed { .. } => "Followed",
+            Self::Unfollowed { .. } => "Unfollowed",
+            Self::ArticlePublished { .. } => "ArticlePublished",
+            Self::ArticleEdited { .. } => "ArticleEdited",
+            Self::ArticleDeleted { .. } => "ArticleDeleted",
+            Self::Favorited { .. } => "Favorited",
+            Self::Unfavorited { .. } => "Unfavorited",
+            Self::CommentAdded { .. } => "CommentAdded",
+            Self::CommentDeleted { .. } => "CommentDeleted",
+        }
+    }
+}
+
+/// A unique name (username or email): held by at most one user, so two registrations racing
+/// for one name cannot both win (the second append conflicts and is decided again).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Claim {
+    owner: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ClaimCommand {
+    /// Take `key` for `owner`; taking it again for the same owner changes nothing.
+    Take { key: String, owner: String },
+    /// Give `key` back, if `owner` holds it.
+    Release { key: String, owner: String },
+}
+
+impl Aggregate for Claim {
+    type Event = CmsEvent;
+    type Command = ClaimCommand;
+    type Error = CmsError;
+
+    fn handle(&self, command: ClaimCommand) -> Result<Vec<CmsEvent>, CmsError> {
+        match command {
+            ClaimCommand::Take { key, owner } => match &self.owner {
+                Some(held) if *held == owner => Ok(vec![]),
+                Some(_) => {
+                    let field = key.split(':').next().unwrap_or("name").to_owned();
+                    Err(CmsError::Taken(field))
+                }
+                None => Ok(vec![CmsEvent::Claimed { key, owner }]),
+            },
+            ClaimCommand::Release { key, owner } => Ok(match &self.owner {
+                Some(held) if *held == owner => vec![CmsEvent::Released { key }],
+                _ => vec![],
+            }),
+        }
+    }
+
+    fn apply(&mut self, event: &CmsEvent) {
+        match event {
+            CmsEvent::Claimed { owner, .. } => self.owner = Some(owner.clone()),
+            CmsEvent::Released { .. } => self.owner = None,
+            _ => {}
+        }
+    }
+}
+
+/// A user: who they are and whom they follow.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct User {
+    pub id: Option<String>,
+    pub following: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum UserCommand {
+    Register {
+        id: String,
+        username: String,
+        email: String,
+        password_hash: String,
+    },
+    Change(Box<CmsEvent>),
+    Follow {
+        followee: String,
+    },
+    Unfollow {
+        followee: String,
+    },
+}
+
+impl Aggregate for User {
+    type Event = CmsEvent;
+    type Command = UserCommand;
+    type Error = CmsError;
+
+    fn handle(&self, command: UserCommand) -> Result<Vec<CmsEvent>, CmsError> {
+        let Some(id) = &self.id else {
+            return match command {
+                UserCommand::Register {
+                    id,
+                    username,
+                    email,
+                    password_hash,
+                } => Ok(vec![CmsEvent::UserRegistered {
+                    id,
+                    username,
+                    email,
+                    password_hash,
+                }]),
+                _ => Err(CmsError::NotFound("user")),
+            };
+        };
+        Ok(match command {
+            UserCommand::Register { .. } => return Err(CmsError::Taken("username".into())),
+            UserCommand::Change(change) => vec![*change],
+            // Following is a set: following twice, or unfollowing a stranger, records nothing.
+            UserCommand::Follow { followee } if !self.following.contains(&followee) => {
+                vec![CmsEvent::Followed {
+                    follower: id.clone(),
+                    followee,
+                }]
+            }
+            UserCommand::Unfollow { followee } if self.following.contains(&followee) => {
+                vec![CmsEvent::Unfollowed {
+                    follower: id.clone(),
+                    followee,
+                }]
+            }
+            UserCommand::Follow { .. } | UserCommand::Unfollow { .. } => vec![],
+        })
+    }
+
+    fn apply(&mut self, event: &CmsEvent) {
+        match event {
+            CmsEvent::UserRegistered { id, .. } => self.id = Some(id.clone()),
+            CmsEvent::Followed { followee, .. } => {
+                self.following.insert(followee.clone());
+            }
+            CmsEvent::Unfollowed { followee, .. } => {
+                self.following.remove(followee);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An article: its author, its current content and who favorited it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Article {
+    pub author: Option<String>,
+    pub deleted: bool,
+    pub favorited_by: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ArticleCommand {
+    Publish {
+        id: String,
+        slug: String,
+        author: String,
+        content: Content,
+    },
+    /// An edit by `by`, who must be the author.
+    Edit {
+        by: String,
+        id: String,
+        slug: String,
+        content: Content,
+    },
+    Delete {
+        by: String,
+        id: String,
+    },
+    Favorite {
+        id: String,
+        user: String,
+    },
+    Unfavorite {
+        id: String,
+        user: String,
+    },
+}
+
+impl Aggregate for Article {
+    type Event = CmsEvent;
+    type Command = ArticleCommand;
+    type Error = CmsError;
+
+    fn handle(&self, command: ArticleCommand) -> Result<Vec<CmsEvent>, CmsError> {
+        use ArticleCommand::*;
+        let author = match (&self.author, &command) {
+            (None, Publish { .. }) => None,
+            (Some(_), Publish { .. }) => return Err(CmsError::Taken("slug".into())),
+            (None, _) => return Err(CmsError::NotFound("article")),
+            (Some(_), _) if self.deleted => return Err(CmsError::NotFound("article")),
+            (Some(author), _) => Some(author),
+        };
+        let only_author = |by: &String| {
+            if Some(by) == author {
+                Ok(())
+            } else {
+                Err(CmsError::Forbidden("only the author may change an article"))
+            }
+        };
+        Ok(match command {
+            Publish {
+                id,
+                slug,
+                author,
+                content,
+            } => vec![CmsEvent::ArticlePublished {
+                id,
+                slug,
+                author,
+                content,
+            }],
+            Edit {
+                by,
+                id,
+                slug,
+                content,
+            } => {
+                only_author(&by)?;
+                vec![CmsEvent::ArticleEdited { id, slug, content }]
+            }
+            Delete { by, id } => {
+                only_author(&by)?;
+                vec![CmsEvent::ArticleDeleted { id }]
+            }
+            Favorite { id, user } if !self.favorited_by.contains(&user) => {
+                vec![CmsEvent::Favorited { article: id, user }]
+            }
+            Unfavorite { id, user } if self.favorited_by.contains(&user) => {
+                vec![CmsEvent::Unfavorited { article: id, user }]
+            }
+            Favorite { .. } | Unfavorite { .. } => vec![],
+        })
+    }
+
+    fn apply(&mut self, event: &CmsEvent) {
+        match event {
+            CmsEvent::ArticlePublished { author, .. } => self.author = Some(author.clone()),
+            CmsEvent::ArticleDeleted { .. } => self.deleted = true,
+            CmsEvent::Favorited { user, .. } => {
+                self.favorited_by.insert(user.clone());
+            }
+            CmsEvent::Unfavorited { user, .. } => {
+                self.favorited_by.remove(user);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The comments of one article. A comment's id is the version of its event in the thread's
+/// stream: unique in the thread, never reused, and known to whoever appended it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Thread {
+    events: u64,
+    authors: BTreeMap<u64, String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ThreadCommand {
+    Add {
+        article: String,
+        author: String,
+        body: String,
+    },
+    /// A deletion by `by`, who must have written the comment.
+    Delete {
+        article: String,
+        id: u64,
+        by: String,
+    },
+}
+
+impl Aggregate for Thread {
+    type Event = CmsEvent;
+    type Command = ThreadCommand;
+    type Error = CmsError;
+
+    fn handle(&self, command: ThreadCommand) -> Result<Vec<CmsEvent>, CmsError> {
+        match command {
+            ThreadCommand::Add {
+                article,
+                author,
+                body,
+            } => Ok(vec![CmsEvent::CommentAdded {
+                article,
+                id: self.events + 1,
+                author,
+                body,
+            }]),
+            ThreadCommand::Delete { article, id, by } => match self.authors.get(&id) {
+                None => Err(CmsError::NotFound("comment")),
+                Some(author) if *author != by => Err(CmsError::Forbidden(
+                    "only the comment's author may delete it",
+                )),
+                Some(_) => Ok(vec![CmsEvent::CommentDeleted { article, id }]),
+            },
+        }
+    }
+
+    fn apply(&mut self, event: &CmsEvent) {
+        self.events += 1;
+        match event {
+            CmsEvent::CommentAdded { id, author, .. } => {
+                self.authors.insert(*id, author.clone());
+            }
+            CmsEvent::CommentDeleted { id, .. } => {
+                self.authors.remove(id);
+            }
+            _ => {}
+        }
+    }
+}

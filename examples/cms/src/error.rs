@@ -1,0 +1,47 @@
+//! Why an aggregate of the CMS refused a command. Every answer names a field under
+//! `errors`, the shape RealWorld's clients read (`{"errors": {"email": ["has already been
+//! taken"]}}`), inside the problem+json every AllFrame error has.
+
+use std::fmt;
+
+use allframe::Problem;
+use allframe::http::StatusCode;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmsError {
+    /// 404: no such thing (`user`, `article`, `comment`, `profile`).
+    NotFound(&'static str),
+    /// 403: it is someone else's.
+    Forbidden(&'static str),
+    /// 409: the username, email or slug belongs to someone else.
+    Taken(String),
+}
+
+impl fmt::Display for CmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound(what) => write!(f, "no such {what}"),
+            Self::Forbidden(why) => f.write_str(why),
+            Self::Taken(field) => write!(f, "the {field} has already been taken"),
+        }
+    }
+}
+
+impl std::error::Error for CmsError {}
+
+impl From<CmsError> for Problem {
+    fn from(err: CmsError) -> Self {
+        let (status, field, message) = match &err {
+            CmsError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_string(), "not found"),
+            CmsError::Forbidden(_) => (StatusCode::FORBIDDEN, "body".into(), "forbidden"),
+            CmsError::Taken(field) => (
+                StatusCode::CONFLICT,
+                field.clone(),
+                "has already been taken",
+            ),
+        };
+        Problem::new(status)
+            .with_detail(err.to_string())
+            .with_field_error(field, message)
+    }
+}

@@ -1,0 +1,210 @@
+//! The read model RealWorld's lists are answered from: users, articles newest first, each
+//! article's comments and the tags in use, folded from the CMS's events.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use allframe::cqrs::{Envelope, Projection};
+
+use crate::domain::{CmsEvent, Content};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+    pub following: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArticleRow {
+    pub id: String,
+    pub slug: String,
+    pub author: String,
+    pub content: Content,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub favorited_by: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommentRow {
+    pub id: u64,
+    pub author: String,
+    pub body: String,
+    pub created_ms: u64,
+}
+
+/// Everything the API reads, by id and by the names clients use.
+#[derive(Debug, Default)]
+pub struct ReadModel {
+    pub users: HashMap<String, UserRow>,
+    pub user_by_name: HashMap<String, String>,
+    pub user_by_email: HashMap<String, String>,
+    pub articles: HashMap<String, ArticleRow>,
+    pub article_by_slug: HashMap<String, String>,
+    /// Article ids in publication order (deleted ones are gone from `articles`).
+    pub published: Vec<String>,
+    pub comments: HashMap<String, BTreeMap<u64, CommentRow>>,
+}
+
+impl Projection<CmsEvent> for ReadModel {
+    const NAME: &'static str = "read-model";
+
+    fn apply(&mut self, event: &Envelope<CmsEvent>) {
+        use CmsEvent::*;
+        let at = event.timestamp_ms;
+        match &event.payload {
+            Claimed { .. } | Released { .. } => {}
+            UserRegistered {
+                id,
+                username,
+                email,
+                password_hash,
+            } => {
+                self.user_by_name.insert(username.clone(), id.clone());
+                self.user_by_email.insert(email.clone(), id.clone());
+                self.users.insert(
+                    id.clone(),
+                    UserRow {
+                        username: username.clone(),
+                        email: email.clone(),
+                        password_hash: password_hash.clone(),
+                        bio: None,
+                        image: None,
+                        following: BTreeSet::new(),
+                    },
+                );
+            }
+            UserChanged {
+                id,
+                username,
+                email,
+                password_hash,
+                bio,
+                image,
+            } => {
+                let Some(user) = self.users.get_mut(id) else {
+                    return;
+                };
+                if let Some(username) = username {
+                    self.user_by_name.remove(&user.username);
+                    self.user_by_name.insert(username.clone(), id.clone());
+                    user.username = username.clone();
+                }
+                if let Some(email) = email {
+                    self.user_by_email.remove(&user.email);
+                    self.user_by_email.insert(email.clone(), id.clone());
+                    user.email = email.clone();
+                }
+                if let Some(hash) = password_hash {
+                    user.password_hash = hash.clone();
+                }
+                if let Some(bio) = bio {
+                    user.bio = bio.clone();
+                }
+                if let Some(image) = image {
+                    user.image = image.clone();
+                }
+            }
+            Followed { follower, followee } => {
+                if let Some(user) = self.users.get_mut(follower) {
+                    user.following.insert(followee.clone());
+                }
+            }
+            Unfollowed { follower, followee } => {
+                if let Some(user) = self.users.get_mut(follower) {
+                    user.following.remove(followee);
+                }
+            }
+            ArticlePublished {
+                id,
+                slug,
+                author,
+                content,
+            } => {
+                self.article_by_slug.insert(slug.clone(), id.clone());
+                self.published.push(id.clone());
+                self.articles.insert(
+                    id.clone(),
+                    ArticleRow {
+                        id: id.clone(),
+                        slug: slug.clone(),
+                        author: author.clone(),
+                        content: content.clone(),
+                        created_ms: at,
+                        updated_ms: at,
+                        favorited_by: BTreeSet::new(),
+                    },
+                );
+            }
+            ArticleEdited { id, slug, content } => {
+                let Some(article) = self.articles.get_mut(id) else {
+                    return;
+                };
+                self.article_by_slug.remove(&article.slug);
+                self.article_by_slug.insert(slug.clone(), id.clone());
+                article.slug = slug.clone();
+                article.content = content.clone();
+                article.updated_ms = at;
+            }
+            ArticleDeleted { id } => {
+                if let Some(article) = self.articles.remove(id) {
+                    self.article_by_slug.remove(&article.slug);
+                    self.published.retain(|other| other != id);
+                    self.comments.remove(id);
+                }
+            }
+            Favorited { article, user } => {
+                if let Some(article) = self.articles.get_mut(article) {
+                    article.favorited_by.insert(user.clone());
+                }
+            }
+            Unfavorited { article, user } => {
+                if let Some(article) = self.articles.get_mut(article) {
+                    article.favorited_by.remove(user);
+                }
+            }
+            CommentAdded {
+                article,
+                id,
+                author,
+                body,
+            } => {
+                self.comments.entry(article.clone()).or_default().insert(
+                    *id,
+                    CommentRow {
+                        id: *id,
+                        author: author.clone(),
+                        body: body.clone(),
+                        created_ms: at,
+                    },
+                );
+            }
+            CommentDeleted { article, id } => {
+                if let Some(thread) = self.comments.get_mut(article) {
+                    thread.remove(id);
+                }
+            }
+        }
+    }
+}
+
+impl ReadModel {
+    /// Published articles, newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = &ArticleRow> {
+        self.published
+            .iter()
+            .rev()
+            .filter_map(|id| self.articles.get(id))
+    }
+
+    /// Every tag of a published article, sorted.
+    pub fn tags(&self) -> BTreeSet<&str> {
+        self.articles
+            .values()
+            .flat_map(|a| a.content.tags.iter().map(String::as_str))
+            .collect()
+    }
+}
