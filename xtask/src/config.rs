@@ -115,6 +115,12 @@ pub(crate) struct SeedRequest {
     pub(crate) path: String,
     /// A JSON body.
     pub(crate) body: Option<String>,
+    /// Request headers (`{ authorization = "Token {captured}" }`).
+    #[serde(default)]
+    pub(crate) headers: std::collections::BTreeMap<String, String>,
+    /// A JSON pointer into the answer (`/user/token`): its string is `{captured}` in the
+    /// requests this connection sends after it.
+    pub(crate) capture: Option<String>,
 }
 
 /// `[[demos.demo]]`

@@ -294,10 +294,26 @@ pub(crate) fn fresh_dir(path: &Path) -> Result<PathBuf> {
 
 /// Sends `r` (`{worker}` in its path and body replaced by `worker`); an answer outside
 /// 2xx is an error naming it.
-pub(crate) fn send_request(addr: SocketAddr, r: &SeedRequest, worker: usize) -> Result<()> {
-    let fill = |text: &str| text.replace("{worker}", &worker.to_string());
+/// Sends `r` as connection `worker`, with `{worker}` and `{captured}` (what an earlier
+/// request of this connection captured) filled in; what `r` captures, if it does.
+pub(crate) fn send_request(
+    addr: SocketAddr,
+    r: &SeedRequest,
+    worker: usize,
+    captured: &str,
+) -> Result<Option<String>> {
+    let fill = |text: &str| {
+        text.replace("{worker}", &worker.to_string())
+            .replace("{captured}", captured)
+    };
     let (path, body) = (fill(&r.path), r.body.as_deref().map(fill));
-    let res = crate::http::send(addr, &r.method, &path, body.as_deref())
+    let headers: Vec<(&str, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), fill(v)))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = crate::http::send_with_headers(addr, &r.method, &path, &headers, body.as_deref())
         .with_context(|| format!("{} {path}", r.method))?;
     if !(200..300).contains(&res.status) {
         bail!(
@@ -307,7 +323,25 @@ pub(crate) fn send_request(addr: SocketAddr, r: &SeedRequest, worker: usize) -> 
             String::from_utf8_lossy(&res.body)
         );
     }
-    Ok(())
+    let Some(pointer) = &r.capture else {
+        return Ok(None);
+    };
+    let json: serde_json::Value = serde_json::from_slice(&res.body).with_context(|| {
+        format!(
+            "{} {path} did not answer JSON to capture {pointer} from",
+            r.method
+        )
+    })?;
+    let value = json
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .with_context(|| {
+            format!(
+                "{} {path} answered no string at {pointer}: {json}",
+                r.method
+            )
+        })?;
+    Ok(Some(value.to_owned()))
 }
 
 /// How many connections seed at once (each on a stream of its own: `{worker}` in a seed
@@ -323,7 +357,8 @@ fn seed_store(demo: &Demo, addr: SocketAddr, events: usize) -> Result<()> {
             demo.name
         )
     })?;
-    let send = |r: &SeedRequest, worker: usize| send_request(addr, r, worker);
+    let send =
+        |r: &SeedRequest, worker: usize, captured: &str| send_request(addr, r, worker, captured);
     eprintln!(
         "demo {}: seeding {events} events ({} {})",
         demo.name, seed.method, seed.path
@@ -334,11 +369,14 @@ fn seed_store(demo: &Demo, addr: SocketAddr, events: usize) -> Result<()> {
             .map(|worker| {
                 let (next, send) = (&next, &send);
                 scope.spawn(move || -> Result<()> {
+                    let mut captured = String::new();
                     for setup in &demo.seed_setup {
-                        send(setup, worker)?;
+                        if let Some(value) = send(setup, worker, &captured)? {
+                            captured = value;
+                        }
                     }
                     while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < events {
-                        send(seed, worker)?;
+                        send(seed, worker, &captured)?;
                     }
                     Ok(())
                 })

@@ -51,15 +51,29 @@ pub(crate) fn send(
     target: &str,
     body: Option<&str>,
 ) -> Result<Response> {
+    send_with_headers(addr, method, target, &[], body)
+}
+
+/// [`send`] with headers of the caller's.
+pub(crate) fn send_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<Response> {
     let deadline = Instant::now() + TIMEOUT;
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).context("connecting")?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    let body_headers = body.map_or_else(String::new, |b| {
+    let mut body_headers = body.map_or_else(String::new, |b| {
         format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             b.len()
         )
     });
+    for (name, value) in headers {
+        body_headers.push_str(&format!("{name}: {value}\r\n"));
+    }
     // `Connection: close` lets the body's end be checked against the connection's end.
     let request = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{body_headers}Connection: close\r\n\r\n{}",

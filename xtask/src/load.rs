@@ -356,7 +356,7 @@ impl Target {
                 .run()?;
         }
         for request in &load.setup {
-            demos::send_request(addr, request, 0).context("a setup request of [load]")?;
+            demos::send_request(addr, request, 0, "").context("a setup request of [load]")?;
         }
         Ok(Self { server, addr, log })
     }

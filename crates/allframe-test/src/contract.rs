@@ -27,6 +27,8 @@ pub struct Contract {
     client: Client,
     addr: SocketAddr,
     micros: Vec<u64>,
+    /// Sent with every request (`authorization` once the scenario has a token).
+    headers: Vec<(String, String)>,
     /// The in-process server, when there is no binary to talk to.
     _server: Option<TestServer>,
 }
@@ -60,6 +62,7 @@ impl Contract {
             client: Client::http1(addr).await,
             addr,
             micros: Vec::new(),
+            headers: Vec::new(),
             _server: server,
         }
     }
@@ -67,6 +70,14 @@ impl Contract {
     /// The address the scenario talks to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Sends header `name` with every request from now on (`None`: stops sending it).
+    pub fn set_header(&mut self, name: &str, value: Option<&str>) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        if let Some(value) = value {
+            self.headers.push((name.to_owned(), value.to_owned()));
+        }
     }
 
     /// Sends `method path` (with a JSON `body` if given) and asserts the status.
@@ -80,17 +91,22 @@ impl Contract {
     ) -> impl Future<Output = TestResponse> + 'a {
         let caller = std::panic::Location::caller();
         async move {
-            let (headers, bytes): (&[(&str, &str)], Bytes) = match body {
-                Some(json) => (
-                    &[("content-type", "application/json")],
-                    serde_json::to_vec(json).expect("serializable").into(),
-                ),
-                None => (&[], Bytes::new()),
+            let mut headers: Vec<(&str, &str)> = self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let bytes: Bytes = match body {
+                Some(json) => {
+                    headers.push(("content-type", "application/json"));
+                    serde_json::to_vec(json).expect("serializable").into()
+                }
+                None => Bytes::new(),
             };
             let started = Instant::now();
             let res = self
                 .client
-                .request(method.clone(), path, headers, bytes)
+                .request(method.clone(), path, &headers, bytes)
                 .await;
             self.micros.push(micros(started.elapsed()));
             assert_eq!(

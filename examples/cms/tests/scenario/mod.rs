@@ -1,0 +1,204 @@
+//! The contract scenario: two writers through the RealWorld API, every error answer the
+//! specification names included (401, 403, 404, 409, 422 with `errors` per field).
+//! `cargo xtask demos` runs it against the binary; the tests run it in their process, on
+//! the data directory backend and on PostgreSQL.
+
+use allframe_test::Contract;
+use http::Method;
+use serde_json::{Value, json};
+
+async fn register(c: &mut Contract, name: &str) -> String {
+    let user = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password1"}});
+    let reply = c
+        .send(Method::POST, "/api/users", Some(&user), 201)
+        .await
+        .json();
+    assert_eq!(reply["user"]["username"], name);
+    assert!(reply["user"]["bio"].is_null(), "{reply}");
+    reply["user"]["token"].as_str().expect("a token").to_owned()
+}
+
+fn sign_in(c: &mut Contract, token: &str) {
+    c.set_header("authorization", Some(&format!("Token {token}")));
+}
+
+pub(crate) async fn run(c: &mut Contract) {
+    let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
+    c.send(get.clone(), "/health", None, 200).await;
+
+    // Users: a taken username or email is 409 naming it; a short password 422 naming it.
+    let ann = register(c, "ann").await;
+    let again =
+        json!({"user": {"username": "ann", "email": "other@example.com", "password": "password1"}});
+    let taken = c
+        .send(post.clone(), "/api/users", Some(&again), 409)
+        .await
+        .json();
+    assert!(taken["errors"]["username"][0].is_string(), "{taken}");
+    let same_email =
+        json!({"user": {"username": "other", "email": "ANN@example.com", "password": "password1"}});
+    let taken = c
+        .send(post.clone(), "/api/users", Some(&same_email), 409)
+        .await
+        .json();
+    assert!(taken["errors"]["email"][0].is_string(), "{taken}");
+    let short = json!({"user": {"username": "cy", "email": "cy@example.com", "password": "short"}});
+    let invalid = c
+        .send(post.clone(), "/api/users", Some(&short), 422)
+        .await
+        .json();
+    assert!(
+        invalid["errors"]["user.password"][0].is_string(),
+        "{invalid}"
+    );
+    // The refused registrations kept nothing: `other` is still free.
+    let other = json!({"user": {"username": "other", "email": "other@example.com", "password": "password1"}});
+    c.send(post.clone(), "/api/users", Some(&other), 201).await;
+
+    let wrong = json!({"user": {"email": "ann@example.com", "password": "password2"}});
+    let refused = c
+        .send(post.clone(), "/api/users/login", Some(&wrong), 401)
+        .await
+        .json();
+    assert!(refused["errors"].is_object(), "{refused}");
+    let right = json!({"user": {"email": "ann@example.com", "password": "password1"}});
+    c.send(post.clone(), "/api/users/login", Some(&right), 200)
+        .await;
+
+    // The current user needs a valid token.
+    let missing = c.send(get.clone(), "/api/user", None, 401).await;
+    assert_eq!(missing.header("www-authenticate"), Some("Token"));
+    c.set_header("authorization", Some("Token not.a.jwt"));
+    c.send(get.clone(), "/api/user", None, 401).await;
+    sign_in(c, &ann);
+    let bio = json!({"user": {"bio": "I write."}});
+    let me = c
+        .send(put.clone(), "/api/user", Some(&bio), 200)
+        .await
+        .json();
+    assert_eq!(me["user"]["bio"], "I write.");
+
+    // An article: tags kept sorted and once; a missing title is 422.
+    let draft = json!({"article": {"title": "How to train your dragon", "description": "Ever wonder how?",
+        "body": "Very carefully.", "tagList": ["training", "dragons", "training"]}});
+    let article = c
+        .send(post.clone(), "/api/articles", Some(&draft), 201)
+        .await
+        .json();
+    assert_eq!(
+        article["article"]["tagList"],
+        json!(["dragons", "training"])
+    );
+    let slug = article["article"]["slug"]
+        .as_str()
+        .expect("a slug")
+        .to_owned();
+    assert!(slug.starts_with("how-to-train-your-dragon-"), "{slug}");
+    let untitled = json!({"article": {"description": "d", "body": "b"}});
+    c.send(post.clone(), "/api/articles", Some(&untitled), 422)
+        .await;
+
+    // Another user may read, favorite, follow and comment, but not edit or delete.
+    let bob = register(c, "bob").await;
+    sign_in(c, &bob);
+    let path = format!("/api/articles/{slug}");
+    let retitle = json!({"article": {"title": "Mine now"}});
+    let forbidden = c.send(put.clone(), &path, Some(&retitle), 403).await.json();
+    assert!(forbidden["errors"].is_object(), "{forbidden}");
+    c.send(delete.clone(), &path, None, 403).await;
+    let favorited = c
+        .send(post.clone(), &format!("{path}/favorite"), None, 200)
+        .await
+        .json();
+    assert_eq!(
+        (
+            favorited["article"]["favorited"].clone(),
+            favorited["article"]["favoritesCount"].clone()
+        ),
+        (json!(true), json!(1))
+    );
+    c.send(post.clone(), &format!("{path}/favorite"), None, 200)
+        .await;
+
+    // Lists: filters, pagination, no bodies.
+    let by_ann = c
+        .send(get.clone(), "/api/articles?author=ann", None, 200)
+        .await
+        .json();
+    assert_eq!(by_ann["articlesCount"], 1);
+    assert!(by_ann["articles"][0].get("body").is_none(), "{by_ann}");
+    let liked: Value = c
+        .send(get.clone(), "/api/articles?favorited=bob", None, 200)
+        .await
+        .json();
+    assert_eq!(liked["articles"][0]["favoritesCount"], 1);
+    let none = c
+        .send(get.clone(), "/api/articles?tag=cooking", None, 200)
+        .await
+        .json();
+    assert_eq!(none["articlesCount"], 0);
+    c.send(get.clone(), "/api/articles?limit=0", None, 422)
+        .await;
+    let tags = c.send(get.clone(), "/api/tags", None, 200).await.json();
+    assert_eq!(tags["tags"], json!(["dragons", "training"]));
+
+    // The feed shows the authors one follows.
+    let feed = c
+        .send(get.clone(), "/api/articles/feed", None, 200)
+        .await
+        .json();
+    assert_eq!(feed["articlesCount"], 0);
+    let followed = c
+        .send(post.clone(), "/api/profiles/ann/follow", None, 200)
+        .await
+        .json();
+    assert_eq!(followed["profile"]["following"], true);
+    let feed = c
+        .send(get.clone(), "/api/articles/feed", None, 200)
+        .await
+        .json();
+    assert_eq!(feed["articles"][0]["slug"], slug.as_str());
+    assert_eq!(feed["articles"][0]["author"]["following"], true);
+    c.send(get.clone(), "/api/profiles/nobody", None, 404).await;
+
+    // Comments: only their author deletes them.
+    let thanks = json!({"comment": {"body": "Thank you so much!"}});
+    let comment = c
+        .send(
+            post.clone(),
+            &format!("{path}/comments"),
+            Some(&thanks),
+            201,
+        )
+        .await
+        .json();
+    let id = comment["comment"]["id"].as_u64().expect("an integer id");
+    sign_in(c, &ann);
+    c.send(delete.clone(), &format!("{path}/comments/{id}"), None, 403)
+        .await;
+    c.send(delete.clone(), &format!("{path}/comments/999"), None, 404)
+        .await;
+    sign_in(c, &bob);
+    c.send(delete.clone(), &format!("{path}/comments/{id}"), None, 204)
+        .await;
+    let comments = c
+        .send(get.clone(), &format!("{path}/comments"), None, 200)
+        .await
+        .json();
+    assert_eq!(comments["comments"], json!([]));
+
+    // The author retitles (a new slug; the old one is gone) and deletes.
+    sign_in(c, &ann);
+    let edited = c.send(put.clone(), &path, Some(&retitle), 200).await.json();
+    let new_slug = edited["article"]["slug"]
+        .as_str()
+        .expect("a slug")
+        .to_owned();
+    assert!(new_slug.starts_with("mine-now-"), "{new_slug}");
+    assert_eq!(edited["article"]["body"], "Very carefully.");
+    c.send(get.clone(), &path, None, 404).await;
+    let new_path = format!("/api/articles/{new_slug}");
+    c.send(delete.clone(), &new_path, None, 204).await;
+    c.send(get.clone(), &new_path, None, 404).await;
+    c.set_header("authorization", None);
+}
