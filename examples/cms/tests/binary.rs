@@ -101,12 +101,7 @@ async fn a_restart_keeps_users_articles_and_tokens() {
     let cms = RunningBinary::start_with_env(CMS, &env).await;
     let mut client = Client::http1(cms.addr()).await;
     let me = client
-        .request(
-            http::Method::GET,
-            "/api/user",
-            &headers[..1],
-            Vec::new(),
-        )
+        .request(http::Method::GET, "/api/user", &headers[..1], Vec::new())
         .await;
     assert_eq!(
         me.status,
