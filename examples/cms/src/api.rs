@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ArticleCommand, Content, ThreadCommand, UserCommand};
+use crate::domain::{ArticleCommand, Content, Role, ThreadCommand, UserCommand};
 use crate::error::CmsError;
 use crate::views::{ArticleRow, ReadModel};
 use crate::{AppState, UserChange, new_id, slug};
@@ -120,6 +120,22 @@ struct Username {
 #[derive(Debug, Deserialize)]
 struct Slug {
     slug: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleBody {
+    role: Role,
+}
+
+#[derive(Debug, Serialize)]
+struct RoleOut {
+    username: String,
+    role: Role,
+}
+
+#[derive(Debug, Serialize)]
+struct RoleReply {
+    user: RoleOut,
 }
 
 #[derive(Debug, Deserialize)]
@@ -470,6 +486,7 @@ async fn create_article(
     let new = body.article;
     let id = new_id();
     let publish = ArticleCommand::Publish {
+        role: app.cms.role(&claims.sub).await?,
         slug: slug(&new.title, &id),
         id: id.clone(),
         author: claims.sub.clone(),
@@ -533,6 +550,7 @@ async fn update_article(
         tags: change.tag_list.map(tags).unwrap_or(old.tags),
     };
     let edit = ArticleCommand::Edit {
+        role: app.cms.role(&claims.sub).await?,
         by: claims.sub.clone(),
         id: id.clone(),
         slug,
@@ -549,6 +567,7 @@ async fn delete_article(
 ) -> Result<StatusCode, Problem> {
     let id = app.cms.article_id(&slug).await?;
     let delete = ArticleCommand::Delete {
+        role: app.cms.role(&claims.sub).await?,
         by: claims.sub,
         id: id.clone(),
     };
@@ -642,6 +661,7 @@ async fn delete_comment(
     let delete = ThreadCommand::Delete {
         article: article.clone(),
         id,
+        role: app.cms.role(&claims.sub).await?,
         by: claims.sub,
     };
     app.cms.thread(&article, delete).await?;
@@ -656,7 +676,46 @@ async fn all_tags(State(app): App) -> Reply<TagsReply> {
     Ok(Json(TagsReply { tags }))
 }
 
-/// The RealWorld routes under `/api`, and `/health`.
+async fn role_reply(app: &AppState, id: &str) -> Reply<RoleReply> {
+    let (username, role) = app
+        .cms
+        .read(|m| m.users.get(id).map(|u| (u.username.clone(), u.role)))
+        .await?
+        .ok_or(CmsError::NotFound("user"))?;
+    Ok(Json(RoleReply {
+        user: RoleOut { username, role },
+    }))
+}
+
+async fn get_role(
+    State(app): App,
+    _signed_in: Auth,
+    Path(Username { username }): Path<Username>,
+) -> Reply<RoleReply> {
+    let id = user_id(&app, &username).await?;
+    role_reply(&app, &id).await
+}
+
+/// An admin gives another user a role; nobody changes their own, so the CMS always keeps an
+/// admin.
+async fn grant_role(
+    State(app): App,
+    Auth(claims): Auth,
+    Path(Username { username }): Path<Username>,
+    Json(body): Json<RoleBody>,
+) -> Reply<RoleReply> {
+    let role = app.cms.role(&claims.sub).await?;
+    role.at_least(Role::Admin, "only an admin grants roles")?;
+    let id = user_id(&app, &username).await?;
+    if id == claims.sub {
+        return Err(CmsError::Forbidden("nobody changes their own role").into());
+    }
+    let grant = UserCommand::Grant { role: body.role };
+    app.cms.user(&id, grant).await?;
+    role_reply(&app, &id).await
+}
+
+/// The RealWorld routes under `/api`, the CMS's own under `/api/cms`, and `/health`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
@@ -687,4 +746,8 @@ pub fn router() -> Router<AppState> {
             allframe::routing::delete(delete_comment),
         )
         .route("/api/tags", get(all_tags))
+        .route(
+            "/api/cms/users/{username}/role",
+            get(get_role).put(grant_role),
+        )
 }

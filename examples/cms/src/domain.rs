@@ -19,6 +19,32 @@ pub struct Content {
     pub tags: Vec<String>,
 }
 
+/// What a user may do; each role may do everything the ones before it may. A reader reads,
+/// comments, favorites and follows; an author also writes articles and changes their own;
+/// an editor changes anyone's article and removes anyone's comment; an admin also deletes
+/// anyone's article and grants roles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    /// What registering gives: RealWorld's clients write articles as soon as they sign up.
+    #[default]
+    Author,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    /// `Ok` when `self` is at least `needed`, else 403 saying what it takes to `act`.
+    pub fn at_least(self, needed: Role, act: &'static str) -> Result<(), CmsError> {
+        if self >= needed {
+            Ok(())
+        } else {
+            Err(CmsError::Forbidden(act))
+        }
+    }
+}
+
 /// Everything that happens in the CMS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CmsEvent {
@@ -35,6 +61,14 @@ pub enum CmsEvent {
         username: String,
         email: String,
         password_hash: String,
+        /// Users registered before roles existed were authors.
+        #[serde(default)]
+        role: Role,
+    },
+    /// An admin gave user `id` this role.
+    RoleGranted {
+        id: String,
+        role: Role,
     },
     /// The fields that changed; `bio` and `image` may change to nothing.
     UserChanged {
@@ -95,6 +129,7 @@ impl Event for CmsEvent {
             Self::Released { .. } => "Released",
             Self::UserRegistered { .. } => "UserRegistered",
             Self::UserChanged { .. } => "UserChanged",
+            Self::RoleGranted { .. } => "RoleGranted",
             Self::Followed { .. } => "Followed",
             Self::Unfollowed { .. } => "Unfollowed",
             Self::ArticlePublished { .. } => "ArticlePublished",
@@ -168,8 +203,12 @@ pub enum UserCommand {
         username: String,
         email: String,
         password_hash: String,
+        role: Role,
     },
     Change(Box<CmsEvent>),
+    Grant {
+        role: Role,
+    },
     Follow {
         followee: String,
     },
@@ -191,11 +230,13 @@ impl Aggregate for User {
                     username,
                     email,
                     password_hash,
+                    role,
                 } => Ok(vec![CmsEvent::UserRegistered {
                     id,
                     username,
                     email,
                     password_hash,
+                    role,
                 }]),
                 _ => Err(CmsError::NotFound("user")),
             };
@@ -203,6 +244,10 @@ impl Aggregate for User {
         Ok(match command {
             UserCommand::Register { .. } => return Err(CmsError::Taken("username".into())),
             UserCommand::Change(change) => vec![*change],
+            UserCommand::Grant { role } => vec![CmsEvent::RoleGranted {
+                id: id.clone(),
+                role,
+            }],
             // Following is a set: following twice, or unfollowing a stranger, records nothing.
             UserCommand::Follow { followee } if !self.following.contains(&followee) => {
                 vec![CmsEvent::Followed {
@@ -244,21 +289,26 @@ pub struct Article {
 
 #[derive(Debug, Clone)]
 pub enum ArticleCommand {
+    /// A new article by `author`, who must be at least an author.
     Publish {
+        role: Role,
         id: String,
         slug: String,
         author: String,
         content: Content,
     },
-    /// An edit by `by`, who must be the author.
+    /// An edit by `by`: the author, or an editor.
     Edit {
         by: String,
+        role: Role,
         id: String,
         slug: String,
         content: Content,
     },
+    /// A deletion by `by`: the author, or an admin.
     Delete {
         by: String,
+        role: Role,
         id: String,
     },
     Favorite {
@@ -285,36 +335,43 @@ impl Aggregate for Article {
             (Some(_), _) if self.deleted => return Err(CmsError::NotFound("article")),
             (Some(author), _) => Some(author),
         };
-        let only_author = |by: &String| {
+        let author_or = |by: &String, role: Role, needed: Role, act| {
             if Some(by) == author {
                 Ok(())
             } else {
-                Err(CmsError::Forbidden("only the author may change an article"))
+                role.at_least(needed, act)
             }
         };
         Ok(match command {
             Publish {
+                role,
                 id,
                 slug,
                 author,
                 content,
-            } => vec![CmsEvent::ArticlePublished {
-                id,
-                slug,
-                author,
-                content,
-            }],
+            } => {
+                role.at_least(Role::Author, "writing articles takes the author role")?;
+                vec![CmsEvent::ArticlePublished {
+                    id,
+                    slug,
+                    author,
+                    content,
+                }]
+            }
             Edit {
                 by,
+                role,
                 id,
                 slug,
                 content,
             } => {
-                only_author(&by)?;
+                let act = "only the author or an editor may change an article";
+                author_or(&by, role, Role::Editor, act)?;
                 vec![CmsEvent::ArticleEdited { id, slug, content }]
             }
-            Delete { by, id } => {
-                only_author(&by)?;
+            Delete { by, role, id } => {
+                let act = "only the author or an admin may delete an article";
+                author_or(&by, role, Role::Admin, act)?;
                 vec![CmsEvent::ArticleDeleted { id }]
             }
             Favorite { id, user } if !self.favorited_by.contains(&user) => {
@@ -357,11 +414,12 @@ pub enum ThreadCommand {
         author: String,
         body: String,
     },
-    /// A deletion by `by`, who must have written the comment.
+    /// A deletion by `by`: the comment's author, or an editor.
     Delete {
         article: String,
         id: u64,
         by: String,
+        role: Role,
     },
 }
 
@@ -382,11 +440,18 @@ impl Aggregate for Thread {
                 author,
                 body,
             }]),
-            ThreadCommand::Delete { article, id, by } => match self.authors.get(&id) {
+            ThreadCommand::Delete {
+                article,
+                id,
+                by,
+                role,
+            } => match self.authors.get(&id) {
                 None => Err(CmsError::NotFound("comment")),
-                Some(author) if *author != by => Err(CmsError::Forbidden(
-                    "only the comment's author may delete it",
-                )),
+                Some(author) if *author != by => {
+                    let act = "only the comment's author or an editor may delete it";
+                    role.at_least(Role::Editor, act)?;
+                    Ok(vec![CmsEvent::CommentDeleted { article, id }])
+                }
                 Some(_) => Ok(vec![CmsEvent::CommentDeleted { article, id }]),
             },
         }

@@ -19,7 +19,7 @@ use allframe::middleware::{Layer, RequestIdLayer, RequestIdService};
 use allframe::{Problem, RouterService, ServerConfig};
 
 use crate::domain::{
-    Article, ArticleCommand, Claim, ClaimCommand, CmsEvent, Thread, ThreadCommand, User,
+    Article, ArticleCommand, Claim, ClaimCommand, CmsEvent, Role, Thread, ThreadCommand, User,
     UserCommand,
 };
 use crate::views::ReadModel;
@@ -134,7 +134,8 @@ impl Cms {
     }
 
     /// Registers a user; the username and the email are claimed first, so a taken one is
-    /// 409 and nothing of the registration is kept.
+    /// 409 and nothing of the registration is kept. The first user to register is the
+    /// admin (the claim `role:admin` decides who was first); everyone after is an author.
     pub async fn register(
         &self,
         username: &str,
@@ -148,11 +149,17 @@ impl Cms {
             format!("email:{}", email.to_lowercase()),
         ];
         self.take(&keys, &id).await?;
+        let first = match self.take(&["role:admin".to_owned()], &id).await {
+            Ok(()) => true,
+            Err(taken) if taken.status() == allframe::http::StatusCode::CONFLICT => false,
+            Err(failed) => return Err(failed),
+        };
         let register = UserCommand::Register {
             id: id.clone(),
             username: username.to_owned(),
             email: email.to_owned(),
             password_hash,
+            role: if first { Role::Admin } else { Role::Author },
         };
         self.user(&id, register).await?;
         Ok(id)
@@ -225,6 +232,13 @@ impl Cms {
         self.user(id, UserCommand::Change(Box::new(changed)))
             .await?;
         self.release(&released, id).await
+    }
+
+    /// User `id`'s role.
+    pub async fn role(&self, id: &str) -> Result<Role, Problem> {
+        self.read(|m| m.users.get(id).map(|u| u.role))
+            .await?
+            .ok_or_else(|| error::CmsError::NotFound("user").into())
     }
 
     /// The id of the article at `slug`.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use allframe::cqrs::{Envelope, Projection};
 
-use crate::domain::{CmsEvent, Content};
+use crate::domain::{CmsEvent, Content, Role};
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -15,6 +15,7 @@ pub struct UserRow {
     pub bio: Option<String>,
     pub image: Option<String>,
     pub following: BTreeSet<String>,
+    pub role: Role,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +63,7 @@ impl Projection<CmsEvent> for ReadModel {
                 username,
                 email,
                 password_hash,
+                role,
             } => {
                 self.user_by_name.insert(username.clone(), id.clone());
                 self.user_by_email.insert(email.clone(), id.clone());
@@ -74,8 +76,14 @@ impl Projection<CmsEvent> for ReadModel {
                         bio: None,
                         image: None,
                         following: BTreeSet::new(),
+                        role: *role,
                     },
                 );
+            }
+            RoleGranted { id, role } => {
+                if let Some(user) = self.users.get_mut(id) {
+                    user.role = *role;
+                }
             }
             UserChanged {
                 id,

@@ -26,6 +26,16 @@ pub(crate) async fn run(c: &mut Contract) {
     let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
     c.send(get.clone(), "/health", None, 200).await;
 
+    // The first user to register is the admin; everyone after is an author.
+    let admin = register(c, "admin").await;
+    sign_in(c, &admin);
+    let role = c
+        .send(get.clone(), "/api/cms/users/admin/role", None, 200)
+        .await
+        .json();
+    assert_eq!(role["user"]["role"], "admin", "{role}");
+    c.set_header("authorization", None);
+
     // Users: a taken username or email is 409 naming it; a short password 422 naming it.
     let ann = register(c, "ann").await;
     let again =
@@ -200,5 +210,105 @@ pub(crate) async fn run(c: &mut Contract) {
     let new_path = format!("/api/articles/{new_slug}");
     c.send(delete.clone(), &new_path, None, 204).await;
     c.send(get.clone(), &new_path, None, 404).await;
+
+    roles(c, &admin, &ann, &bob).await;
     c.set_header("authorization", None);
+}
+
+/// Each route as a reader, an author who is not the owner, the owner, an editor and the
+/// admin see it: 403 with problem+json for what a role may not do.
+async fn roles(c: &mut Contract, admin: &str, ann: &str, bob: &str) {
+    let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
+    let rita = register(c, "rita").await;
+    let eddie = register(c, "eddie").await;
+    let as_reader = json!({"role": "reader"});
+    let as_editor = json!({"role": "editor"});
+
+    // Only an admin grants roles, never their own; a role is one of four.
+    let grant = |name: &str| format!("/api/cms/users/{name}/role");
+    c.set_header("authorization", None);
+    c.send(put.clone(), &grant("rita"), Some(&as_reader), 401)
+        .await;
+    sign_in(c, ann);
+    let refused = c
+        .send(put.clone(), &grant("rita"), Some(&as_reader), 403)
+        .await;
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(refused.json()["errors"].is_object());
+    c.send(get.clone(), &grant("ann"), None, 200).await;
+    sign_in(c, admin);
+    c.send(put.clone(), &grant("admin"), Some(&as_reader), 403)
+        .await;
+    c.send(put.clone(), &grant("nobody"), Some(&as_reader), 404)
+        .await;
+    c.send(put.clone(), &grant("rita"), Some(&json!({"role": "owner"})), 422)
+        .await;
+    let granted = c
+        .send(put.clone(), &grant("rita"), Some(&as_reader), 200)
+        .await
+        .json();
+    assert_eq!(granted["user"]["role"], "reader");
+    c.send(put.clone(), &grant("eddie"), Some(&as_editor), 200)
+        .await;
+
+    // Ann's article and a comment of Rita's on it.
+    sign_in(c, ann);
+    let draft = json!({"article": {"title": "Roles", "description": "Who may", "body": "Text."}});
+    let written = c
+        .send(post.clone(), "/api/articles", Some(&draft), 201)
+        .await
+        .json();
+    let path = format!(
+        "/api/articles/{}",
+        written["article"]["slug"].as_str().expect("a slug")
+    );
+    let retitle = json!({"article": {"body": "Edited."}});
+    let comment = json!({"comment": {"body": "A reader's comment."}});
+
+    // A reader reads, favorites, follows and comments; writes nothing and changes nothing.
+    sign_in(c, &rita);
+    let refused = c
+        .send(post.clone(), "/api/articles", Some(&draft), 403)
+        .await;
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    c.send(put.clone(), &path, Some(&retitle), 403).await;
+    c.send(delete.clone(), &path, None, 403).await;
+    c.send(post.clone(), &format!("{path}/favorite"), None, 200)
+        .await;
+    c.send(post.clone(), "/api/profiles/ann/follow", None, 200)
+        .await;
+    let added = c
+        .send(
+            post.clone(),
+            &format!("{path}/comments"),
+            Some(&comment),
+            201,
+        )
+        .await
+        .json();
+    let comment_path = format!("{path}/comments/{}", added["comment"]["id"]);
+
+    // An author who is not the owner changes neither the article nor the comment.
+    sign_in(c, bob);
+    c.send(put.clone(), &path, Some(&retitle), 403).await;
+    c.send(delete.clone(), &path, None, 403).await;
+    c.send(delete.clone(), &comment_path, None, 403).await;
+
+    // An editor edits anyone's article and removes anyone's comment, but deletes no article.
+    sign_in(c, &eddie);
+    let edited = c.send(put.clone(), &path, Some(&retitle), 200).await.json();
+    assert_eq!(edited["article"]["body"], "Edited.");
+    assert_eq!(edited["article"]["author"]["username"], "ann");
+    c.send(delete.clone(), &path, None, 403).await;
+    c.send(delete.clone(), &comment_path, None, 204).await;
+
+    // The admin deletes anyone's article.
+    sign_in(c, admin);
+    c.send(delete.clone(), &path, None, 204).await;
 }
