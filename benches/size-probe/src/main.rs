@@ -59,6 +59,35 @@ async fn user(Path(id): Path<u64>) -> String {
 #[cfg_attr(not(any(feature = "di", feature = "router-graphql")), allow(dead_code))]
 struct AppState {
     greeting: Greeting,
+    #[cfg(feature = "auth")]
+    keys: allframe::auth::JwtKeys,
+}
+
+#[cfg(feature = "auth")]
+impl allframe::extract::FromRef<AppState> for allframe::auth::JwtKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+/// A token for the password in the body, once its argon2id hash checks.
+#[cfg(feature = "auth")]
+async fn token(
+    allframe::State(state): allframe::State<AppState>,
+    password: String,
+) -> Result<String, allframe::Problem> {
+    let hash = allframe::auth::hash_password(&password).await?;
+    let subject = if allframe::auth::verify_password(&password, &hash).await {
+        "probe"
+    } else {
+        "nobody"
+    };
+    state.keys.issue(subject)
+}
+
+#[cfg(feature = "auth")]
+async fn me(allframe::auth::Auth(claims): allframe::auth::Auth) -> String {
+    claims.sub
 }
 
 #[derive(Clone)]
@@ -82,6 +111,8 @@ fn app() -> allframe::RouterService<AppState> {
     let router = router.route("/greet", get(greet));
     #[cfg(feature = "validate")]
     let router = router.route("/signup", post(signup));
+    #[cfg(feature = "auth")]
+    let router = router.route("/token", post(token)).route("/me", get(me));
     #[cfg(feature = "cqrs")]
     let router = cqrs::routes(router);
     #[cfg(feature = "router-graphql")]
@@ -94,6 +125,9 @@ fn app() -> allframe::RouterService<AppState> {
     ));
     router.with_state(AppState {
         greeting: Greeting("hello"),
+        #[cfg(feature = "auth")]
+        keys: allframe::auth::JwtKeys::hs256(b"the size probe's secret, 32 bytes or more")
+            .expect("a long enough secret"),
     })
 }
 

@@ -17,8 +17,8 @@ use crate::error::CmsError;
 use crate::views::{ArticleRow, ReadModel};
 use crate::{AppState, UserChange, new_id, slug};
 
-type App = State<AppState>;
-type Reply<T> = Result<Json<T>, Problem>;
+pub(crate) type App = State<AppState>;
+pub(crate) type Reply<T> = Result<Json<T>, Problem>;
 type Created<T> = Result<(StatusCode, Json<T>), Problem>;
 
 #[derive(Debug, Deserialize, Validate)]
@@ -118,8 +118,8 @@ struct Username {
 }
 
 #[derive(Debug, Deserialize)]
-struct Slug {
-    slug: String,
+pub(crate) struct Slug {
+    pub(crate) slug: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +189,7 @@ struct ArticleOut {
 }
 
 #[derive(Debug, Serialize)]
-struct ArticleReply {
+pub(crate) struct ArticleReply {
     article: ArticleOut,
 }
 
@@ -232,7 +232,7 @@ struct Health {
 }
 
 /// RFC 3339 with milliseconds in UTC, as the specification's examples write them.
-fn timestamp(ms: u64) -> String {
+pub(crate) fn timestamp(ms: u64) -> String {
     DateTime::from_timestamp_millis(ms as i64)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -529,35 +529,49 @@ async fn update_article(
     Valid(Json(body)): Valid<Json<ArticleBody<UpdateArticle>>>,
 ) -> Reply<ArticleReply> {
     let id = app.cms.article_id(&at).await?;
-    let (old, old_slug) = app
-        .cms
-        .read(|m| {
-            m.articles
-                .get(&id)
-                .map(|a| (a.content.clone(), a.slug.clone()))
-        })
-        .await?
-        .ok_or(CmsError::NotFound("article"))?;
     let change = body.article;
-    let slug = match &change.title {
-        Some(title) if *title != old.title => slug(title, &id),
-        _ => old_slug,
-    };
-    let content = Content {
+    edit_article(&app, &claims.sub, &id, |old| Content {
         title: change.title.unwrap_or(old.title),
         description: change.description.unwrap_or(old.description),
         body: change.body.unwrap_or(old.body),
         tags: change.tag_list.map(tags).unwrap_or(old.tags),
+    })
+    .await
+}
+
+/// Records a new version of article `id` by user `by`, made from the current one; a new
+/// title is a new slug.
+pub(crate) async fn edit_article(
+    app: &AppState,
+    by: &str,
+    id: &str,
+    change: impl FnOnce(Content) -> Content,
+) -> Reply<ArticleReply> {
+    let (old, old_slug) = app
+        .cms
+        .read(|m| {
+            m.articles
+                .get(id)
+                .map(|a| ((*a.content).clone(), a.slug.clone()))
+        })
+        .await?
+        .ok_or(CmsError::NotFound("article"))?;
+    let old_title = old.title.clone();
+    let content = change(old);
+    let slug = if content.title != old_title {
+        slug(&content.title, id)
+    } else {
+        old_slug
     };
     let edit = ArticleCommand::Edit {
-        role: app.cms.role(&claims.sub).await?,
-        by: claims.sub.clone(),
-        id: id.clone(),
+        role: app.cms.role(by).await?,
+        by: by.to_owned(),
+        id: id.to_owned(),
         slug,
         content,
     };
-    app.cms.article(&id, edit).await?;
-    article_reply(&app, &id, Some(&claims.sub)).await
+    app.cms.article(id, edit).await?;
+    article_reply(app, id, Some(by)).await
 }
 
 async fn delete_article(
@@ -750,4 +764,5 @@ pub fn router() -> Router<AppState> {
             "/api/cms/users/{username}/role",
             get(get_role).put(grant_role),
         )
+        .merge(crate::versions::router())
 }

@@ -98,6 +98,9 @@ pub enum CmsEvent {
         id: String,
         slug: String,
         content: Content,
+        /// Who edited it (empty in events from before versions were listed).
+        #[serde(default)]
+        by: String,
     },
     ArticleDeleted {
         id: String,
@@ -367,7 +370,12 @@ impl Aggregate for Article {
             } => {
                 let act = "only the author or an editor may change an article";
                 author_or(&by, role, Role::Editor, act)?;
-                vec![CmsEvent::ArticleEdited { id, slug, content }]
+                vec![CmsEvent::ArticleEdited {
+                    id,
+                    slug,
+                    content,
+                    by,
+                }]
             }
             Delete { by, role, id } => {
                 let act = "only the author or an admin may delete an article";

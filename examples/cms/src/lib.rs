@@ -8,6 +8,7 @@
 mod api;
 pub mod domain;
 pub mod error;
+mod versions;
 pub mod views;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! article's comments and the tags in use, folded from the CMS's events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use allframe::cqrs::{Envelope, Projection};
 
@@ -23,10 +24,21 @@ pub struct ArticleRow {
     pub id: String,
     pub slug: String,
     pub author: String,
-    pub content: Content,
+    /// The newest of `versions`.
+    pub content: Arc<Content>,
     pub created_ms: u64,
     pub updated_ms: u64,
     pub favorited_by: BTreeSet<String>,
+    /// Every version, the first as published; shared with `content`, not copied.
+    pub versions: Vec<Version>,
+}
+
+/// One version of an article: its whole content, when and by whom.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub content: Arc<Content>,
+    pub at_ms: u64,
+    pub by: String,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +146,7 @@ impl Projection<CmsEvent> for ReadModel {
             } => {
                 self.article_by_slug.insert(slug.clone(), id.clone());
                 self.published.push(id.clone());
+                let content = Arc::new(content.clone());
                 self.articles.insert(
                     id.clone(),
                     ArticleRow {
@@ -144,18 +157,33 @@ impl Projection<CmsEvent> for ReadModel {
                         created_ms: at,
                         updated_ms: at,
                         favorited_by: BTreeSet::new(),
+                        versions: vec![Version {
+                            content,
+                            at_ms: at,
+                            by: author.clone(),
+                        }],
                     },
                 );
             }
-            ArticleEdited { id, slug, content } => {
+            ArticleEdited {
+                id,
+                slug,
+                content,
+                by,
+            } => {
                 let Some(article) = self.articles.get_mut(id) else {
                     return;
                 };
                 self.article_by_slug.remove(&article.slug);
                 self.article_by_slug.insert(slug.clone(), id.clone());
                 article.slug = slug.clone();
-                article.content = content.clone();
+                article.content = Arc::new(content.clone());
                 article.updated_ms = at;
+                article.versions.push(Version {
+                    content: article.content.clone(),
+                    at_ms: at,
+                    by: by.clone(),
+                });
             }
             ArticleDeleted { id } => {
                 if let Some(article) = self.articles.remove(id) {

@@ -211,8 +211,78 @@ pub(crate) async fn run(c: &mut Contract) {
     c.send(delete.clone(), &new_path, None, 204).await;
     c.send(get.clone(), &new_path, None, 404).await;
 
+    versions(c, &ann, &bob).await;
     roles(c, &admin, &ann, &bob).await;
     c.set_header("authorization", None);
+}
+
+/// Every edit is a version: listed, read, compared and restored as a new one.
+async fn versions(c: &mut Contract, ann: &str, bob: &str) {
+    let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
+    sign_in(c, ann);
+    let draft = json!({"article": {"title": "Versions", "description": "Drafts",
+        "body": "First line.\nSecond line.", "tagList": ["history"]}});
+    let written = c
+        .send(post.clone(), "/api/articles", Some(&draft), 201)
+        .await
+        .json();
+    let path = format!(
+        "/api/articles/{}",
+        written["article"]["slug"].as_str().expect("a slug")
+    );
+    for body in ["First line.\nA better second line.", "Rewritten."] {
+        let edit = json!({"article": {"body": body}});
+        c.send(put.clone(), &path, Some(&edit), 200).await;
+    }
+
+    let list = c
+        .send(get.clone(), &format!("{path}/versions"), None, 200)
+        .await
+        .json();
+    assert_eq!(list["versionsCount"], 3, "{list}");
+    assert_eq!(list["versions"][0]["author"], "ann");
+    assert!(list["versions"][0].get("body").is_none(), "{list}");
+    let first = c
+        .send(get.clone(), &format!("{path}/versions/1"), None, 200)
+        .await
+        .json();
+    assert_eq!(first["version"]["body"], "First line.\nSecond line.");
+    assert_eq!(first["version"]["tagList"], json!(["history"]));
+    c.send(get.clone(), &format!("{path}/versions/0"), None, 404)
+        .await;
+    c.send(get.clone(), &format!("{path}/versions/4"), None, 404)
+        .await;
+    c.send(get.clone(), &format!("{path}/versions/x"), None, 400)
+        .await;
+
+    // Only the body changed: the diff names it alone, line by line.
+    let diff = c
+        .send(get.clone(), &format!("{path}/versions/1/diff/2"), None, 200)
+        .await
+        .json();
+    let body = diff["diff"]["body"].as_str().expect("a body diff");
+    assert!(body.contains("-Second line."), "{body}");
+    assert!(body.contains("+A better second line."), "{body}");
+    assert!(body.contains(" First line."), "{body}");
+    assert!(diff["diff"].get("title").is_none(), "{diff}");
+
+    // Restoring writes a fourth version equal to the first; someone else's is 403.
+    let restore = format!("{path}/versions/1/restore");
+    sign_in(c, bob);
+    c.send(post.clone(), &restore, None, 403).await;
+    sign_in(c, ann);
+    let restored = c.send(post.clone(), &restore, None, 200).await.json();
+    assert_eq!(restored["article"]["body"], "First line.\nSecond line.");
+    let list = c
+        .send(get.clone(), &format!("{path}/versions"), None, 200)
+        .await
+        .json();
+    assert_eq!(list["versionsCount"], 4, "{list}");
+    let same = c
+        .send(get.clone(), &format!("{path}/versions/1/diff/4"), None, 200)
+        .await
+        .json();
+    assert_eq!(same["diff"], json!({}), "{same}");
 }
 
 /// Each route as a reader, an author who is not the owner, the owner, an editor and the
@@ -244,8 +314,13 @@ async fn roles(c: &mut Contract, admin: &str, ann: &str, bob: &str) {
         .await;
     c.send(put.clone(), &grant("nobody"), Some(&as_reader), 404)
         .await;
-    c.send(put.clone(), &grant("rita"), Some(&json!({"role": "owner"})), 422)
-        .await;
+    c.send(
+        put.clone(),
+        &grant("rita"),
+        Some(&json!({"role": "owner"})),
+        422,
+    )
+    .await;
     let granted = c
         .send(put.clone(), &grant("rita"), Some(&as_reader), 200)
         .await
