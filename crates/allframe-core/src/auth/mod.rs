@@ -14,7 +14,7 @@
 //!     .unwrap()
 //!     .scheme("Token");
 //! let token = keys.issue("user-1").unwrap();
-//! let app = Router::new().route("/me", get(me)).with_state(keys).into_service();
+//! let app = Router::new().route("/me", get(me)).with_state(keys);
 //! # drop((app, token));
 //! ```
 
