@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::api::{App, ArticleReply, Reply, Slug, edit_article};
 use crate::domain::Content;
 use crate::error::CmsError;
-use crate::views::{ReadModel, Version};
+use crate::views::{ArticleRow, ReadModel, Version};
 
 #[derive(Debug, Deserialize)]
 struct VersionPath {
@@ -87,15 +87,15 @@ fn version_out(m: &ReadModel, number: usize, v: &Version, whole: bool) -> Versio
     }
 }
 
-/// The versions of the article at `slug`, or 404.
+/// Reads the article at `slug` (its id and versions), or 404.
 async fn versions<R>(
     app: &AppState,
     slug: &str,
-    read: impl FnOnce(&ReadModel, &[Version]) -> R,
+    read: impl FnOnce(&ReadModel, &ArticleRow) -> R,
 ) -> Result<R, Problem> {
     let id = app.cms.article_id(slug).await?;
     app.cms
-        .read(|m| m.articles.get(&id).map(|a| read(m, &a.versions)))
+        .read(|m| m.articles.get(&id).map(|a| read(m, a)))
         .await?
         .ok_or_else(|| CmsError::NotFound("article").into())
 }
@@ -108,10 +108,10 @@ fn numbered(versions: &[Version], number: usize) -> Result<&Version, CmsError> {
 }
 
 async fn list(State(app): App, Path(Slug { slug }): Path<Slug>) -> Reply<VersionsReply> {
-    let reply = versions(&app, &slug, |m, all| VersionsReply {
-        versions_count: all.len(),
+    let reply = versions(&app, &slug, |m, a| VersionsReply {
+        versions_count: a.versions.len(),
         versions: (1..)
-            .zip(all)
+            .zip(&a.versions)
             .map(|(n, v)| version_out(m, n, v, false))
             .collect(),
     })
@@ -120,14 +120,14 @@ async fn list(State(app): App, Path(Slug { slug }): Path<Slug>) -> Reply<Version
 }
 
 async fn one(State(app): App, Path(at): Path<VersionPath>) -> Reply<VersionReply> {
-    let found = versions(&app, &at.slug, |m, all| {
-        numbered(all, at.version).map(|v| version_out(m, at.version, v, true))
+    let found = versions(&app, &at.slug, |m, a| {
+        numbered(&a.versions, at.version).map(|v| version_out(m, at.version, v, true))
     })
     .await?;
     Ok(Json(VersionReply { version: found? }))
 }
 
-/// A unified diff of one field, empty when it did not change.
+/// A unified diff of one field's lines.
 fn field_diff(name: &str, old: &str, new: &str) -> String {
     TextDiff::from_lines(old, new)
         .unified_diff()
@@ -136,29 +136,26 @@ fn field_diff(name: &str, old: &str, new: &str) -> String {
 }
 
 async fn diff(State(app): App, Path(at): Path<DiffPath>) -> Reply<DiffReply> {
-    let pair = versions(&app, &at.slug, |_, all| {
+    let (old, new): (Arc<Content>, Arc<Content>) = versions(&app, &at.slug, |_, a| {
         Ok::<_, CmsError>((
-            numbered(all, at.from)?.content.clone(),
-            numbered(all, at.to)?.content.clone(),
+            numbered(&a.versions, at.from)?.content.clone(),
+            numbered(&a.versions, at.to)?.content.clone(),
         ))
     })
     .await??;
-    let (old, new): (Arc<Content>, Arc<Content>) = pair;
+    // One tag a line, so a diff shows tags added and removed.
     let tags = |c: &Content| c.tags.iter().map(|t| format!("{t}\n")).collect::<String>();
+    let (old_tags, new_tags) = (tags(&old), tags(&new));
     let fields = [
-        ("title", old.title.clone(), new.title.clone()),
-        (
-            "description",
-            old.description.clone(),
-            new.description.clone(),
-        ),
-        ("body", old.body.clone(), new.body.clone()),
-        ("tagList", tags(&old), tags(&new)),
+        ("title", old.title.as_str(), new.title.as_str()),
+        ("description", &old.description, &new.description),
+        ("body", &old.body, &new.body),
+        ("tagList", &old_tags, &new_tags),
     ];
     let diff = fields
         .into_iter()
         .filter(|(_, old, new)| old != new)
-        .map(|(name, old, new)| (name, field_diff(name, &old, &new)))
+        .map(|(name, old, new)| (name, field_diff(name, old, new)))
         .collect();
     Ok(Json(DiffReply {
         from: at.from,
@@ -173,11 +170,10 @@ async fn restore(
     Auth(claims): Auth,
     Path(at): Path<VersionPath>,
 ) -> Reply<ArticleReply> {
-    let old = versions(&app, &at.slug, |_, all| {
-        numbered(all, at.version).map(|v| (*v.content).clone())
+    let (id, old) = versions(&app, &at.slug, |_, a| {
+        numbered(&a.versions, at.version).map(|v| (a.id.clone(), (*v.content).clone()))
     })
     .await??;
-    let id = app.cms.article_id(&at.slug).await?;
     edit_article(&app, &claims.sub, &id, |_| old).await
 }
 
