@@ -90,6 +90,19 @@ async fn me(allframe::auth::Auth(claims): allframe::auth::Auth) -> String {
     claims.sub
 }
 
+/// Each field's name and length.
+#[cfg(feature = "multipart")]
+async fn upload(
+    mut form: allframe::extract::Multipart,
+) -> Result<String, allframe::rejection::MultipartRejection> {
+    let mut sizes = String::new();
+    while let Some(field) = form.next_field().await? {
+        let name = field.name().unwrap_or_default().to_owned();
+        sizes.push_str(&format!("{name}: {}\n", field.bytes().await?.len()));
+    }
+    Ok(sizes)
+}
+
 #[derive(Clone)]
 #[cfg_attr(not(any(feature = "di", feature = "router-graphql")), allow(dead_code))]
 struct Greeting(&'static str);
@@ -113,6 +126,8 @@ fn app() -> allframe::RouterService<AppState> {
     let router = router.route("/signup", post(signup));
     #[cfg(feature = "auth")]
     let router = router.route("/token", post(token)).route("/me", get(me));
+    #[cfg(feature = "multipart")]
+    let router = router.route("/upload", post(upload).body_limit(1 << 20));
     #[cfg(feature = "cqrs")]
     let router = cqrs::routes(router);
     #[cfg(feature = "router-graphql")]

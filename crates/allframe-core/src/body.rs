@@ -94,6 +94,20 @@ impl Body {
         }
     }
 
+    /// Lets this request body grow to `limit` bytes instead of the server's limit (a route's
+    /// [`MethodRouter::body_limit`](crate::routing::MethodRouter::body_limit)); what was
+    /// already read counts against it. A body not read from the connection has no limit.
+    pub fn set_limit(&mut self, new_limit: usize) {
+        if let Kind::Incoming {
+            remaining, limit, ..
+        } = &mut self.kind
+        {
+            let read = *limit - *remaining;
+            *remaining = new_limit.saturating_sub(read);
+            *limit = new_limit;
+        }
+    }
+
     /// Reads the whole body into one buffer.
     ///
     /// Fails with [`LengthLimitExceeded`] (inside the [`BoxError`]) when the body is larger

@@ -12,7 +12,14 @@ macro_rules! rejection_response {
     ($($ty:ty),*) => {$(
         impl IntoResponse for $ty {
             fn into_response(self) -> Response {
-                Problem::new(self.status()).with_detail(self.to_string()).into_response()
+                Problem::from(self).into_response()
+            }
+        }
+
+        /// So a handler returning `Result<_, Problem>` can use `?` on it.
+        impl From<$ty> for Problem {
+            fn from(rejection: $ty) -> Self {
+                Problem::new(rejection.status()).with_detail(rejection.to_string())
             }
         }
 
@@ -27,6 +34,61 @@ rejection_response!(
     QueryRejection,
     PathRejection
 );
+
+#[cfg(feature = "multipart")]
+rejection_response!(MultipartRejection);
+
+/// A `multipart/form-data` body was refused.
+#[cfg(feature = "multipart")]
+#[derive(Debug)]
+pub enum MultipartRejection {
+    /// The `Content-Type` is not `multipart/form-data` with a boundary: 415.
+    NotMultipart,
+    /// The body is larger than its limit: 413.
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not well-formed multipart, or its connection failed: 400.
+    Malformed(String),
+}
+
+#[cfg(feature = "multipart")]
+impl From<BodyRejection> for MultipartRejection {
+    fn from(err: BodyRejection) -> Self {
+        match err {
+            BodyRejection::TooLarge { limit } => Self::TooLarge { limit },
+            BodyRejection::Read(err) => Self::Malformed(err.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "multipart")]
+impl MultipartRejection {
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+#[cfg(feature = "multipart")]
+impl fmt::Display for MultipartRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotMultipart => f.write_str(
+                "expected a request with `Content-Type: multipart/form-data; boundary=...`",
+            ),
+            Self::TooLarge { limit } => {
+                write!(f, "request body is larger than the limit of {limit} bytes")
+            }
+            Self::Malformed(why) => write!(f, "malformed multipart body: {why}"),
+        }
+    }
+}
 
 /// The body could not be read.
 #[derive(Debug)]

@@ -89,24 +89,40 @@ impl Contract {
         body: Option<&'a serde_json::Value>,
         expected: u16,
     ) -> impl Future<Output = TestResponse> + 'a {
+        let (headers, bytes): (&[(&str, &str)], Bytes) = match body {
+            Some(json) => (
+                &[("content-type", "application/json")],
+                serde_json::to_vec(json).expect("serializable").into(),
+            ),
+            None => (&[], Bytes::new()),
+        };
+        self.send_raw(method, path, headers, bytes, expected)
+    }
+
+    /// Sends `method path` with `body` and `extra` headers (besides those set with
+    /// [`Contract::set_header`]) and asserts the status: forms, files, ranges.
+    #[track_caller]
+    pub fn send_raw<'a>(
+        &'a mut self,
+        method: Method,
+        path: &'a str,
+        extra: &'a [(&'a str, &'a str)],
+        body: impl Into<Bytes>,
+        expected: u16,
+    ) -> impl Future<Output = TestResponse> + 'a {
         let caller = std::panic::Location::caller();
+        let body = body.into();
         async move {
             let mut headers: Vec<(&str, &str)> = self
                 .headers
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect();
-            let bytes: Bytes = match body {
-                Some(json) => {
-                    headers.push(("content-type", "application/json"));
-                    serde_json::to_vec(json).expect("serializable").into()
-                }
-                None => Bytes::new(),
-            };
+            headers.extend_from_slice(extra);
             let started = Instant::now();
             let res = self
                 .client
-                .request(method.clone(), path, &headers, bytes)
+                .request(method.clone(), path, &headers, body)
                 .await;
             self.micros.push(micros(started.elapsed()));
             assert_eq!(

@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ArticleCommand, Content, Role, ThreadCommand, UserCommand};
+use crate::domain::{ArticleCommand, Content, Role, Stage, ThreadCommand, UserCommand};
 use crate::error::CmsError;
 use crate::views::{ArticleRow, ReadModel};
 use crate::{AppState, UserChange, new_id, slug};
@@ -62,19 +62,22 @@ struct UserBody<T: Validate<Context = ()>> {
 }
 
 #[derive(Debug, Deserialize, Validate)]
-struct NewArticle {
+#[allow(non_snake_case)]
+pub(crate) struct NewArticle {
     #[garde(length(chars, min = 1, max = 200))]
     title: String,
     #[garde(length(chars, min = 1, max = 1000))]
     description: String,
     #[garde(length(chars, min = 1, max = 60_000))]
     body: String,
-    #[serde(default, rename = "tagList")]
+    /// Named as on the wire, since garde's `errors` use the Rust name.
+    #[serde(default)]
     #[garde(length(max = 20), inner(length(chars, min = 1, max = 64)))]
-    tag_list: Vec<String>,
+    tagList: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Validate)]
+#[allow(non_snake_case)]
 struct UpdateArticle {
     #[garde(length(chars, min = 1, max = 200))]
     title: Option<String>,
@@ -82,15 +85,14 @@ struct UpdateArticle {
     description: Option<String>,
     #[garde(length(chars, min = 1, max = 60_000))]
     body: Option<String>,
-    #[serde(rename = "tagList")]
     #[garde(length(max = 20), inner(inner(length(chars, min = 1, max = 64))))]
-    tag_list: Option<Vec<String>>,
+    tagList: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Validate)]
-struct ArticleBody<T: Validate<Context = ()>> {
+pub(crate) struct ArticleBody<T: Validate<Context = ()>> {
     #[garde(dive)]
-    article: T,
+    pub(crate) article: T,
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -186,6 +188,22 @@ struct ArticleOut {
     favorited: bool,
     favorites_count: usize,
     author: ProfileOut,
+    /// Beyond the spec, only on an article readers do not see yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflow: Option<WorkflowOut>,
+}
+
+/// Where an unpublished article stands.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkflowOut {
+    /// `draft`, `inReview`, or `scheduled` (approved, its publication time to come).
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_at: Option<String>,
+    /// What the editor who sent it back asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review_comment: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,7 +213,7 @@ pub(crate) struct ArticleReply {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ArticlesReply {
+pub(crate) struct ArticlesReply {
     articles: Vec<ArticleOut>,
     articles_count: usize,
 }
@@ -263,10 +281,19 @@ fn article(m: &ReadModel, a: &ArticleRow, viewer: Option<&str>, with_body: bool)
         favorited: viewer.is_some_and(|v| a.favorited_by.contains(v)),
         favorites_count: a.favorited_by.len(),
         author: profile(m, &a.author, viewer),
+        workflow: (!a.is_public()).then(|| WorkflowOut {
+            status: match a.stage {
+                Stage::Draft => "draft",
+                Stage::InReview => "inReview",
+                Stage::Published => "scheduled",
+            },
+            publish_at: a.published_at.map(|(at, _)| timestamp(at)),
+            review_comment: a.review_comment.clone(),
+        }),
     }
 }
 
-fn viewer(auth: &Option<Auth>) -> Option<&str> {
+pub(crate) fn viewer(auth: &Option<Auth>) -> Option<&str> {
     auth.as_ref().map(|Auth(claims)| claims.sub.as_str())
 }
 
@@ -436,7 +463,7 @@ async fn list_articles(
     Ok(Json(reply))
 }
 
-fn articles(
+pub(crate) fn articles(
     m: &ReadModel,
     page: allframe::extract::Page<&ArticleRow>,
     me: Option<&str>,
@@ -483,28 +510,42 @@ async fn create_article(
     Auth(claims): Auth,
     Valid(Json(body)): Valid<Json<ArticleBody<NewArticle>>>,
 ) -> Created<ArticleReply> {
-    let new = body.article;
+    write_article(&app, &claims.sub, body.article, false).await
+}
+
+/// Writes a new article by user `me`: published at once, or a `draft`.
+pub(crate) async fn write_article(
+    app: &AppState,
+    me: &str,
+    new: NewArticle,
+    draft: bool,
+) -> Created<ArticleReply> {
     let id = new_id();
-    let publish = ArticleCommand::Publish {
-        role: app.cms.role(&claims.sub).await?,
+    let write = ArticleCommand::Write {
+        role: app.cms.role(me).await?,
         slug: slug(&new.title, &id),
         id: id.clone(),
-        author: claims.sub.clone(),
+        author: me.to_owned(),
         content: Content {
             title: new.title,
             description: new.description,
             body: new.body,
-            tags: tags(new.tag_list),
+            tags: tags(new.tagList),
         },
+        draft,
     };
-    app.cms.article(&id, publish).await?;
+    app.cms.article(&id, write).await?;
     Ok((
         StatusCode::CREATED,
-        article_reply(&app, &id, Some(&claims.sub)).await?,
+        article_reply(app, &id, Some(me)).await?,
     ))
 }
 
-async fn article_reply(app: &AppState, id: &str, me: Option<&str>) -> Reply<ArticleReply> {
+pub(crate) async fn article_reply(
+    app: &AppState,
+    id: &str,
+    me: Option<&str>,
+) -> Reply<ArticleReply> {
     let found = app
         .cms
         .read(|m| m.articles.get(id).map(|a| article(m, a, me, true)))
@@ -518,7 +559,7 @@ async fn get_article(
     auth: Option<Auth>,
     Path(Slug { slug }): Path<Slug>,
 ) -> Reply<ArticleReply> {
-    let id = app.cms.article_id(&slug).await?;
+    let id = app.cms.article_id(&slug, viewer(&auth)).await?;
     article_reply(&app, &id, viewer(&auth)).await
 }
 
@@ -528,13 +569,13 @@ async fn update_article(
     Path(Slug { slug: at }): Path<Slug>,
     Valid(Json(body)): Valid<Json<ArticleBody<UpdateArticle>>>,
 ) -> Reply<ArticleReply> {
-    let id = app.cms.article_id(&at).await?;
+    let id = app.cms.article_id(&at, Some(&claims.sub)).await?;
     let change = body.article;
     edit_article(&app, &claims.sub, &id, |old| Content {
         title: change.title.unwrap_or(old.title),
         description: change.description.unwrap_or(old.description),
         body: change.body.unwrap_or(old.body),
-        tags: change.tag_list.map(tags).unwrap_or(old.tags),
+        tags: change.tagList.map(tags).unwrap_or(old.tags),
     })
     .await
 }
@@ -579,7 +620,7 @@ async fn delete_article(
     Auth(claims): Auth,
     Path(Slug { slug }): Path<Slug>,
 ) -> Result<StatusCode, Problem> {
-    let id = app.cms.article_id(&slug).await?;
+    let id = app.cms.article_id(&slug, Some(&claims.sub)).await?;
     let delete = ArticleCommand::Delete {
         role: app.cms.role(&claims.sub).await?,
         by: claims.sub,
@@ -606,7 +647,7 @@ async fn unfavorite(
 }
 
 async fn set_favorite(app: AppState, me: String, slug: String, on: bool) -> Reply<ArticleReply> {
-    let id = app.cms.article_id(&slug).await?;
+    let id = app.cms.article_id(&slug, Some(&me)).await?;
     app.cms.favorite(&id, &me, on).await?;
     article_reply(&app, &id, Some(&me)).await
 }
@@ -617,7 +658,7 @@ async fn add_comment(
     Path(Slug { slug }): Path<Slug>,
     Valid(Json(body)): Valid<Json<CommentBody>>,
 ) -> Created<CommentReply> {
-    let article = app.cms.article_id(&slug).await?;
+    let article = app.cms.article_id(&slug, Some(&claims.sub)).await?;
     let id = app
         .cms
         .comment(&article, &claims.sub, body.comment.body)
@@ -661,7 +702,7 @@ async fn list_comments(
     auth: Option<Auth>,
     Path(Slug { slug }): Path<Slug>,
 ) -> Reply<CommentsReply> {
-    let article = app.cms.article_id(&slug).await?;
+    let article = app.cms.article_id(&slug, viewer(&auth)).await?;
     let comments = comments_of(&app, &article, viewer(&auth)).await?;
     Ok(Json(CommentsReply { comments }))
 }
@@ -671,7 +712,7 @@ async fn delete_comment(
     Auth(claims): Auth,
     Path(CommentPath { slug, id }): Path<CommentPath>,
 ) -> Result<StatusCode, Problem> {
-    let article = app.cms.article_id(&slug).await?;
+    let article = app.cms.article_id(&slug, Some(&claims.sub)).await?;
     let delete = ThreadCommand::Delete {
         article: article.clone(),
         id,
@@ -765,4 +806,6 @@ pub fn router() -> Router<AppState> {
             get(get_role).put(grant_role),
         )
         .merge(crate::versions::router())
+        .merge(crate::workflow::router())
+        .merge(crate::media::router())
 }

@@ -45,6 +45,29 @@ impl Role {
     }
 }
 
+/// Where an article is on its way to its readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stage {
+    /// Written or sent back, seen by its author and the editors only.
+    Draft,
+    /// Submitted, waiting for an editor.
+    InReview,
+    /// Approved (or written through the spec's own route): readers see it from its
+    /// publication time on.
+    #[default]
+    Published,
+}
+
+/// An editor's decision on an article in review.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Readers see it from `at_ms` on (an instant, or a scheduled time).
+    Approve { at_ms: u64 },
+    /// Back to its author as a draft, with what to change.
+    SendBack { comment: String },
+}
+
 /// Everything that happens in the CMS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CmsEvent {
@@ -93,6 +116,29 @@ pub enum CmsEvent {
         author: String,
         content: Content,
     },
+    /// An article written as a draft: it reaches readers only once an editor approves it.
+    DraftWritten {
+        id: String,
+        slug: String,
+        author: String,
+        content: Content,
+    },
+    /// Its author asks the editors to review it.
+    Submitted {
+        id: String,
+    },
+    /// An editor approved it: readers see it from `at_ms` on.
+    Approved {
+        id: String,
+        by: String,
+        at_ms: u64,
+    },
+    /// An editor sent it back to its author as a draft.
+    SentBack {
+        id: String,
+        by: String,
+        comment: String,
+    },
     /// A new version of the article: its whole content, so every version can be read back.
     ArticleEdited {
         id: String,
@@ -136,6 +182,10 @@ impl Event for CmsEvent {
             Self::Followed { .. } => "Followed",
             Self::Unfollowed { .. } => "Unfollowed",
             Self::ArticlePublished { .. } => "ArticlePublished",
+            Self::DraftWritten { .. } => "DraftWritten",
+            Self::Submitted { .. } => "Submitted",
+            Self::Approved { .. } => "Approved",
+            Self::SentBack { .. } => "SentBack",
             Self::ArticleEdited { .. } => "ArticleEdited",
             Self::ArticleDeleted { .. } => "ArticleDeleted",
             Self::Favorited { .. } => "Favorited",
@@ -282,23 +332,39 @@ impl Aggregate for User {
     }
 }
 
-/// An article: its author, its current content and who favorited it.
+/// An article: its author, where it stands and who favorited it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Article {
     pub author: Option<String>,
     pub deleted: bool,
+    #[serde(default)]
+    pub stage: Stage,
     pub favorited_by: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum ArticleCommand {
-    /// A new article by `author`, who must be at least an author.
-    Publish {
+    /// A new article by `author`, who must be at least an author: published at once (as
+    /// the spec's route does), or a draft.
+    Write {
         role: Role,
         id: String,
         slug: String,
         author: String,
         content: Content,
+        draft: bool,
+    },
+    /// Its author submits a draft for review.
+    Submit {
+        by: String,
+        id: String,
+    },
+    /// An editor who is not its author decides on an article in review.
+    Review {
+        by: String,
+        role: Role,
+        id: String,
+        verdict: Verdict,
     },
     /// An edit by `by`: the author, or an editor.
     Edit {
@@ -332,8 +398,8 @@ impl Aggregate for Article {
     fn handle(&self, command: ArticleCommand) -> Result<Vec<CmsEvent>, CmsError> {
         use ArticleCommand::*;
         let author = match (&self.author, &command) {
-            (None, Publish { .. }) => None,
-            (Some(_), Publish { .. }) => return Err(CmsError::Taken("slug".into())),
+            (None, Write { .. }) => None,
+            (Some(_), Write { .. }) => return Err(CmsError::Taken("slug".into())),
             (None, _) => return Err(CmsError::NotFound("article")),
             (Some(_), _) if self.deleted => return Err(CmsError::NotFound("article")),
             (Some(author), _) => Some(author),
@@ -346,19 +412,52 @@ impl Aggregate for Article {
             }
         };
         Ok(match command {
-            Publish {
+            Write {
                 role,
                 id,
                 slug,
                 author,
                 content,
+                draft,
             } => {
                 role.at_least(Role::Author, "writing articles takes the author role")?;
-                vec![CmsEvent::ArticlePublished {
-                    id,
-                    slug,
-                    author,
-                    content,
+                vec![if draft {
+                    CmsEvent::DraftWritten {
+                        id,
+                        slug,
+                        author,
+                        content,
+                    }
+                } else {
+                    CmsEvent::ArticlePublished {
+                        id,
+                        slug,
+                        author,
+                        content,
+                    }
+                }]
+            }
+            Submit { by, id } => {
+                if Some(&by) != author {
+                    return Err(CmsError::Forbidden("only its author submits an article"));
+                }
+                self.in_stage(Stage::Draft, "only a draft is submitted for review")?;
+                vec![CmsEvent::Submitted { id }]
+            }
+            Review {
+                by,
+                role,
+                id,
+                verdict,
+            } => {
+                role.at_least(Role::Editor, "reviewing takes the editor role")?;
+                if Some(&by) == author {
+                    return Err(CmsError::Forbidden("nobody reviews their own article"));
+                }
+                self.in_stage(Stage::InReview, "the article is not in review")?;
+                vec![match verdict {
+                    Verdict::Approve { at_ms } => CmsEvent::Approved { id, by, at_ms },
+                    Verdict::SendBack { comment } => CmsEvent::SentBack { id, by, comment },
                 }]
             }
             Edit {
@@ -395,6 +494,13 @@ impl Aggregate for Article {
     fn apply(&mut self, event: &CmsEvent) {
         match event {
             CmsEvent::ArticlePublished { author, .. } => self.author = Some(author.clone()),
+            CmsEvent::DraftWritten { author, .. } => {
+                self.author = Some(author.clone());
+                self.stage = Stage::Draft;
+            }
+            CmsEvent::Submitted { .. } => self.stage = Stage::InReview,
+            CmsEvent::Approved { .. } => self.stage = Stage::Published,
+            CmsEvent::SentBack { .. } => self.stage = Stage::Draft,
             CmsEvent::ArticleDeleted { .. } => self.deleted = true,
             CmsEvent::Favorited { user, .. } => {
                 self.favorited_by.insert(user.clone());
@@ -403,6 +509,17 @@ impl Aggregate for Article {
                 self.favorited_by.remove(user);
             }
             _ => {}
+        }
+    }
+}
+
+impl Article {
+    /// `Ok` in `stage`, else 409 saying why.
+    fn in_stage(&self, stage: Stage, why: &'static str) -> Result<(), CmsError> {
+        if self.stage == stage {
+            Ok(())
+        } else {
+            Err(CmsError::Stage(why))
         }
     }
 }

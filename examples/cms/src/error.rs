@@ -15,13 +15,15 @@ pub enum CmsError {
     Forbidden(&'static str),
     /// 409: the username, email or slug belongs to someone else.
     Taken(String),
+    /// 409: the article is not where its workflow allows this (submitting what is in review).
+    Stage(&'static str),
 }
 
 impl fmt::Display for CmsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotFound(what) => write!(f, "no such {what}"),
-            Self::Forbidden(why) => f.write_str(why),
+            Self::Forbidden(why) | Self::Stage(why) => f.write_str(why),
             Self::Taken(field) => write!(f, "the {field} has already been taken"),
         }
     }
@@ -34,6 +36,7 @@ impl From<CmsError> for Problem {
         let (status, field, message) = match &err {
             CmsError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_string(), "not found"),
             CmsError::Forbidden(_) => (StatusCode::FORBIDDEN, "body".into(), "forbidden"),
+            CmsError::Stage(_) => (StatusCode::CONFLICT, "status".into(), "does not allow it"),
             CmsError::Taken(field) => (
                 StatusCode::CONFLICT,
                 field.clone(),

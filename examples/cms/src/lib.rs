@@ -8,8 +8,10 @@
 mod api;
 pub mod domain;
 pub mod error;
+pub mod media;
 mod versions;
 pub mod views;
+mod workflow;
 
 use std::sync::Arc;
 
@@ -41,11 +43,12 @@ pub struct Cms {
     storage: String,
 }
 
-/// What the handlers share: the CMS and the keys that sign its tokens.
+/// What the handlers share: the CMS, the keys that sign its tokens and the uploaded media.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub cms: Arc<Cms>,
     pub keys: JwtKeys,
+    pub media: media::MediaStore,
 }
 
 impl FromRef<AppState> for JwtKeys {
@@ -242,9 +245,11 @@ impl Cms {
             .ok_or_else(|| error::CmsError::NotFound("user").into())
     }
 
-    /// The id of the article at `slug`.
-    pub async fn article_id(&self, slug: &str) -> Result<String, Problem> {
-        self.read(|m| m.article_by_slug.get(slug).cloned())
+    /// The id of the article at `slug`, if user `viewer` may read it (see
+    /// [`ReadModel::readable`]): 404 alike for what does not exist and what is not theirs
+    /// to see yet.
+    pub async fn article_id(&self, slug: &str, viewer: Option<&str>) -> Result<String, Problem> {
+        self.read(|m| m.readable(slug, viewer).map(|a| a.id.clone()))
             .await?
             .ok_or_else(|| error::CmsError::NotFound("article").into())
     }
@@ -290,8 +295,14 @@ pub fn server_config() -> ServerConfig {
 /// The CMS as a service: its routes, each request tagged with an `x-request-id`.
 pub type App = RequestIdService<RouterService<AppState>>;
 
-/// The CMS over `storage`, signing tokens with `keys`.
-pub async fn app(storage: &Storage, keys: JwtKeys) -> Result<App, Problem> {
+/// The CMS over `storage`, signing tokens with `keys`, keeping uploads in `media_dir`.
+pub async fn app(
+    storage: &Storage,
+    keys: JwtKeys,
+    media_dir: impl Into<std::path::PathBuf>,
+) -> Result<App, Problem> {
     let cms = Arc::new(Cms::open(storage).await?);
-    Ok(RequestIdLayer::new().layer(router().with_state(AppState { cms, keys })))
+    let media = media::MediaStore::new(media_dir);
+    let state = AppState { cms, keys, media };
+    Ok(RequestIdLayer::new().layer(router().with_state(state)))
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
 use crate::AppState;
-use crate::api::{App, ArticleReply, Reply, Slug, edit_article};
+use crate::api::{App, ArticleReply, Reply, Slug, edit_article, viewer};
 use crate::domain::Content;
 use crate::error::CmsError;
 use crate::views::{ArticleRow, ReadModel, Version};
@@ -87,15 +87,15 @@ fn version_out(m: &ReadModel, number: usize, v: &Version, whole: bool) -> Versio
     }
 }
 
-/// Reads the article at `slug` (its id and versions), or 404.
+/// Reads the article at `slug` (its id and versions) if `viewer` may, or 404.
 async fn versions<R>(
     app: &AppState,
     slug: &str,
+    viewer: Option<&str>,
     read: impl FnOnce(&ReadModel, &ArticleRow) -> R,
 ) -> Result<R, Problem> {
-    let id = app.cms.article_id(slug).await?;
     app.cms
-        .read(|m| m.articles.get(&id).map(|a| read(m, a)))
+        .read(|m| m.readable(slug, viewer).map(|a| read(m, a)))
         .await?
         .ok_or_else(|| CmsError::NotFound("article").into())
 }
@@ -107,8 +107,12 @@ fn numbered(versions: &[Version], number: usize) -> Result<&Version, CmsError> {
         .ok_or(CmsError::NotFound("version"))
 }
 
-async fn list(State(app): App, Path(Slug { slug }): Path<Slug>) -> Reply<VersionsReply> {
-    let reply = versions(&app, &slug, |m, a| VersionsReply {
+async fn list(
+    State(app): App,
+    auth: Option<Auth>,
+    Path(Slug { slug }): Path<Slug>,
+) -> Reply<VersionsReply> {
+    let reply = versions(&app, &slug, viewer(&auth), |m, a| VersionsReply {
         versions_count: a.versions.len(),
         versions: (1..)
             .zip(&a.versions)
@@ -119,8 +123,12 @@ async fn list(State(app): App, Path(Slug { slug }): Path<Slug>) -> Reply<Version
     Ok(Json(reply))
 }
 
-async fn one(State(app): App, Path(at): Path<VersionPath>) -> Reply<VersionReply> {
-    let found = versions(&app, &at.slug, |m, a| {
+async fn one(
+    State(app): App,
+    auth: Option<Auth>,
+    Path(at): Path<VersionPath>,
+) -> Reply<VersionReply> {
+    let found = versions(&app, &at.slug, viewer(&auth), |m, a| {
         numbered(&a.versions, at.version).map(|v| version_out(m, at.version, v, true))
     })
     .await?;
@@ -135,14 +143,15 @@ fn field_diff(name: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
-async fn diff(State(app): App, Path(at): Path<DiffPath>) -> Reply<DiffReply> {
-    let (old, new): (Arc<Content>, Arc<Content>) = versions(&app, &at.slug, |_, a| {
-        Ok::<_, CmsError>((
-            numbered(&a.versions, at.from)?.content.clone(),
-            numbered(&a.versions, at.to)?.content.clone(),
-        ))
-    })
-    .await??;
+async fn diff(State(app): App, auth: Option<Auth>, Path(at): Path<DiffPath>) -> Reply<DiffReply> {
+    let (old, new): (Arc<Content>, Arc<Content>) =
+        versions(&app, &at.slug, viewer(&auth), |_, a| {
+            Ok::<_, CmsError>((
+                numbered(&a.versions, at.from)?.content.clone(),
+                numbered(&a.versions, at.to)?.content.clone(),
+            ))
+        })
+        .await??;
     // One tag a line, so a diff shows tags added and removed.
     let tags = |c: &Content| c.tags.iter().map(|t| format!("{t}\n")).collect::<String>();
     let (old_tags, new_tags) = (tags(&old), tags(&new));
@@ -170,7 +179,7 @@ async fn restore(
     Auth(claims): Auth,
     Path(at): Path<VersionPath>,
 ) -> Reply<ArticleReply> {
-    let (id, old) = versions(&app, &at.slug, |_, a| {
+    let (id, old) = versions(&app, &at.slug, Some(&claims.sub), |_, a| {
         numbered(&a.versions, at.version).map(|v| (a.id.clone(), (*v.content).clone()))
     })
     .await??;

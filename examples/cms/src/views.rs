@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use allframe::cqrs::{Envelope, Projection};
 
-use crate::domain::{CmsEvent, Content, Role};
+use crate::domain::{CmsEvent, Content, Role, Stage};
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -29,6 +29,12 @@ pub struct ArticleRow {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub favorited_by: BTreeSet<String>,
+    pub stage: Stage,
+    /// When readers see it from, and its position in the store: its key in
+    /// [`ReadModel::published`]. `None` until approved.
+    pub published_at: Option<(u64, u64)>,
+    /// What the editor who last sent it back asked for.
+    pub review_comment: Option<String>,
     /// Every version, the first as published; shared with `content`, not copied.
     pub versions: Vec<Version>,
 }
@@ -57,8 +63,9 @@ pub struct ReadModel {
     pub user_by_email: HashMap<String, String>,
     pub articles: HashMap<String, ArticleRow>,
     pub article_by_slug: HashMap<String, String>,
-    /// Article ids in publication order (deleted ones are gone from `articles`).
-    pub published: Vec<String>,
+    /// Approved article ids by publication time: a scheduled one is here before readers
+    /// see it, so publishing at a time needs no timer.
+    pub published: BTreeMap<(u64, u64), String>,
     pub comments: HashMap<String, BTreeMap<u64, CommentRow>>,
 }
 
@@ -143,9 +150,19 @@ impl Projection<CmsEvent> for ReadModel {
                 slug,
                 author,
                 content,
+            }
+            | DraftWritten {
+                id,
+                slug,
+                author,
+                content,
             } => {
+                let draft = matches!(event.payload, DraftWritten { .. });
+                let published_at = (!draft).then_some((at, event.position));
                 self.article_by_slug.insert(slug.clone(), id.clone());
-                self.published.push(id.clone());
+                if let Some(key) = published_at {
+                    self.published.insert(key, id.clone());
+                }
                 let content = Arc::new(content.clone());
                 self.articles.insert(
                     id.clone(),
@@ -157,6 +174,13 @@ impl Projection<CmsEvent> for ReadModel {
                         created_ms: at,
                         updated_ms: at,
                         favorited_by: BTreeSet::new(),
+                        stage: if draft {
+                            Stage::Draft
+                        } else {
+                            Stage::Published
+                        },
+                        published_at,
+                        review_comment: None,
                         versions: vec![Version {
                             content,
                             at_ms: at,
@@ -164,6 +188,26 @@ impl Projection<CmsEvent> for ReadModel {
                         }],
                     },
                 );
+            }
+            Submitted { id } => {
+                if let Some(article) = self.articles.get_mut(id) {
+                    article.stage = Stage::InReview;
+                }
+            }
+            Approved { id, at_ms, .. } => {
+                if let Some(article) = self.articles.get_mut(id) {
+                    let key = (*at_ms, event.position);
+                    article.stage = Stage::Published;
+                    article.published_at = Some(key);
+                    article.review_comment = None;
+                    self.published.insert(key, id.clone());
+                }
+            }
+            SentBack { id, comment, .. } => {
+                if let Some(article) = self.articles.get_mut(id) {
+                    article.stage = Stage::Draft;
+                    article.review_comment = Some(comment.clone());
+                }
             }
             ArticleEdited {
                 id,
@@ -188,7 +232,9 @@ impl Projection<CmsEvent> for ReadModel {
             ArticleDeleted { id } => {
                 if let Some(article) = self.articles.remove(id) {
                     self.article_by_slug.remove(&article.slug);
-                    self.published.retain(|other| other != id);
+                    if let Some(key) = article.published_at {
+                        self.published.remove(&key);
+                    }
                     self.comments.remove(id);
                 }
             }
@@ -227,20 +273,47 @@ impl Projection<CmsEvent> for ReadModel {
     }
 }
 
+/// Milliseconds since the Unix epoch, as event timestamps count them.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+impl ArticleRow {
+    /// Whether readers see it now: approved, and its publication time has come.
+    pub fn is_public(&self) -> bool {
+        self.published_at.is_some_and(|(at, _)| at <= now_ms())
+    }
+}
+
 impl ReadModel {
-    /// Published articles, newest first.
+    /// Published articles readers see now, newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = &ArticleRow> {
         self.published
-            .iter()
+            .range(..=(now_ms(), u64::MAX))
             .rev()
-            .filter_map(|id| self.articles.get(id))
+            .filter_map(|(_, id)| self.articles.get(id))
     }
 
-    /// Every tag of a published article, sorted.
+    /// Every tag of an article readers see, sorted.
     pub fn tags(&self) -> BTreeSet<&str> {
-        self.articles
-            .values()
+        self.newest_first()
             .flat_map(|a| a.content.tags.iter().map(String::as_str))
             .collect()
+    }
+
+    /// User `viewer`'s role; `None` for nobody signed in or a user unknown here.
+    pub fn role(&self, viewer: Option<&str>) -> Option<Role> {
+        viewer.and_then(|v| self.users.get(v)).map(|u| u.role)
+    }
+
+    /// The article at `slug` if `viewer` may read it: readers see what is published, its
+    /// author and the editors also what is not (yet).
+    pub fn readable(&self, slug: &str, viewer: Option<&str>) -> Option<&ArticleRow> {
+        let article = self.articles.get(self.article_by_slug.get(slug)?)?;
+        let insider = viewer == Some(article.author.as_str())
+            || self.role(viewer).is_some_and(|r| r >= Role::Editor);
+        (article.is_public() || insider).then_some(article)
     }
 }

@@ -14,7 +14,11 @@ async fn contract_scenario() {
     let keys = JwtKeys::hs256(&[7; 32])
         .expect("a 32-byte secret")
         .scheme("Token");
-    let app = async { cms::app(&storage, keys).await.expect("the CMS opens") };
+    let app = async {
+        cms::app(&storage, keys, data.path().join("media"))
+            .await
+            .expect("the CMS opens")
+    };
     let mut contract = Contract::start(app).await;
     scenario::run(&mut contract).await;
     contract.finish();

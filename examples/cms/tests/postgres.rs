@@ -15,8 +15,9 @@ async fn contract_scenario_on_postgres() {
     let keys = JwtKeys::hs256(&[7; 32])
         .expect("a 32-byte secret")
         .scheme("Token");
+    let media = tempfile::tempdir().expect("a temporary directory");
     let app = async {
-        cms::app(&storage, keys)
+        cms::app(&storage, keys, media.path())
             .await
             .expect("the CMS opens on PostgreSQL")
     };

@@ -7,6 +7,8 @@
 //! does not run.
 
 mod json;
+#[cfg(feature = "multipart")]
+mod multipart;
 mod page;
 mod path;
 mod query;
@@ -23,6 +25,8 @@ use crate::Request;
 use crate::rejection::{BodyRejection, StringRejection};
 use crate::response::IntoResponse;
 
+#[cfg(feature = "multipart")]
+pub use self::multipart::{Field, Multipart};
 pub use self::page::{Page, Pagination};
 pub use self::path::{Path, RawPathParams};
 pub use self::query::Query;
@@ -109,21 +113,30 @@ impl<S: Send + Sync> FromRequestParts<S> for HeaderMap {
     }
 }
 
-/// Reads the body, refusing early (before reading a byte) when `Content-Length` already
-/// exceeds the server's body limit.
-pub(crate) async fn read_body(req: Request) -> Result<Bytes, BodyRejection> {
-    let (parts, body) = req.into_parts();
-    if let Some(limit) = body.limit() {
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
-            return Err(BodyRejection::TooLarge { limit });
-        }
+/// Refuses a request whose `Content-Length` already exceeds its body limit, before a byte
+/// of it is read.
+pub(crate) fn refuse_declared_oversize(req: &Request) -> Result<(), BodyRejection> {
+    let Some(limit) = req.body().limit() else {
+        return Ok(());
+    };
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(BodyRejection::TooLarge { limit });
     }
-    body.to_bytes().await.map_err(BodyRejection::from_error)
+    Ok(())
+}
+
+/// Reads the body, refusing early when `Content-Length` already exceeds the body limit.
+pub(crate) async fn read_body(req: Request) -> Result<Bytes, BodyRejection> {
+    refuse_declared_oversize(&req)?;
+    req.into_body()
+        .to_bytes()
+        .await
+        .map_err(BodyRejection::from_error)
 }
 
 impl<S: Send + Sync> FromRequest<S> for Bytes {

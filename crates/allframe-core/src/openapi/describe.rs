@@ -64,6 +64,14 @@ impl OperationInput for Bytes {
     }
 }
 
+#[cfg(feature = "multipart")]
+impl OperationInput for crate::extract::Multipart {
+    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        op.set_request_body("multipart/form-data", None);
+        crate::rejection::MultipartRejection::describe(op, schemas);
+    }
+}
+
 impl OperationInput for String {
     fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
         let schema = schemas.subschema_for::<String>();
@@ -203,6 +211,15 @@ macro_rules! rejection_responses {
     )*};
 }
 
+#[cfg(feature = "multipart")]
+rejection_responses!(
+    crate::rejection::MultipartRejection => [
+        BAD_REQUEST: "The body is not well-formed multipart",
+        PAYLOAD_TOO_LARGE: "The request body is larger than the route's limit",
+        UNSUPPORTED_MEDIA_TYPE: "The request has no `Content-Type: multipart/form-data`"
+    ],
+);
+
 rejection_responses!(
     BodyRejection => [
         BAD_REQUEST: "The request body could not be read",
@@ -258,6 +275,18 @@ impl OperationOutput for Bytes {
 impl OperationOutput for Vec<u8> {
     fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
         <Bytes as OperationOutput>::describe(op, schemas);
+    }
+}
+
+/// Its media type is the representation's, chosen at run time.
+impl OperationOutput for crate::response::Ranged {
+    fn describe(op: &mut Operation, schemas: &mut SchemaGenerator) {
+        ok(op, "*/*", None);
+        let partial = "The byte range asked for (`Range`), with `Content-Range`";
+        op.add_response("206", super::Response::new(partial).content("*/*", None));
+        let current = "The client's copy is current (`If-None-Match` names the `ETag`)";
+        op.add_response("304", super::Response::new(current));
+        problem(op, schemas, "416", "The range asked for is past the end");
     }
 }
 

@@ -54,6 +54,14 @@ impl<S> Router<S> {
                 if !op.has_success() {
                     op.add_response("default", super::Response::new("The handler's response"));
                 }
+                // A route's own body limit is a constraint a client must know before sending.
+                if let (Some(limit), Some(body)) =
+                    (methods.route_body_limit(), op.request_body.as_mut())
+                {
+                    body.description = Some(format!(
+                        "At most {limit} bytes; a larger body is answered 413."
+                    ));
+                }
                 let item = doc.paths.entry(template.clone()).or_default();
                 if let Some(slot) = item.operation_mut(method) {
                     *slot = Some(op);

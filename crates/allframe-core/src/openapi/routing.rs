@@ -54,6 +54,13 @@ impl<S> From<ApiMethodRouter<S>> for MethodRouter<S> {
     }
 }
 
+impl<S> ApiMethodRouter<S> {
+    /// See [`MethodRouter::body_limit`]; the document states the limit on the request body.
+    pub fn body_limit(self, bytes: usize) -> Self {
+        Self(self.0.body_limit(bytes))
+    }
+}
+
 impl<S: Send + Sync + 'static> ApiMethodRouter<S> {
     /// Routes `method` to `handler`, described. Panics if the route already has a handler
     /// for it.

@@ -33,6 +33,7 @@ fn slot(method: &Method) -> Option<usize> {
 pub struct MethodRouter<S = ()> {
     handlers: [Option<Routed<S>>; METHODS.len()],
     any: Option<BoxedHandler<S>>,
+    body_limit: Option<usize>,
 }
 
 /// A handler routed to one method, and what tools attached to it.
@@ -64,6 +65,7 @@ impl<S> Clone for MethodRouter<S> {
         Self {
             handlers: self.handlers.clone(),
             any: self.any.clone(),
+            body_limit: self.body_limit,
         }
     }
 }
@@ -73,6 +75,7 @@ impl<S> Default for MethodRouter<S> {
         Self {
             handlers: Default::default(),
             any: None,
+            body_limit: None,
         }
     }
 }
@@ -100,6 +103,20 @@ impl<S: Send + Sync + 'static> MethodRouter<S> {
 }
 
 impl<S> MethodRouter<S> {
+    /// Request bodies of this route (every method of its path) may be up to `bytes` long, instead of the server's
+    /// [`body_limit`](crate::ServerConfig::body_limit): an upload route takes megabytes
+    /// while every other route keeps the server's small limit. Larger bodies are refused
+    /// with 413, as the server's limit is.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// The limit [`MethodRouter::body_limit`] set, if any.
+    pub(crate) fn route_body_limit(&self) -> Option<usize> {
+        self.body_limit
+    }
+
     /// The handler for `method`, if any.
     pub(crate) fn handler(&self, method: &Method) -> Option<&BoxedHandler<S>> {
         let found = match slot(method) {
@@ -155,6 +172,7 @@ impl<S> MethodRouter<S> {
             assert!(self.any.is_none(), "route `{path}` has two `any` handlers");
             self.any = Some(any);
         }
+        self.body_limit = self.body_limit.max(other.body_limit);
     }
 }
 

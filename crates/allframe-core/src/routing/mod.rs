@@ -263,6 +263,9 @@ impl<S: Clone + Send + Sync + 'static> RouterService<S> {
         if let Some(params) = params {
             req.extensions_mut().insert(params);
         }
+        if let Some(limit) = endpoint.methods.route_body_limit() {
+            req.body_mut().set_limit(limit);
+        }
         RouteFuture::handler(handler.call(req, inner.state.clone()))
     }
 }

@@ -6,6 +6,7 @@
 use allframe_test::Contract;
 use http::Method;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 async fn register(c: &mut Contract, name: &str) -> String {
     let user = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password1"}});
@@ -107,6 +108,18 @@ pub(crate) async fn run(c: &mut Contract) {
     let untitled = json!({"article": {"description": "d", "body": "b"}});
     c.send(post.clone(), "/api/articles", Some(&untitled), 422)
         .await;
+    // Errors name fields as the client wrote them.
+    let blank_tag =
+        json!({"article": {"title": "t", "description": "d", "body": "b", "tagList": [""]}});
+    let invalid = c
+        .send(post.clone(), "/api/articles", Some(&blank_tag), 422)
+        .await
+        .json();
+    let named = invalid["errors"].as_object().expect("errors");
+    assert!(
+        named.keys().any(|k| k.starts_with("article.tagList")),
+        "{invalid}"
+    );
 
     // Another user may read, favorite, follow and comment, but not edit or delete.
     let bob = register(c, "bob").await;
@@ -212,7 +225,9 @@ pub(crate) async fn run(c: &mut Contract) {
     c.send(get.clone(), &new_path, None, 404).await;
 
     versions(c, &ann, &bob).await;
-    roles(c, &admin, &ann, &bob).await;
+    let (rita, eddie) = roles(c, &admin, &ann, &bob).await;
+    workflow(c, &admin, &ann, &bob, &rita, &eddie).await;
+    media(c, &ann, &rita).await;
     c.set_header("authorization", None);
 }
 
@@ -287,7 +302,7 @@ async fn versions(c: &mut Contract, ann: &str, bob: &str) {
 
 /// Each route as a reader, an author who is not the owner, the owner, an editor and the
 /// admin see it: 403 with problem+json for what a role may not do.
-async fn roles(c: &mut Contract, admin: &str, ann: &str, bob: &str) {
+async fn roles(c: &mut Contract, admin: &str, ann: &str, bob: &str) -> (String, String) {
     let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
     let rita = register(c, "rita").await;
     let eddie = register(c, "eddie").await;
@@ -386,4 +401,431 @@ async fn roles(c: &mut Contract, admin: &str, ann: &str, bob: &str) {
     // The admin deletes anyone's article.
     sign_in(c, admin);
     c.send(delete.clone(), &path, None, 204).await;
+    (rita, eddie)
+}
+
+/// Whether `list` (an `articles` reply) holds the article at `slug`.
+fn lists(list: &Value, slug: &str) -> bool {
+    list["articles"]
+        .as_array()
+        .is_some_and(|all| all.iter().any(|a| a["slug"] == slug))
+}
+
+/// Draft, review, send back, approve, schedule: readers see an article only once it is
+/// published, and only an editor who is not its author decides.
+async fn workflow(c: &mut Contract, admin: &str, ann: &str, bob: &str, rita: &str, eddie: &str) {
+    let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
+    let draft = json!({"article": {"title": "Coming soon", "description": "Not yet",
+        "body": "Draft text.", "tagList": ["unreleased"]}});
+    sign_in(c, rita);
+    c.send(post.clone(), "/api/cms/drafts", Some(&draft), 403)
+        .await;
+    sign_in(c, ann);
+    let written = c
+        .send(post.clone(), "/api/cms/drafts", Some(&draft), 201)
+        .await
+        .json();
+    assert_eq!(
+        written["article"]["workflow"]["status"], "draft",
+        "{written}"
+    );
+    let slug = written["article"]["slug"]
+        .as_str()
+        .expect("a slug")
+        .to_owned();
+    let path = format!("/api/articles/{slug}");
+    let mine = c
+        .send(get.clone(), "/api/cms/drafts", None, 200)
+        .await
+        .json();
+    assert!(lists(&mine, &slug), "{mine}");
+
+    // Unpublished: 404 to readers and other authors, nowhere in the spec's lists or tags;
+    // its author and the editors read it.
+    c.send(get.clone(), &path, None, 200).await;
+    for reader in [None, Some(bob)] {
+        c.set_header(
+            "authorization",
+            reader.map(|t| format!("Token {t}")).as_deref(),
+        );
+        c.send(get.clone(), &path, None, 404).await;
+        c.send(get.clone(), &format!("{path}/versions"), None, 404)
+            .await;
+        c.send(
+            post.clone(),
+            &format!("{path}/favorite"),
+            None,
+            if reader.is_some() { 404 } else { 401 },
+        )
+        .await;
+        let listed = c
+            .send(get.clone(), "/api/articles?author=ann", None, 200)
+            .await
+            .json();
+        assert!(!lists(&listed, &slug), "{listed}");
+    }
+    let tags = c.send(get.clone(), "/api/tags", None, 200).await.json();
+    assert!(
+        !tags["tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!("unreleased")),
+        "{tags}"
+    );
+    sign_in(c, eddie);
+    c.send(get.clone(), &path, None, 200).await;
+
+    // Only its author submits, once; only an editor decides, and only on what is in review.
+    let approve_now = json!({});
+    c.send(
+        post.clone(),
+        &format!("{path}/approve"),
+        Some(&approve_now),
+        409,
+    )
+    .await;
+    sign_in(c, bob);
+    c.send(post.clone(), &format!("{path}/submit"), None, 404)
+        .await;
+    sign_in(c, ann);
+    let submitted = c
+        .send(post.clone(), &format!("{path}/submit"), None, 200)
+        .await
+        .json();
+    assert_eq!(submitted["article"]["workflow"]["status"], "inReview");
+    let twice = c
+        .send(post.clone(), &format!("{path}/submit"), None, 409)
+        .await
+        .json();
+    assert!(twice["errors"]["status"].is_array(), "{twice}");
+    c.send(
+        post.clone(),
+        &format!("{path}/approve"),
+        Some(&approve_now),
+        403,
+    )
+    .await;
+    c.send(get.clone(), "/api/cms/review", None, 403).await;
+    sign_in(c, eddie);
+    let queue = c
+        .send(get.clone(), "/api/cms/review", None, 200)
+        .await
+        .json();
+    assert!(lists(&queue, &slug), "{queue}");
+
+    // Sent back with a comment: a draft again, the comment on it; edited and resubmitted.
+    let empty = json!({"comment": ""});
+    let invalid = c
+        .send(post.clone(), &format!("{path}/return"), Some(&empty), 422)
+        .await
+        .json();
+    assert!(invalid["errors"]["comment"].is_array(), "{invalid}");
+    let comment = json!({"comment": "Say when it comes."});
+    let returned = c
+        .send(post.clone(), &format!("{path}/return"), Some(&comment), 200)
+        .await
+        .json();
+    let workflow = &returned["article"]["workflow"];
+    assert_eq!(
+        (
+            workflow["status"].clone(),
+            workflow["reviewComment"].clone()
+        ),
+        (json!("draft"), json!("Say when it comes.")),
+        "{returned}"
+    );
+    sign_in(c, ann);
+    let edit = json!({"article": {"body": "It comes on Monday."}});
+    let edited = c.send(put.clone(), &path, Some(&edit), 200).await.json();
+    assert_eq!(edited["article"]["workflow"]["status"], "draft");
+    c.send(post.clone(), &format!("{path}/submit"), None, 200)
+        .await;
+
+    // Approved: published, in the lists as the newest, its tag in use, no workflow left.
+    sign_in(c, eddie);
+    let garbled = json!({"publishAt": "tomorrow"});
+    let invalid = c
+        .send(
+            post.clone(),
+            &format!("{path}/approve"),
+            Some(&garbled),
+            422,
+        )
+        .await
+        .json();
+    assert!(invalid["errors"]["publishAt"].is_array(), "{invalid}");
+    let approved = c
+        .send(
+            post.clone(),
+            &format!("{path}/approve"),
+            Some(&approve_now),
+            200,
+        )
+        .await
+        .json();
+    assert!(approved["article"].get("workflow").is_none(), "{approved}");
+    c.set_header("authorization", None);
+    let listed = c.send(get.clone(), "/api/articles", None, 200).await.json();
+    assert_eq!(listed["articles"][0]["slug"], slug.as_str(), "{listed}");
+    let tags = c.send(get.clone(), "/api/tags", None, 200).await.json();
+    assert!(
+        tags["tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!("unreleased")),
+        "{tags}"
+    );
+
+    // Scheduled: an editor's own article takes another editor (the admin), and readers see
+    // it from its time on, with no request needed to publish it.
+    sign_in(c, eddie);
+    let later = json!({"article": {"title": "Later", "description": "At a time", "body": "Soon."}});
+    let written = c
+        .send(post.clone(), "/api/cms/drafts", Some(&later), 201)
+        .await
+        .json();
+    let later_path = format!(
+        "/api/articles/{}",
+        written["article"]["slug"].as_str().expect("a slug")
+    );
+    c.send(post.clone(), &format!("{later_path}/submit"), None, 200)
+        .await;
+    c.send(
+        post.clone(),
+        &format!("{later_path}/approve"),
+        Some(&approve_now),
+        403,
+    )
+    .await;
+    sign_in(c, admin);
+    let at = chrono::DateTime::from_timestamp_millis(cms::views::now_ms() as i64 + 2000);
+    let at = json!({"publishAt": at.expect("a time").to_rfc3339()});
+    let scheduled = c
+        .send(
+            post.clone(),
+            &format!("{later_path}/approve"),
+            Some(&at),
+            200,
+        )
+        .await
+        .json();
+    assert_eq!(
+        scheduled["article"]["workflow"]["status"], "scheduled",
+        "{scheduled}"
+    );
+    c.set_header("authorization", None);
+    c.send(get.clone(), &later_path, None, 404).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    c.send(get.clone(), &later_path, None, 200).await;
+}
+
+const BOUNDARY: &str = "scenario-boundary-7d1f";
+
+/// A `multipart/form-data` body with one file field `name`, claiming `claimed` as its type.
+fn form(name: &str, claimed: &str, file: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f\"\r\n\
+         Content-Type: {claimed}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// A request on a connection of its own: the server may close a connection whose body it
+/// refused before reading it.
+async fn alone(
+    c: &Contract,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> allframe_test::TestResponse {
+    let auth = format!("Token {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", content_type),
+    ];
+    allframe_test::Client::http1(c.addr())
+        .await
+        .request(Method::POST, "/api/cms/media", &headers, body)
+        .await
+}
+
+/// Uploads: the type read from the bytes, the size limited, the file kept under its hash
+/// and served with an `ETag`, conditional requests and ranges.
+async fn media(c: &mut Contract, ann: &str, rita: &str) {
+    let (get, post) = (Method::GET, Method::POST);
+    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let upload = [("content-type", multipart.as_str())];
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend((0..2000u32).map(|i| (i % 251) as u8));
+
+    c.set_header("authorization", None);
+    c.send_raw(
+        post.clone(),
+        "/api/cms/media",
+        &upload,
+        form("file", "image/png", &png),
+        401,
+    )
+    .await;
+    sign_in(c, rita);
+    c.send_raw(
+        post.clone(),
+        "/api/cms/media",
+        &upload,
+        form("file", "image/png", &png),
+        403,
+    )
+    .await;
+
+    // The bytes say PNG whatever the client claims; the same file twice is one file.
+    sign_in(c, ann);
+    let stored = c
+        .send_raw(
+            post.clone(),
+            "/api/cms/media",
+            &upload,
+            form("file", "text/plain", &png),
+            201,
+        )
+        .await
+        .json();
+    let hash: String = sha2::Sha256::digest(&png)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored["media"]["hash"], hash.as_str(), "{stored}");
+    assert_eq!(stored["media"]["contentType"], "image/png");
+    assert_eq!(stored["media"]["size"], png.len());
+    let again = c
+        .send_raw(
+            post.clone(),
+            "/api/cms/media",
+            &upload,
+            form("file", "image/png", &png),
+            201,
+        )
+        .await
+        .json();
+    assert_eq!(again["media"]["url"], stored["media"]["url"]);
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n";
+    let document = c
+        .send_raw(
+            post.clone(),
+            "/api/cms/media",
+            &upload,
+            form("file", "image/png", pdf),
+            201,
+        )
+        .await
+        .json();
+    assert_eq!(document["media"]["contentType"], "application/pdf");
+
+    // What is not an image or a PDF is 415 whatever it claims; a form without `file` 422.
+    let html = form(
+        "file",
+        "image/png",
+        b"<html><script>alert(1)</script></html>",
+    );
+    let refused = c
+        .send_raw(post.clone(), "/api/cms/media", &upload, html, 415)
+        .await
+        .json();
+    assert!(refused["errors"]["file"].is_array(), "{refused}");
+    let unnamed = c
+        .send_raw(
+            post.clone(),
+            "/api/cms/media",
+            &upload,
+            form("picture", "image/png", &png),
+            422,
+        )
+        .await
+        .json();
+    assert!(unnamed["errors"]["file"].is_array(), "{unnamed}");
+
+    // Too large (413), not multipart (415), not well-formed (400): each on its own connection.
+    let mut huge = png.clone();
+    huge.resize(6 * 1024 * 1024, 0);
+    let refused = alone(c, ann, &multipart, form("file", "image/png", &huge)).await;
+    assert_eq!(refused.status, 413, "{}", refused.text());
+    let refused = alone(c, ann, "application/json", b"{}".to_vec()).await;
+    assert_eq!(refused.status, 415, "{}", refused.text());
+    let truncated = form("file", "image/png", &png)[..100].to_vec();
+    let refused = alone(c, ann, &multipart, truncated).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+
+    // Served as what it is, tagged with its hash, cached for good, in ranges.
+    let url = stored["media"]["url"].as_str().expect("a url").to_owned();
+    c.set_header("authorization", None);
+    let served = c.send(get.clone(), &url, None, 200).await;
+    assert_eq!(served.body.as_ref(), png.as_slice());
+    assert_eq!(served.header("content-type"), Some("image/png"));
+    let etag = format!("\"{hash}\"");
+    assert_eq!(served.header("etag"), Some(etag.as_str()));
+    assert_eq!(served.header("accept-ranges"), Some("bytes"));
+    assert!(
+        served
+            .header("cache-control")
+            .is_some_and(|v| v.contains("immutable"))
+    );
+    let cached = c
+        .send_raw(
+            get.clone(),
+            &url,
+            &[("if-none-match", &etag)],
+            Vec::new(),
+            304,
+        )
+        .await;
+    assert!(cached.body.is_empty());
+    let part = c
+        .send_raw(
+            get.clone(),
+            &url,
+            &[("range", "bytes=0-3")],
+            Vec::new(),
+            206,
+        )
+        .await;
+    assert_eq!(part.body.as_ref(), &png[..4]);
+    let whole = format!("bytes 0-3/{}", png.len());
+    assert_eq!(part.header("content-range"), Some(whole.as_str()));
+    let tail = c
+        .send_raw(get.clone(), &url, &[("range", "bytes=-5")], Vec::new(), 206)
+        .await;
+    assert_eq!(tail.body.as_ref(), &png[png.len() - 5..]);
+    let past = c
+        .send_raw(
+            get.clone(),
+            &url,
+            &[("range", "bytes=99999-")],
+            Vec::new(),
+            416,
+        )
+        .await;
+    let unsatisfied = format!("bytes */{}", png.len());
+    assert_eq!(past.header("content-range"), Some(unsatisfied.as_str()));
+    // A range of another version of the file is not a range of this one: all of it.
+    let stale = [("range", "bytes=0-3"), ("if-range", "\"other\"")];
+    let all = c.send_raw(get.clone(), &url, &stale, Vec::new(), 200).await;
+    assert_eq!(all.body.len(), png.len());
+    c.send(
+        get.clone(),
+        &format!("/api/cms/media/{}", "0".repeat(64)),
+        None,
+        404,
+    )
+    .await;
+    c.send(
+        get.clone(),
+        &format!("/api/cms/media/{}", hash.to_uppercase()),
+        None,
+        404,
+    )
+    .await;
+    c.send(get.clone(), "/api/cms/media/secret", None, 404)
+        .await;
 }

@@ -11,6 +11,10 @@ use serde::Serialize;
 
 use crate::body::Body;
 
+mod ranged;
+
+pub use self::ranged::Ranged;
+
 /// The response type of every handler, middleware and of the server.
 pub type Response<B = Body> = http::Response<B>;
 
