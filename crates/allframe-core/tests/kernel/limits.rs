@@ -43,6 +43,67 @@ async fn panic_sync() -> &'static str {
     "unreachable"
 }
 
+#[tokio::test]
+async fn a_route_body_limit_replaces_the_servers() {
+    let echo_len = |body: Bytes| async move { body.len().to_string() };
+    let app = Router::new()
+        .route("/big", post(echo_len).body_limit(4096))
+        .route("/small", post(echo_len).body_limit(10))
+        .route("/default", post(echo_len))
+        .into_service();
+    let config = ServerConfig::default().body_limit(1024);
+    let server = TestServer::start_with(app, config).await;
+    let mut c = server.http1().await;
+    let mut post_len =
+        async |path: &str, len: usize| c.request(Method::POST, path, &[], vec![1u8; len]).await;
+    assert_eq!(post_len("/big", 4096).await.text(), "4096");
+    let refused = post_len("/big", 4097).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        refused.text().contains("limit of 4096 bytes"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        post_len("/small", 11).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        post_len("/default", 1025).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    // Undeclared (chunked): counted against the route's limit while it is read.
+    let mut raw = server.raw().await;
+    let chunk = "x".repeat(3000);
+    raw.write(
+        format!(
+            "POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+             bb8\r\n{chunk}\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let read = raw.read_response().await.expect("an answer");
+    assert_eq!(read.status, 200);
+    raw.write(
+        format!(
+            "POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+             bb8\r\n{chunk}\r\nbb8\r\n{chunk}\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(raw.read_response().await.expect("an answer").status, 413);
+    still_serving_at(&server, "/default").await;
+}
+
+async fn still_serving_at(server: &TestServer, path: &str) {
+    let mut c = server.http1().await;
+    let res = c.request(Method::POST, path, &[], vec![1u8; 10]).await;
+    assert_eq!(res.text(), "10", "the server keeps serving");
+}
+
 async fn still_serving(server: &TestServer) {
     assert_eq!(
         server.get("/ok").await.text(),

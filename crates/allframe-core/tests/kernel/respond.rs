@@ -146,3 +146,84 @@ async fn result_errors_become_problem_responses() {
         json!({"id": ["must be at least 1", "must be odd"]})
     );
 }
+
+/// `0123456789` as a `Ranged` answer, tagged `v1`.
+async fn digits(
+    method: allframe_core::http::Method,
+    headers: HeaderMap,
+) -> allframe_core::Response {
+    allframe_core::response::Ranged::new(&b"0123456789"[..], "text/plain", "v1")
+        .expect("valid header text")
+        .respond(&method, &headers)
+}
+
+#[tokio::test]
+async fn ranged_answers_conditional_and_range_requests() {
+    use allframe_core::http::Method;
+    let app = Router::new()
+        .route("/digits", get(digits).post(digits))
+        .into_service();
+    let server = TestServer::start(app).await;
+    let mut c = server.http1().await;
+    let mut ask = async |method: Method, headers: &[(&str, &str)]| {
+        c.request(method, "/digits", headers, Bytes::new()).await
+    };
+
+    let whole = ask(Method::GET, &[]).await;
+    assert_eq!((whole.status, whole.text()), (StatusCode::OK, "0123456789"));
+    assert_eq!(whole.header("etag"), Some("\"v1\""));
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert_eq!(whole.header("content-type"), Some("text/plain"));
+
+    for matching in ["\"v1\"", "\"v0\", W/\"v1\"", "*"] {
+        let cached = ask(Method::GET, &[("if-none-match", matching)]).await;
+        assert_eq!(cached.status, StatusCode::NOT_MODIFIED, "{matching}");
+        assert!(cached.body.is_empty());
+        assert_eq!(cached.header("etag"), Some("\"v1\""));
+    }
+    let changed = ask(Method::GET, &[("if-none-match", "\"v0\"")]).await;
+    assert_eq!(changed.status, StatusCode::OK);
+
+    for (range, part, content_range) in [
+        ("bytes=2-4", "234", "bytes 2-4/10"),
+        ("bytes=7-", "789", "bytes 7-9/10"),
+        ("bytes=-2", "89", "bytes 8-9/10"),
+        ("bytes=8-100", "89", "bytes 8-9/10"),
+    ] {
+        let res = ask(Method::GET, &[("range", range)]).await;
+        assert_eq!(res.status, StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(res.text(), part, "{range}");
+        assert_eq!(res.header("content-range"), Some(content_range), "{range}");
+    }
+    let past = ask(Method::GET, &[("range", "bytes=10-")]).await;
+    assert_eq!(past.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.header("content-range"), Some("bytes */10"));
+    assert_eq!(
+        past.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    // Served whole: several ranges, a malformed one, a stale `If-Range`, a POST.
+    for headers in [
+        &[("range", "bytes=0-1, 4-5")][..],
+        &[("range", "lines=1-2")],
+        &[("range", "bytes=0-1"), ("if-range", "\"v0\"")],
+    ] {
+        let res = ask(Method::GET, headers).await;
+        assert_eq!(
+            (res.status, res.text()),
+            (StatusCode::OK, "0123456789"),
+            "{headers:?}"
+        );
+    }
+    let current = ask(
+        Method::GET,
+        &[("range", "bytes=0-1"), ("if-range", "\"v1\"")],
+    )
+    .await;
+    assert_eq!(current.status, StatusCode::PARTIAL_CONTENT);
+    let posted = ask(Method::POST, &[("range", "bytes=0-1")]).await;
+    assert_eq!(posted.status, StatusCode::OK);
+
+    assert!(allframe_core::response::Ranged::new(&b""[..], "text/plain", "a\"b").is_none());
+}
