@@ -4,10 +4,13 @@
 
 use allframe::auth::{Auth, verify_password};
 use allframe::extract::Pagination;
+use allframe::graphql::GraphQL;
 use allframe::http::StatusCode;
-use allframe::routing::{get, post};
+use allframe::openapi::routing::{delete, get, post};
+use allframe::openapi::{JsonSchema, schemars};
 use allframe::validate::Valid;
 use allframe::{Json, Path, Problem, Query, Router, State};
+use async_graphql::SimpleObject;
 use chrono::{DateTime, SecondsFormat};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -21,7 +24,7 @@ pub(crate) type App = State<AppState>;
 pub(crate) type Reply<T> = Result<Json<T>, Problem>;
 type Created<T> = Result<(StatusCode, Json<T>), Problem>;
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct NewUser {
     #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     username: String,
@@ -31,7 +34,7 @@ struct NewUser {
     password: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct Login {
     #[garde(length(min = 1, max = 254))]
     email: String,
@@ -39,7 +42,7 @@ struct Login {
     password: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct UpdateUser {
     #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     username: Option<String>,
@@ -55,13 +58,13 @@ struct UpdateUser {
     image: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct UserBody<T: Validate<Context = ()>> {
     #[garde(dive)]
     user: T,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 #[allow(non_snake_case)]
 pub(crate) struct NewArticle {
     #[garde(length(chars, min = 1, max = 200))]
@@ -76,7 +79,7 @@ pub(crate) struct NewArticle {
     tagList: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 #[allow(non_snake_case)]
 struct UpdateArticle {
     #[garde(length(chars, min = 1, max = 200))]
@@ -89,64 +92,64 @@ struct UpdateArticle {
     tagList: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub(crate) struct ArticleBody<T: Validate<Context = ()>> {
     #[garde(dive)]
     pub(crate) article: T,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct NewComment {
     #[garde(length(chars, min = 1, max = 10_000))]
     body: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct CommentBody {
     #[garde(dive)]
     comment: NewComment,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct Filters {
     tag: Option<String>,
     author: Option<String>,
     favorited: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct Username {
     username: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct Slug {
     pub(crate) slug: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct RoleBody {
     role: Role,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct RoleOut {
     username: String,
     role: Role,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct RoleReply {
     user: RoleOut,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct CommentPath {
     slug: String,
     id: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct UserOut {
     email: String,
     token: String,
@@ -155,27 +158,29 @@ struct UserOut {
     image: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct UserReply {
     user: UserOut,
 }
 
-#[derive(Debug, Serialize)]
-struct ProfileOut {
+#[derive(Debug, Serialize, SimpleObject, JsonSchema)]
+#[graphql(name = "Profile")]
+pub(crate) struct ProfileOut {
     username: String,
     bio: Option<String>,
     image: Option<String>,
     following: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct ProfileReply {
     profile: ProfileOut,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, SimpleObject, JsonSchema)]
+#[graphql(name = "Article")]
 #[serde(rename_all = "camelCase")]
-struct ArticleOut {
+pub(crate) struct ArticleOut {
     slug: String,
     title: String,
     description: String,
@@ -188,13 +193,15 @@ struct ArticleOut {
     favorited: bool,
     favorites_count: usize,
     author: ProfileOut,
-    /// Beyond the spec, only on an article readers do not see yet.
+    /// Beyond the spec, only on an article readers do not see yet (never in GraphQL,
+    /// which shows what readers see).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[graphql(skip)]
     workflow: Option<WorkflowOut>,
 }
 
 /// Where an unpublished article stands.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct WorkflowOut {
     /// `draft`, `inReview`, or `scheduled` (approved, its publication time to come).
@@ -206,21 +213,23 @@ struct WorkflowOut {
     review_comment: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct ArticleReply {
     article: ArticleOut,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, SimpleObject, JsonSchema)]
+#[graphql(name = "ArticleList")]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ArticlesReply {
     articles: Vec<ArticleOut>,
     articles_count: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, SimpleObject, JsonSchema)]
+#[graphql(name = "Comment")]
 #[serde(rename_all = "camelCase")]
-struct CommentOut {
+pub(crate) struct CommentOut {
     id: u64,
     created_at: String,
     updated_at: String,
@@ -228,22 +237,22 @@ struct CommentOut {
     author: ProfileOut,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct CommentReply {
     comment: CommentOut,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct CommentsReply {
     comments: Vec<CommentOut>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct TagsReply {
     tags: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct Health {
     status: &'static str,
     storage: String,
@@ -257,7 +266,7 @@ pub(crate) fn timestamp(ms: u64) -> String {
 }
 
 /// User `id` as `viewer` (a user id, if signed in) sees them.
-fn profile(m: &ReadModel, id: &str, viewer: Option<&str>) -> ProfileOut {
+pub(crate) fn profile(m: &ReadModel, id: &str, viewer: Option<&str>) -> ProfileOut {
     let user = m.users.get(id);
     ProfileOut {
         username: user.map(|u| u.username.clone()).unwrap_or_default(),
@@ -269,7 +278,12 @@ fn profile(m: &ReadModel, id: &str, viewer: Option<&str>) -> ProfileOut {
     }
 }
 
-fn article(m: &ReadModel, a: &ArticleRow, viewer: Option<&str>, with_body: bool) -> ArticleOut {
+pub(crate) fn article(
+    m: &ReadModel,
+    a: &ArticleRow,
+    viewer: Option<&str>,
+    with_body: bool,
+) -> ArticleOut {
     ArticleOut {
         slug: a.slug.clone(),
         title: a.content.title.clone(),
@@ -444,19 +458,15 @@ async fn list_articles(
     Query(filters): Query<Filters>,
 ) -> Reply<ArticlesReply> {
     let me = viewer(&auth);
+    let Filters {
+        tag,
+        author,
+        favorited,
+    } = &filters;
     let reply = app
         .cms
         .read(|m| {
-            let by_name = |name: &Option<String>| name.as_ref().map(|n| m.user_by_name.get(n));
-            let (author, favorited) = (by_name(&filters.author), by_name(&filters.favorited));
-            let selected = m.newest_first().filter(|a| {
-                filters
-                    .tag
-                    .as_ref()
-                    .is_none_or(|t| a.content.tags.contains(t))
-                    && author.is_none_or(|id| id == Some(&a.author))
-                    && favorited.is_none_or(|id| id.is_some_and(|id| a.favorited_by.contains(id)))
-            });
+            let selected = m.selected(tag.as_deref(), author.as_deref(), favorited.as_deref());
             articles(m, page.page(selected), me)
         })
         .await?;
@@ -672,7 +682,7 @@ async fn add_comment(
     Ok((StatusCode::CREATED, Json(CommentReply { comment })))
 }
 
-async fn comments_of(
+pub(crate) async fn comments_of(
     app: &AppState,
     article: &str,
     me: Option<&str>,
@@ -796,10 +806,7 @@ pub fn router() -> Router<AppState> {
             "/api/articles/{slug}/comments",
             get(list_comments).post(add_comment),
         )
-        .route(
-            "/api/articles/{slug}/comments/{id}",
-            allframe::routing::delete(delete_comment),
-        )
+        .route("/api/articles/{slug}/comments/{id}", delete(delete_comment))
         .route("/api/tags", get(all_tags))
         .route(
             "/api/cms/users/{username}/role",
@@ -808,4 +815,8 @@ pub fn router() -> Router<AppState> {
         .merge(crate::versions::router())
         .merge(crate::workflow::router())
         .merge(crate::media::router())
+        .route(
+            "/graphql",
+            GraphQL::new(crate::graphql::schema()).into_route(),
+        )
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use allframe::cqrs::{Aggregate, Event};
+use allframe::openapi::{JsonSchema, schemars};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CmsError;
@@ -23,7 +24,9 @@ pub struct Content {
 /// comments, favorites and follows; an author also writes articles and changes their own;
 /// an editor changes anyone's article and removes anyone's comment; an admin also deletes
 /// anyone's article and grants roles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Reader,
@@ -357,6 +360,7 @@ pub enum ArticleCommand {
     /// Its author submits a draft for review.
     Submit {
         by: String,
+        role: Role,
         id: String,
     },
     /// An editor who is not its author decides on an article in review.
@@ -404,12 +408,14 @@ impl Aggregate for Article {
             (Some(_), _) if self.deleted => return Err(CmsError::NotFound("article")),
             (Some(author), _) => Some(author),
         };
+        // Its author still needs the author role (a user made a reader changes nothing).
         let author_or = |by: &String, role: Role, needed: Role, act| {
-            if Some(by) == author {
-                Ok(())
+            let needed = if Some(by) == author {
+                Role::Author
             } else {
-                role.at_least(needed, act)
-            }
+                needed
+            };
+            role.at_least(needed, act)
         };
         Ok(match command {
             Write {
@@ -437,10 +443,11 @@ impl Aggregate for Article {
                     }
                 }]
             }
-            Submit { by, id } => {
+            Submit { by, role, id } => {
                 if Some(&by) != author {
                     return Err(CmsError::Forbidden("only its author submits an article"));
                 }
+                role.at_least(Role::Author, "submitting takes the author role")?;
                 self.in_stage(Stage::Draft, "only a draft is submitted for review")?;
                 vec![CmsEvent::Submitted { id }]
             }
@@ -469,6 +476,11 @@ impl Aggregate for Article {
             } => {
                 let act = "only the author or an editor may change an article";
                 author_or(&by, role, Role::Editor, act)?;
+                // What the editors review is what they approve: its author waits.
+                if self.stage == Stage::InReview && role < Role::Editor {
+                    let why = "the article is in review: it changes after the editor's decision";
+                    return Err(CmsError::Stage(why));
+                }
                 vec![CmsEvent::ArticleEdited {
                     id,
                     slug,

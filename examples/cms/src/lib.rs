@@ -8,6 +8,7 @@
 mod api;
 pub mod domain;
 pub mod error;
+pub mod graphql;
 pub mod media;
 mod versions;
 pub mod views;
@@ -130,6 +131,11 @@ impl Cms {
             .query(read)
             .await?
             .expect("registered in Cms::open"))
+    }
+
+    /// Every event after store position `after`, as it is appended.
+    pub fn subscribe(&self, after: u64) -> allframe::cqrs::Subscription<CmsEvent, Backend> {
+        self.articles.store().subscribe(after)
     }
 
     /// Where the CMS keeps its events, for `/health`.
@@ -304,5 +310,7 @@ pub async fn app(
     let cms = Arc::new(Cms::open(storage).await?);
     let media = media::MediaStore::new(media_dir);
     let state = AppState { cms, keys, media };
-    Ok(RequestIdLayer::new().layer(router().with_state(state)))
+    let info = allframe::openapi::Info::new("cms", env!("CARGO_PKG_VERSION"));
+    let router = router().with_openapi(info).with_state(state);
+    Ok(RequestIdLayer::new().layer(router))
 }

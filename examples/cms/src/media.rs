@@ -9,10 +9,11 @@ use std::path::PathBuf;
 
 use allframe::auth::Auth;
 use allframe::extract::Multipart;
-use allframe::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use allframe::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use allframe::openapi::routing::{get, post};
+use allframe::openapi::{JsonSchema, schemars};
 use allframe::response::Ranged;
-use allframe::routing::{get, post};
-use allframe::{IntoResponse, Json, Path, Problem, Response, Router, State};
+use allframe::{Json, Path, Problem, Router, State};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,27 +46,34 @@ impl MediaStore {
     }
 
     /// Keeps `bytes` under their hash and returns it. Written to a temporary file, synced
-    /// and renamed into place, so a crash leaves the whole file or none of it.
+    /// and renamed into place, so a crash leaves the whole file or none of it (and a failed
+    /// write no temporary file); a damaged copy already there is replaced.
     async fn put(&self, bytes: impl AsRef<[u8]> + Send + 'static) -> std::io::Result<String> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
             let bytes = bytes.as_ref();
             let hash = hex(&Sha256::digest(bytes));
             let path = dir.join(&hash);
-            if path.exists() {
+            if std::fs::read(&path).is_ok_and(|kept| kept == bytes) {
                 return Ok(hash);
             }
             std::fs::create_dir_all(&dir)?;
-            let temporary = dir.join(format!(".{hash}.{}", crate::new_id()));
-            let mut file = std::fs::File::create(&temporary)?;
+            let mut file = tempfile::NamedTempFile::new_in(&dir)?;
             file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &path)?;
+            file.as_file().sync_all()?;
+            file.persist(&path).map_err(|err| err.error)?;
             std::fs::File::open(&dir)?.sync_all()?;
             Ok(hash)
         })
         .await
         .map_err(std::io::Error::other)?
+    }
+
+    /// Whether a file is kept under `hash` (checked no further).
+    async fn has(&self, hash: &str) -> bool {
+        tokio::fs::try_exists(self.dir.join(hash))
+            .await
+            .unwrap_or(false)
     }
 
     /// The bytes kept under `hash`, `None` if there are none; an error if they no longer
@@ -105,7 +113,7 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
         .filter(|mime| ACCEPTED.contains(mime))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct MediumOut {
     /// The SHA-256 of the bytes, in hex: the file's name and its `ETag`.
@@ -115,12 +123,12 @@ struct MediumOut {
     size: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct MediumReply {
     media: MediumOut,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct Hash {
     hash: String,
 }
@@ -166,27 +174,36 @@ async fn upload(
 }
 
 /// `GET /api/cms/media/{hash}`: the bytes with their type, `ETag`, ranges; cached for good,
-/// since the same address always holds the same bytes.
+/// since the same address always holds the same bytes. A client's current copy is 304
+/// before anything is read; uploads are served as inert files (`nosniff`, a sandbox), never
+/// as pages of this origin.
 async fn serve(
     State(app): App,
     method: Method,
     headers: HeaderMap,
     Path(Hash { hash }): Path<Hash>,
-) -> Result<Response, Problem> {
+) -> Result<([(HeaderName, &'static str); 2], Ranged), Problem> {
     let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
     let not_found = || Problem::new(StatusCode::NOT_FOUND).with_detail("no such medium");
     if !well_formed || hash.bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(not_found());
     }
-    let bytes = app.media.get(hash.clone()).await?.ok_or_else(not_found)?;
-    let content_type = sniff(&bytes).unwrap_or("application/octet-stream");
-    let ranged = Ranged::new(bytes, content_type, &hash).expect("a hex tag is header text");
-    let mut res = ranged.respond(&method, &headers);
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    Ok(res.into_response())
+    let inert = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CONTENT_SECURITY_POLICY, "sandbox"),
+    ];
+    let current = Ranged::is_current(&hash, &headers) && app.media.has(&hash).await;
+    let (bytes, content_type) = if current {
+        (Vec::new(), "application/octet-stream")
+    } else {
+        let bytes = app.media.get(hash.clone()).await?.ok_or_else(not_found)?;
+        let content_type = sniff(&bytes).unwrap_or("application/octet-stream");
+        (bytes, content_type)
+    };
+    let ranged = Ranged::new(bytes, content_type, &hash)
+        .expect("a hex tag is header text")
+        .cache_control("public, max-age=31536000, immutable");
+    Ok((inert, ranged.for_request(&method, &headers)))
 }
 
 /// `/api/cms/media`, its body limit raised for uploads alone.

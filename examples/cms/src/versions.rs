@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use allframe::auth::Auth;
-use allframe::routing::{get, post};
+use allframe::openapi::routing::{get, post};
+use allframe::openapi::{JsonSchema, schemars};
 use allframe::{Json, Path, Problem, Router, State};
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
@@ -17,13 +18,13 @@ use crate::domain::Content;
 use crate::error::CmsError;
 use crate::views::{ArticleRow, ReadModel, Version};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct VersionPath {
     slug: String,
     version: usize,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct DiffPath {
     slug: String,
     /// Named as in the other version routes, which share the segment.
@@ -32,7 +33,7 @@ struct DiffPath {
     to: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct VersionOut {
     version: usize,
@@ -49,20 +50,20 @@ struct VersionOut {
     author: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct VersionsReply {
     versions: Vec<VersionOut>,
     versions_count: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct VersionReply {
     version: VersionOut,
 }
 
 /// Each field that differs between two versions, as a unified diff of its lines.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct DiffReply {
     from: usize,
     to: usize,

@@ -67,6 +67,8 @@ pub struct ReadModel {
     /// see it, so publishing at a time needs no timer.
     pub published: BTreeMap<(u64, u64), String>,
     pub comments: HashMap<String, BTreeMap<u64, CommentRow>>,
+    /// The store position of the last event folded in.
+    pub position: u64,
 }
 
 impl Projection<CmsEvent> for ReadModel {
@@ -75,6 +77,7 @@ impl Projection<CmsEvent> for ReadModel {
     fn apply(&mut self, event: &Envelope<CmsEvent>) {
         use CmsEvent::*;
         let at = event.timestamp_ms;
+        self.position = event.position;
         match &event.payload {
             Claimed { .. } | Released { .. } => {}
             UserRegistered {
@@ -294,6 +297,23 @@ impl ReadModel {
             .range(..=(now_ms(), u64::MAX))
             .rev()
             .filter_map(|(_, id)| self.articles.get(id))
+    }
+
+    /// What the spec's article list selects: published, newest first, with `tag`, by the
+    /// user called `author`, favorited by the user called `favorited`.
+    pub fn selected<'a>(
+        &'a self,
+        tag: Option<&'a str>,
+        author: Option<&str>,
+        favorited: Option<&str>,
+    ) -> impl Iterator<Item = &'a ArticleRow> + 'a {
+        let by_name = |name: Option<&str>| name.map(|n| self.user_by_name.get(n));
+        let (author, favorited) = (by_name(author), by_name(favorited));
+        self.newest_first().filter(move |a| {
+            tag.is_none_or(|t| a.content.tags.iter().any(|own| own == t))
+                && author.is_none_or(|id| id == Some(&a.author))
+                && favorited.is_none_or(|id| id.is_some_and(|id| a.favorited_by.contains(id)))
+        })
     }
 
     /// Every tag of an article readers see, sorted.

@@ -8,7 +8,8 @@ use std::cmp::Reverse;
 
 use allframe::auth::Auth;
 use allframe::extract::Pagination;
-use allframe::routing::post;
+use allframe::openapi::routing::{get, post};
+use allframe::openapi::{JsonSchema, schemars};
 use allframe::validate::Valid;
 use allframe::{Json, Path, Problem, Router, State};
 use chrono::DateTime;
@@ -24,7 +25,7 @@ use crate::domain::{ArticleCommand, Role, Stage, Verdict};
 use crate::views::{ArticleRow, now_ms};
 
 /// Fields named as on the wire, since garde's error paths use the Rust names.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 #[allow(non_snake_case)]
 struct Approval {
     /// RFC 3339; absent, or already past, publishes now.
@@ -38,7 +39,7 @@ fn rfc3339(value: &str, _: &()) -> garde::Result {
         .map_err(|_| garde::Error::new("is not an RFC 3339 time (2026-12-24T18:00:00Z)"))
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct SendBack {
     /// What the author should change.
     #[garde(length(chars, min = 1, max = 2000))]
@@ -106,6 +107,7 @@ async fn submit(
     let id = app.cms.article_id(&slug, Some(me)).await?;
     let submit = ArticleCommand::Submit {
         by: me.to_owned(),
+        role: app.cms.role(me).await?,
         id: id.clone(),
     };
     app.cms.article(&id, submit).await?;
@@ -156,11 +158,8 @@ async fn review(app: &AppState, me: &str, slug: &str, verdict: Verdict) -> Reply
 /// The workflow's routes, under `/api/cms` and beside the spec's article routes.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/cms/drafts",
-            allframe::routing::get(my_drafts).post(write_draft),
-        )
-        .route("/api/cms/review", allframe::routing::get(review_queue))
+        .route("/api/cms/drafts", get(my_drafts).post(write_draft))
+        .route("/api/cms/review", get(review_queue))
         .route("/api/articles/{slug}/submit", post(submit))
         .route("/api/articles/{slug}/approve", post(approve))
         .route("/api/articles/{slug}/return", post(send_back))

@@ -13,11 +13,12 @@ use crate::rejection::{BodyRejection, MultipartRejection};
 ///
 /// The body counts against the server's limit, or the route's
 /// [`body_limit`](crate::routing::MethodRouter::body_limit): a larger one is refused with
-/// 413 while it is read. A request of another type is refused with 415.
+/// 413 while it is read. A request of another type is refused with 415, a form without a
+/// boundary or not well-formed with 400.
 ///
 /// ```
-/// use allframe::extract::Multipart;
-/// use allframe::rejection::MultipartRejection;
+/// use allframe_core::extract::Multipart;
+/// use allframe_core::rejection::MultipartRejection;
 ///
 /// async fn upload(mut form: Multipart) -> Result<String, MultipartRejection> {
 ///     let mut sizes = Vec::new();
@@ -27,7 +28,7 @@ use crate::rejection::{BodyRejection, MultipartRejection};
 ///     }
 ///     Ok(sizes.join("\n"))
 /// }
-/// # let _ = allframe::Router::<()>::new().route("/upload", allframe::routing::post(upload));
+/// # let _ = allframe_core::Router::<()>::new().route("/upload", allframe_core::routing::post(upload));
 /// ```
 pub struct Multipart {
     inner: multer::Multipart<'static>,
@@ -43,12 +44,20 @@ impl<S: Send + Sync> FromRequest<S> for Multipart {
     type Rejection = MultipartRejection;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, MultipartRejection> {
-        let boundary = req
+        let content_type = req
             .headers()
             .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| multer::parse_boundary(v).ok())
-            .ok_or(MultipartRejection::NotMultipart)?;
+            .and_then(|v| v.to_str().ok());
+        let boundary = match content_type.map(multer::parse_boundary) {
+            Some(Ok(boundary)) => boundary,
+            // The right type, without the boundary that says where its parts end.
+            Some(Err(multer::Error::NoBoundary)) => {
+                return Err(MultipartRejection::Malformed(
+                    "no `boundary` in its `Content-Type`".into(),
+                ));
+            }
+            _ => return Err(MultipartRejection::NotMultipart),
+        };
         refuse_declared_oversize(&req)?;
         let stream = req.into_body().into_data_stream();
         Ok(Self {

@@ -56,7 +56,7 @@ impl<S> Router<S> {
                 }
                 // A route's own body limit is a constraint a client must know before sending.
                 if let (Some(limit), Some(body)) =
-                    (methods.route_body_limit(), op.request_body.as_mut())
+                    (methods.body_limit_of(method), op.request_body.as_mut())
                 {
                     body.description = Some(format!(
                         "At most {limit} bytes; a larger body is answered 413."

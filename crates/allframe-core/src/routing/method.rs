@@ -33,13 +33,16 @@ fn slot(method: &Method) -> Option<usize> {
 pub struct MethodRouter<S = ()> {
     handlers: [Option<Routed<S>>; METHODS.len()],
     any: Option<BoxedHandler<S>>,
-    body_limit: Option<usize>,
+    /// [`MethodRouter::body_limit`] of the `any` handler.
+    any_body_limit: Option<usize>,
 }
 
 /// A handler routed to one method, and what tools attached to it.
 struct Routed<S> {
     handler: BoxedHandler<S>,
     metadata: Extensions,
+    /// Its own body limit, instead of the server's.
+    body_limit: Option<usize>,
 }
 
 impl<S> Clone for Routed<S> {
@@ -47,6 +50,7 @@ impl<S> Clone for Routed<S> {
         Self {
             handler: self.handler.clone(),
             metadata: self.metadata.clone(),
+            body_limit: self.body_limit,
         }
     }
 }
@@ -65,7 +69,7 @@ impl<S> Clone for MethodRouter<S> {
         Self {
             handlers: self.handlers.clone(),
             any: self.any.clone(),
-            body_limit: self.body_limit,
+            any_body_limit: self.any_body_limit,
         }
     }
 }
@@ -75,7 +79,7 @@ impl<S> Default for MethodRouter<S> {
         Self {
             handlers: Default::default(),
             any: None,
-            body_limit: None,
+            any_body_limit: None,
         }
     }
 }
@@ -97,34 +101,44 @@ impl<S: Send + Sync + 'static> MethodRouter<S> {
         self.handlers[i] = Some(Routed {
             handler: boxed(handler),
             metadata: Extensions::new(),
+            body_limit: None,
         });
         self
     }
 }
 
 impl<S> MethodRouter<S> {
-    /// Request bodies of this route (every method of its path) may be up to `bytes` long, instead of the server's
-    /// [`body_limit`](crate::ServerConfig::body_limit): an upload route takes megabytes
-    /// while every other route keeps the server's small limit. Larger bodies are refused
+    /// Request bodies of the handlers routed so far (`post(upload).body_limit(..)`: the
+    /// upload, not a `get` chained after it) may be up to `bytes` long, instead of the
+    /// server's [`body_limit`](crate::ServerConfig::body_limit): an upload takes megabytes
+    /// while every other handler keeps the server's small limit. Larger bodies are refused
     /// with 413, as the server's limit is.
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = Some(bytes);
+        for routed in self.handlers.iter_mut().flatten() {
+            routed.body_limit = Some(bytes);
+        }
+        if self.any.is_some() {
+            self.any_body_limit = Some(bytes);
+        }
         self
     }
 
-    /// The limit [`MethodRouter::body_limit`] set, if any.
-    pub(crate) fn route_body_limit(&self) -> Option<usize> {
-        self.body_limit
+    /// The [`MethodRouter::body_limit`] of `method`'s own handler, if it has one.
+    pub(crate) fn body_limit_of(&self, method: &Method) -> Option<usize> {
+        self.handlers[slot(method)?].as_ref()?.body_limit
     }
 
-    /// The handler for `method`, if any.
-    pub(crate) fn handler(&self, method: &Method) -> Option<&BoxedHandler<S>> {
+    /// The handler for `method`, if any, and its body limit, if it has its own.
+    pub(crate) fn handler(&self, method: &Method) -> Option<(&BoxedHandler<S>, Option<usize>)> {
         let found = match slot(method) {
             Some(1) => self.handlers[1].as_ref().or(self.handlers[0].as_ref()),
             Some(i) => self.handlers[i].as_ref(),
             None => None,
         };
-        found.map(|routed| &routed.handler).or(self.any.as_ref())
+        match found {
+            Some(routed) => Some((&routed.handler, routed.body_limit)),
+            None => self.any.as_ref().map(|any| (any, self.any_body_limit)),
+        }
     }
 
     /// The value of the `Allow` header of a 405 answer.
@@ -171,8 +185,8 @@ impl<S> MethodRouter<S> {
         if let Some(any) = other.any {
             assert!(self.any.is_none(), "route `{path}` has two `any` handlers");
             self.any = Some(any);
+            self.any_body_limit = other.any_body_limit;
         }
-        self.body_limit = self.body_limit.max(other.body_limit);
     }
 }
 

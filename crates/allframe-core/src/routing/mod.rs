@@ -252,7 +252,7 @@ impl<S: Clone + Send + Sync + 'static> RouterService<S> {
             let values = matched.params.iter().map(|(_, value)| value);
             RawPathParams::new(Arc::clone(&endpoint.param_names), path, values)
         });
-        let Some(handler) = endpoint.methods.handler(req.method()) else {
+        let Some((handler, body_limit)) = endpoint.methods.handler(req.method()) else {
             let detail = format!("`{path}` does not answer {}", req.method());
             let mut res = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
                 .with_detail(detail)
@@ -263,7 +263,7 @@ impl<S: Clone + Send + Sync + 'static> RouterService<S> {
         if let Some(params) = params {
             req.extensions_mut().insert(params);
         }
-        if let Some(limit) = endpoint.methods.route_body_limit() {
+        if let Some(limit) = body_limit {
             req.body_mut().set_limit(limit);
         }
         RouteFuture::handler(handler.call(req, inner.state.clone()))

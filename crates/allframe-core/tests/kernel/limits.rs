@@ -47,7 +47,7 @@ async fn panic_sync() -> &'static str {
 async fn a_route_body_limit_replaces_the_servers() {
     let echo_len = |body: Bytes| async move { body.len().to_string() };
     let app = Router::new()
-        .route("/big", post(echo_len).body_limit(4096))
+        .route("/big", post(echo_len).body_limit(4096).put(echo_len))
         .route("/small", post(echo_len).body_limit(10))
         .route("/default", post(echo_len))
         .into_service();

@@ -1,5 +1,6 @@
 use allframe_core::http::header::{HeaderName, HeaderValue};
-use allframe_core::http::{HeaderMap, StatusCode};
+use allframe_core::http::{HeaderMap, Method, StatusCode};
+use allframe_core::response::Ranged;
 use allframe_core::routing::get;
 use allframe_core::{Html, Json, Problem, Router};
 use allframe_test::TestServer;
@@ -148,20 +149,25 @@ async fn result_errors_become_problem_responses() {
 }
 
 /// `0123456789` as a `Ranged` answer, tagged `v1`.
-async fn digits(
-    method: allframe_core::http::Method,
-    headers: HeaderMap,
-) -> allframe_core::Response {
-    allframe_core::response::Ranged::new(&b"0123456789"[..], "text/plain", "v1")
+async fn digits(method: Method, headers: HeaderMap) -> Ranged {
+    Ranged::new(&b"0123456789"[..], "text/plain", "v1")
         .expect("valid header text")
-        .respond(&method, &headers)
+        .cache_control("max-age=60")
+        .for_request(&method, &headers)
+}
+
+/// An empty body: no byte of it can be asked for.
+async fn nothing(method: Method, headers: HeaderMap) -> Ranged {
+    Ranged::new(Bytes::new(), "text/plain", "empty")
+        .expect("valid header text")
+        .for_request(&method, &headers)
 }
 
 #[tokio::test]
 async fn ranged_answers_conditional_and_range_requests() {
-    use allframe_core::http::Method;
     let app = Router::new()
         .route("/digits", get(digits).post(digits))
+        .route("/empty", get(nothing))
         .into_service();
     let server = TestServer::start(app).await;
     let mut c = server.http1().await;
@@ -174,6 +180,7 @@ async fn ranged_answers_conditional_and_range_requests() {
     assert_eq!(whole.header("etag"), Some("\"v1\""));
     assert_eq!(whole.header("accept-ranges"), Some("bytes"));
     assert_eq!(whole.header("content-type"), Some("text/plain"));
+    assert_eq!(whole.header("cache-control"), Some("max-age=60"));
 
     for matching in ["\"v1\"", "\"v0\", W/\"v1\"", "*"] {
         let cached = ask(Method::GET, &[("if-none-match", matching)]).await;
@@ -189,6 +196,7 @@ async fn ranged_answers_conditional_and_range_requests() {
         ("bytes=7-", "789", "bytes 7-9/10"),
         ("bytes=-2", "89", "bytes 8-9/10"),
         ("bytes=8-100", "89", "bytes 8-9/10"),
+        ("bytes=-500", "0123456789", "bytes 0-9/10"),
     ] {
         let res = ask(Method::GET, &[("range", range)]).await;
         assert_eq!(res.status, StatusCode::PARTIAL_CONTENT, "{range}");
@@ -208,6 +216,8 @@ async fn ranged_answers_conditional_and_range_requests() {
         &[("range", "bytes=0-1, 4-5")][..],
         &[("range", "lines=1-2")],
         &[("range", "bytes=0-1"), ("if-range", "\"v0\"")],
+        &[("range", "bytes=5-2")],
+        &[("range", "bytes=0-1, 20-30")],
     ] {
         let res = ask(Method::GET, headers).await;
         assert_eq!(
@@ -224,6 +234,20 @@ async fn ranged_answers_conditional_and_range_requests() {
     assert_eq!(current.status, StatusCode::PARTIAL_CONTENT);
     let posted = ask(Method::POST, &[("range", "bytes=0-1")]).await;
     assert_eq!(posted.status, StatusCode::OK);
+    let conditional_post = ask(Method::POST, &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(conditional_post.status, StatusCode::PRECONDITION_FAILED);
 
-    assert!(allframe_core::response::Ranged::new(&b""[..], "text/plain", "a\"b").is_none());
+    // No byte of an empty body can be asked for.
+    let empty = c
+        .request(
+            Method::GET,
+            "/empty",
+            &[("range", "bytes=0-")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(empty.header("content-range"), Some("bytes */0"));
+
+    assert!(Ranged::new(&b""[..], "text/plain", "a\"b").is_none());
 }

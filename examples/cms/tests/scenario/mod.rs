@@ -26,6 +26,7 @@ fn sign_in(c: &mut Contract, token: &str) {
 pub(crate) async fn run(c: &mut Contract) {
     let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
     c.send(get.clone(), "/health", None, 200).await;
+    document(c).await;
 
     // The first user to register is the admin; everyone after is an author.
     let admin = register(c, "admin").await;
@@ -228,6 +229,7 @@ pub(crate) async fn run(c: &mut Contract) {
     let (rita, eddie) = roles(c, &admin, &ann, &bob).await;
     workflow(c, &admin, &ann, &bob, &rita, &eddie).await;
     media(c, &ann, &rita).await;
+    graphql(c, &ann, &eddie).await;
     c.set_header("authorization", None);
 }
 
@@ -506,6 +508,9 @@ async fn workflow(c: &mut Contract, admin: &str, ann: &str, bob: &str, rita: &st
     )
     .await;
     c.send(get.clone(), "/api/cms/review", None, 403).await;
+    // What the editors review is what they approve: its author waits to change it.
+    let meanwhile = json!({"article": {"body": "Changed while in review."}});
+    c.send(put.clone(), &path, Some(&meanwhile), 409).await;
     sign_in(c, eddie);
     let queue = c
         .send(get.clone(), "/api/cms/review", None, 200)
@@ -828,4 +833,245 @@ async fn media(c: &mut Contract, ann: &str, rita: &str) {
     .await;
     c.send(get.clone(), "/api/cms/media/secret", None, 404)
         .await;
+}
+
+/// A GraphQL query over HTTP; its `data`, after checking there are no `errors`.
+async fn query(c: &mut Contract, query: &str) -> Value {
+    let reply = c
+        .send(
+            Method::POST,
+            "/graphql",
+            Some(&json!({ "query": query })),
+            200,
+        )
+        .await
+        .json();
+    assert!(reply.get("errors").is_none(), "{query}: {reply}");
+    reply["data"].clone()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message of `socket`, as JSON.
+async fn receive(socket: &mut Socket) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(allframe_test::PATIENCE, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket stays open")
+            .expect("a good frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON message"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// GraphQL reads what the REST API reads, as a reader who is not signed in; the
+/// subscription delivers each article when readers first see it, scheduled ones included.
+async fn graphql(c: &mut Contract, ann: &str, eddie: &str) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    c.set_header("authorization", None);
+    let rest = c
+        .send(Method::GET, "/api/articles?author=ann&limit=2", None, 200)
+        .await
+        .json();
+    let listed = query(
+        c,
+        r#"{ articles(author: "ann", limit: 2) { articlesCount articles { slug body author { username } } } }"#,
+    )
+    .await;
+    let list = &listed["articles"];
+    assert_eq!(list["articlesCount"], rest["articlesCount"], "{listed}");
+    assert_eq!(list["articles"][0]["slug"], rest["articles"][0]["slug"]);
+    assert!(
+        list["articles"][0]["body"].is_null(),
+        "lists leave bodies out: {listed}"
+    );
+    let slug = rest["articles"][0]["slug"]
+        .as_str()
+        .expect("a slug")
+        .to_owned();
+    let one = query(
+        c,
+        &format!(r#"{{ article(slug: "{slug}") {{ title body tagList favoritesCount }} comments(slug: "{slug}") {{ body }} }}"#),
+    )
+    .await;
+    assert!(one["article"]["body"].is_string(), "{one}");
+    assert!(one["comments"].is_array(), "{one}");
+    let people = query(c, r#"{ profile(username: "ann") { username bio following } nobody: profile(username: "nobody") { username } tags }"#).await;
+    assert_eq!(people["profile"]["bio"], "I write.", "{people}");
+    assert!(people["nobody"].is_null(), "{people}");
+    assert!(
+        people["tags"].as_array().is_some_and(|t| !t.is_empty()),
+        "{people}"
+    );
+    let refused = c
+        .send(
+            Method::POST,
+            "/graphql",
+            Some(&json!({"query": "{ articles(limit: 0) { articlesCount } }"})),
+            200,
+        )
+        .await
+        .json();
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("limit")),
+        "{refused}"
+    );
+
+    // Subscribed from a time before both articles: neither can be missed, whichever of
+    // the subscription and the writes the server handles first.
+    let since = chrono::DateTime::from_timestamp_millis(cms::views::now_ms() as i64)
+        .expect("a time")
+        .to_rfc3339();
+    let mut req = format!("ws://{}/graphql", c.addr())
+        .into_client_request()
+        .expect("a request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("a WebSocket handshake");
+    let send = |message: Value| Message::text(message.to_string());
+    socket
+        .send(send(json!({"type": "connection_init"})))
+        .await
+        .expect("sent");
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let subscription =
+        format!(r#"subscription {{ articlePublished(since: "{since}") {{ slug title }} }}"#);
+    socket
+        .send(send(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": subscription}}),
+        ))
+        .await
+        .expect("sent");
+
+    // One scheduled a second ahead (by the editor), one published at once.
+    sign_in(c, ann);
+    let later =
+        json!({"article": {"title": "Scheduled for GraphQL", "description": "d", "body": "b"}});
+    let draft = c
+        .send(Method::POST, "/api/cms/drafts", Some(&later), 201)
+        .await
+        .json();
+    let later_path = format!(
+        "/api/articles/{}",
+        draft["article"]["slug"].as_str().expect("a slug")
+    );
+    c.send(Method::POST, &format!("{later_path}/submit"), None, 200)
+        .await;
+    sign_in(c, eddie);
+    let at_ms = cms::views::now_ms() + 1000;
+    let at = chrono::DateTime::from_timestamp_millis(at_ms as i64).expect("a time");
+    let at = json!({"publishAt": at.to_rfc3339()});
+    c.send(
+        Method::POST,
+        &format!("{later_path}/approve"),
+        Some(&at),
+        200,
+    )
+    .await;
+    sign_in(c, ann);
+    let now = json!({"article": {"title": "Live on GraphQL", "description": "d", "body": "b"}});
+    c.send(Method::POST, "/api/articles", Some(&now), 201).await;
+    c.set_header("authorization", None);
+
+    let mut titles = Vec::new();
+    for _ in 0..2 {
+        let next = receive(&mut socket).await;
+        let title = next["payload"]["data"]["articlePublished"]["title"].clone();
+        if title == "Scheduled for GraphQL" {
+            assert!(cms::views::now_ms() >= at_ms, "delivered before its time");
+        }
+        titles.push(title);
+    }
+    titles.sort_by_key(|t| t.to_string());
+    assert_eq!(
+        titles,
+        [json!("Live on GraphQL"), json!("Scheduled for GraphQL")]
+    );
+}
+
+/// The schema `schema` points to, following a `$ref` into `components`.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(path) => {
+            let name = path.rsplit('/').next().expect("a name");
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// The OpenAPI document at `/openapi.json` describes every REST route, with the limits its
+/// handler enforces, so a generated client never sends what the server refuses.
+async fn document(c: &mut Contract) {
+    let doc = c.send(Method::GET, "/openapi.json", None, 200).await.json();
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("operations") {
+            let undescribed = op["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Not described"));
+            assert!(
+                !undescribed || path == "/graphql",
+                "{method} {path} is not described"
+            );
+        }
+    }
+    let register = &paths["/api/users"]["post"];
+    let body = resolve(
+        &doc,
+        &register["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let user = resolve(&doc, &body["properties"]["user"]);
+    let password = &user["properties"]["password"];
+    assert_eq!(
+        (password["minLength"].clone(), password["maxLength"].clone()),
+        (json!(8), json!(128)),
+        "{user}"
+    );
+    assert!(
+        user["properties"]["username"]["pattern"].is_string(),
+        "{user}"
+    );
+    assert!(register["responses"]["422"].is_object(), "{register}");
+    let upload = &paths["/api/cms/media"]["post"]["requestBody"];
+    assert!(
+        upload["content"]["multipart/form-data"].is_object(),
+        "{upload}"
+    );
+    let limit = format!("At most {} bytes", cms::media::MEDIA_LIMIT);
+    assert!(
+        upload["description"]
+            .as_str()
+            .is_some_and(|d| d.contains(&limit)),
+        "{upload}"
+    );
+    let list = &paths["/api/articles"]["get"]["parameters"];
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["tag", "author", "favorited", "limit", "offset"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let served = &paths["/api/cms/media/{hash}"]["get"]["responses"];
+    for status in ["206", "304", "416"] {
+        assert!(served[status].is_object(), "{status}: {served}");
+    }
 }
