@@ -131,8 +131,10 @@ pub enum Storage {
 
 impl Storage {
     /// The storage the environment names for application `app` (`shop`, `my-shop`):
-    /// PostgreSQL when `DATABASE_URL` is set (schemas prefixed with `app`, `-` written `_`),
-    /// else the directory `ALLFRAME_DATA`, else `./<app>-data`. Without the `wal` feature, memory stands in for the directory.
+    /// PostgreSQL when `DATABASE_URL` is set (schemas prefixed with `ALLFRAME_SCHEMA_PREFIX`,
+    /// else with `app`, `-` written `_`: two deployments share a database under two
+    /// prefixes), else the directory `ALLFRAME_DATA`, else `./<app>-data`. Without the
+    /// `wal` feature, memory stands in for the directory.
     /// `DATABASE_URL` set in a build without the `postgres` feature is an error, not
     /// silently ignored.
     pub fn from_env(app: &str) -> Result<Self, StoreError> {
@@ -141,7 +143,10 @@ impl Storage {
             #[cfg(feature = "postgres")]
             return Ok(Self::Postgres {
                 url,
-                schema_prefix: app.replace('-', "_"),
+                schema_prefix: std::env::var("ALLFRAME_SCHEMA_PREFIX")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| app.replace('-', "_")),
             });
             #[cfg(not(feature = "postgres"))]
             return Err(StoreError::Backend(format!(

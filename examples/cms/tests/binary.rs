@@ -4,59 +4,42 @@
 
 use std::process::Command;
 
-use allframe_test::{Client, RunningBinary};
+use allframe::cqrs::Storage;
+use allframe_test::{Client, RunningBinary, TestPostgres};
 use serde_json::json;
 
 const CMS: &str = env!("CARGO_BIN_EXE_cms");
 /// The newman the README's command runs.
 const NEWMAN: &str = "newman@6.2.2";
 
-#[tokio::test]
-async fn the_public_realworld_suite_passes() {
-    // npx fetches newman from the npm registry once; without npx or the registry there is
-    // nothing to run the suite with.
+/// Whether newman runs here; if not, says SKIPPED for `test` and why. npx fetches newman
+/// from the npm registry once; without npx or the registry there is nothing to run the
+/// suite with.
+fn newman_runs(test: &str) -> bool {
     let probe = Command::new("npx")
         .args(["--yes", NEWMAN, "--version"])
         .output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIPPED: the_public_realworld_suite_passes: `npx --yes {NEWMAN}` does not run: {probe:?}"
-        );
-        return;
+    let runs = probe.as_ref().is_ok_and(|o| o.status.success());
+    if !runs {
+        eprintln!("SKIPPED: {test}: `npx --yes {NEWMAN}` does not run: {probe:?}");
     }
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let data_dir = data.path().to_str().expect("a UTF-8 path");
-    let cms =
-        RunningBinary::start_with_env(CMS, &[("ALLFRAME_DATA", data_dir), ("DATABASE_URL", "")])
-            .await;
+    runs
+}
+
+/// The README's newman command against the CMS binary started with `env`.
+async fn suite_passes_against(env: &[(&str, &str)]) {
+    let cms = RunningBinary::start_with_env(CMS, env).await;
     let collection = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/realworld/Conduit.postman_collection.json"
     );
     let api = format!("APIURL=http://{}/api", cms.addr());
     let out = Command::new("npx")
-        .args([
-            "--yes",
-            NEWMAN,
-            "run",
-            collection,
-            "--delay-request",
-            "1",
-            "--reporters",
-            "cli",
-        ])
-        .args([
-            "--global-var",
-            &api,
-            "--global-var",
-            "USERNAME=conduit",
-            "--global-var",
-        ])
-        .args([
-            "EMAIL=conduit@example.com",
-            "--global-var",
-            "PASSWORD=password1",
-        ])
+        .args(["--yes", NEWMAN, "run", collection])
+        .args(["--delay-request", "1", "--reporters", "cli"])
+        .args(["--global-var", &api, "--global-var", "USERNAME=conduit"])
+        .args(["--global-var", "EMAIL=conduit@example.com"])
+        .args(["--global-var", "PASSWORD=password1"])
         .output()
         .expect("running newman");
     let report = String::from_utf8_lossy(&out.stdout);
@@ -67,6 +50,47 @@ async fn the_public_realworld_suite_passes() {
     );
     assert!(report.contains("assertions"), "{report}");
     cms.terminate().await;
+}
+
+#[tokio::test]
+async fn the_public_realworld_suite_passes() {
+    if !newman_runs("the_public_realworld_suite_passes") {
+        return;
+    }
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let data_dir = data.path().to_str().expect("a UTF-8 path");
+    suite_passes_against(&[("ALLFRAME_DATA", data_dir), ("DATABASE_URL", "")]).await;
+}
+
+/// The same on PostgreSQL, in schemas of this test's own (`ALLFRAME_SCHEMA_PREFIX`),
+/// removed at the end.
+#[tokio::test]
+async fn the_public_realworld_suite_passes_on_postgres() {
+    let test = "the_public_realworld_suite_passes_on_postgres";
+    let Some(storage) = TestPostgres::connect(test, &["events"]).await else {
+        return;
+    };
+    if !newman_runs(test) {
+        return;
+    }
+    let Storage::Postgres { url, schema_prefix } = &*storage else {
+        unreachable!("TestPostgres is PostgreSQL");
+    };
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let data_dir = data.path().to_str().expect("a UTF-8 path");
+    let env = [
+        ("ALLFRAME_DATA", data_dir),
+        ("DATABASE_URL", url.as_str()),
+        ("ALLFRAME_SCHEMA_PREFIX", schema_prefix.as_str()),
+    ];
+    suite_passes_against(&env).await;
+    // The events are in this test's schema, not in the CMS's default one.
+    let events = storage
+        .open::<cms::domain::CmsEvent>("events")
+        .await
+        .expect("the test's store opens");
+    let written = events.read_all(0, 1).await.expect("readable");
+    assert_eq!(written.len(), 1, "the suite's events are in {}", *storage);
 }
 
 #[tokio::test]
