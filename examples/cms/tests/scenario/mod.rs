@@ -399,10 +399,43 @@ async fn roles(c: &mut Contract, admin: &str, ann: &str, bob: &str) -> (String, 
     assert_eq!(edited["article"]["author"]["username"], "ann");
     c.send(delete.clone(), &path, None, 403).await;
     c.send(delete.clone(), &comment_path, None, 204).await;
+    // ... and restores any version of it, as a new one; a reader restores nothing.
+    let restore = format!("{path}/versions/1/restore");
+    let restored = c.send(post.clone(), &restore, None, 200).await.json();
+    assert_eq!(restored["article"]["body"], "Text.");
+    sign_in(c, &rita);
+    c.send(post.clone(), &restore, None, 403).await;
+    // Every role keeps its own profile.
+    let bio = json!({"user": {"bio": "I only read."}});
+    let me = c
+        .send(put.clone(), "/api/user", Some(&bio), 200)
+        .await
+        .json();
+    assert_eq!(me["user"]["bio"], "I only read.");
+
+    // An author made a reader keeps their articles but changes them no more.
+    let dora = register(c, "dora").await;
+    sign_in(c, &dora);
+    let hers = c
+        .send(post.clone(), "/api/articles", Some(&draft), 201)
+        .await
+        .json();
+    let her_path = format!(
+        "/api/articles/{}",
+        hers["article"]["slug"].as_str().expect("a slug")
+    );
+    sign_in(c, admin);
+    c.send(put.clone(), &grant("dora"), Some(&as_reader), 200)
+        .await;
+    sign_in(c, &dora);
+    c.send(put.clone(), &her_path, Some(&retitle), 403).await;
+    c.send(delete.clone(), &her_path, None, 403).await;
+    c.send(get.clone(), &her_path, None, 200).await;
 
     // The admin deletes anyone's article.
     sign_in(c, admin);
     c.send(delete.clone(), &path, None, 204).await;
+    c.send(delete.clone(), &her_path, None, 204).await;
     (rita, eddie)
 }
 
