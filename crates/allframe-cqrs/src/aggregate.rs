@@ -89,6 +89,13 @@ pub struct Aggregates<A: Aggregate, B = InMemoryBackend<<A as Aggregate>::Event>
     retry: RetryPolicy,
     snapshot_every: Option<u64>,
     snapshot_failures: AtomicU64,
+    /// Per aggregate that lost a race here, the turn its losers take: they retry one at a
+    /// time, and new callers queue behind them, so a hot aggregate's callers stop losing to
+    /// each other. Without a lost race nobody waits.
+    retrying: Mutex<FastMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+    /// How many queues `retrying` holds: read without its lock, so an uncontended command
+    /// pays one load for all this.
+    queues: AtomicU64,
 }
 
 impl<A: Aggregate, B> fmt::Debug for Aggregates<A, B> {
@@ -117,6 +124,8 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
             retry: RetryPolicy::default(),
             snapshot_every: None,
             snapshot_failures: AtomicU64::new(0),
+            retrying: Mutex::new(FastMap::default()),
+            queues: AtomicU64::new(0),
         }
     }
 
@@ -167,20 +176,29 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
         command: A::Command,
     ) -> Result<Appended, ExecuteError<A::Error>> {
         let mut attempt = 0;
-        loop {
-            let (key, mut loaded) = self.load_loaded(id).await?;
+        // While callers retry on this aggregate, a new one waits its turn behind them
+        // rather than racing them again.
+        let mut turn = match self.waiting_queue(id) {
+            Some(queue) => Some((queue.clone().lock_owned().await, queue)),
+            None => None,
+        };
+        let result = loop {
+            let (key, mut loaded) = match self.load_loaded(id).await {
+                Ok(loaded) => loaded,
+                Err(err) => break Err(err),
+            };
             let events = match loaded.state.handle(command.clone()) {
                 Ok(events) => events,
                 Err(refusal) => {
                     self.cache_put(key, id, loaded);
-                    return Err(ExecuteError::Rejected(refusal));
+                    break Err(ExecuteError::Rejected(refusal));
                 }
             };
             let before = loaded.version;
             if events.is_empty() {
                 // Nothing to record (an idempotent command decided again): nothing appended.
                 self.cache_put(key, id, loaded);
-                return Ok(Appended {
+                break Ok(Appended {
                     version: before,
                     first_position: 0,
                     last_position: 0,
@@ -208,13 +226,51 @@ impl<A: Aggregate, B: Backend<A::Event>> Aggregates<A, B> {
                         self.snapshot_failures.fetch_add(1, Ordering::Relaxed);
                     }
                     self.cache_put(key, id, loaded);
-                    return Ok(appended);
+                    break Ok(appended);
                 }
                 Err(StoreError::Conflict { .. }) if attempt < self.retry.max_retries => {
-                    attempt += 1
+                    attempt += 1;
+                    if turn.is_none() {
+                        let queue = self.retry_queue(id);
+                        turn = Some((queue.clone().lock_owned().await, queue));
+                    }
                 }
-                Err(err) => return Err(err.into()),
+                Err(err) => break Err(err.into()),
             }
+        };
+        if let Some((held, queue)) = turn {
+            drop(held);
+            self.leave_retry_queue(id, queue);
+        }
+        result
+    }
+
+    /// The queue of callers retrying on aggregate `id`, if there is one.
+    fn waiting_queue(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        if self.queues.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let queues = self.retrying.lock().unwrap_or_else(|p| p.into_inner());
+        queues.get(id).cloned()
+    }
+
+    /// The queue of callers retrying on aggregate `id`, made if needed.
+    fn retry_queue(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut queues = self.retrying.lock().unwrap_or_else(|p| p.into_inner());
+        let queue = queues.entry(Arc::from(id)).or_insert_with(|| {
+            self.queues.fetch_add(1, Ordering::Release);
+            Arc::default()
+        });
+        Arc::clone(queue)
+    }
+
+    /// Forgets `id`'s queue once nobody else waits in it, so the map holds only the
+    /// aggregates being retried now.
+    fn leave_retry_queue(&self, id: &str, queue: Arc<tokio::sync::Mutex<()>>) {
+        let mut queues = self.retrying.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and this one: nobody else holds or waits for it.
+        if Arc::strong_count(&queue) == 2 && queues.remove(id).is_some() {
+            self.queues.fetch_sub(1, Ordering::Release);
         }
     }
 

@@ -124,6 +124,7 @@ impl<S> MethodRouter<S> {
     }
 
     /// The [`MethodRouter::body_limit`] of `method`'s own handler, if it has one.
+    #[cfg(feature = "openapi")]
     pub(crate) fn body_limit_of(&self, method: &Method) -> Option<usize> {
         self.handlers[slot(method)?].as_ref()?.body_limit
     }
