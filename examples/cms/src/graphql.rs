@@ -10,12 +10,11 @@ use std::time::Duration;
 use allframe::cqrs::Subscription as Events;
 use allframe::extract::Pagination;
 use async_graphql::{Context, EmptyMutation, Error, Object, Schema, Subscription};
-use chrono::DateTime;
 use futures_util::Stream;
 
 use crate::api::{ArticleOut, ArticlesReply, CommentOut, ProfileOut, article, articles, profile};
 use crate::domain::CmsEvent;
-use crate::views::now_ms;
+use crate::views::{now_ms, rfc3339_ms};
 use crate::{AppState, Backend};
 
 /// The CMS's schema, with the framework's depth and complexity limits.
@@ -31,9 +30,7 @@ fn app<'a>(ctx: &Context<'a>) -> Result<&'a AppState, Error> {
 
 /// An RFC 3339 time in milliseconds since the epoch, or a GraphQL error naming `what`.
 fn millis(what: &str, time: &str) -> Result<u64, Error> {
-    DateTime::parse_from_rfc3339(time)
-        .map(|t| t.timestamp_millis().max(0) as u64)
-        .map_err(|_| Error::new(format!("`{what}` is not an RFC 3339 time: {time}")))
+    rfc3339_ms(time).ok_or_else(|| Error::new(format!("`{what}` is not an RFC 3339 time: {time}")))
 }
 
 #[derive(Debug)]

@@ -283,6 +283,14 @@ pub fn now_ms() -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
+/// An RFC 3339 time (`2026-12-24T18:00:00Z`) in milliseconds since the Unix epoch (0 for
+/// times before it); `None` if it is not one.
+pub fn rfc3339_ms(time: &str) -> Option<u64> {
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.timestamp_millis().max(0) as u64)
+}
+
 impl ArticleRow {
     /// Whether readers see it now: approved, and its publication time has come.
     pub fn is_public(&self) -> bool {

@@ -12,7 +12,6 @@ use allframe::openapi::routing::{get, post};
 use allframe::openapi::{JsonSchema, schemars};
 use allframe::validate::Valid;
 use allframe::{Json, Path, Problem, Router, State};
-use chrono::DateTime;
 use garde::Validate;
 use serde::Deserialize;
 
@@ -22,7 +21,7 @@ use crate::api::{
     articles, write_article,
 };
 use crate::domain::{ArticleCommand, Role, Stage, Verdict};
-use crate::views::{ArticleRow, now_ms};
+use crate::views::{ArticleRow, now_ms, rfc3339_ms};
 
 /// Fields named as on the wire, since garde's error paths use the Rust names.
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
@@ -34,9 +33,9 @@ struct Approval {
 }
 
 fn rfc3339(value: &str, _: &()) -> garde::Result {
-    DateTime::parse_from_rfc3339(value)
+    rfc3339_ms(value)
         .map(drop)
-        .map_err(|_| garde::Error::new("is not an RFC 3339 time (2026-12-24T18:00:00Z)"))
+        .ok_or_else(|| garde::Error::new("is not an RFC 3339 time (2026-12-24T18:00:00Z)"))
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
@@ -121,10 +120,7 @@ async fn approve(
     Path(Slug { slug }): Path<Slug>,
     Valid(Json(body)): Valid<Json<Approval>>,
 ) -> Reply<ArticleReply> {
-    let at = body
-        .publishAt
-        .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
-        .map_or(0, |at| at.timestamp_millis().max(0) as u64);
+    let at = body.publishAt.and_then(|at| rfc3339_ms(&at)).unwrap_or(0);
     // Never in the past: an approved article joins the lists as the newest.
     let at_ms = at.max(now_ms());
     review(&app, &claims.sub, &slug, Verdict::Approve { at_ms }).await

@@ -111,10 +111,7 @@ impl Field {
 /// 413 for a body past its limit, 400 for one that is not well-formed multipart.
 fn rejection(err: multer::Error) -> MultipartRejection {
     match err {
-        multer::Error::StreamReadFailed(read) => match BodyRejection::from_error(read) {
-            BodyRejection::TooLarge { limit } => MultipartRejection::TooLarge { limit },
-            BodyRejection::Read(err) => MultipartRejection::Malformed(err.to_string()),
-        },
+        multer::Error::StreamReadFailed(read) => BodyRejection::from_error(read).into(),
         other => MultipartRejection::Malformed(other.to_string()),
     }
 }

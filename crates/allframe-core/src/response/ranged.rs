@@ -106,19 +106,11 @@ impl Ranged {
     /// Whether `headers` hold an `If-None-Match` that names `tag` (compared weakly, as that
     /// header is) or is `*`: a handler can answer 304 before it loads the bytes.
     pub fn is_current(tag: &str, headers: &HeaderMap) -> bool {
-        let ours = format!("\"{tag}\"");
-        headers
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .any(|asked| asked == "*" || asked.strip_prefix("W/").unwrap_or(asked) == ours)
+        names(format!("\"{tag}\"").as_bytes(), headers)
     }
 
     fn not_modified(&self, headers: &HeaderMap) -> bool {
-        let tag = self.etag.to_str().expect("made from a str");
-        Self::is_current(&tag[1..tag.len() - 1], headers)
+        names(self.etag.as_bytes(), headers)
     }
 
     /// The one byte range to send, `Err` when the range asked for is past the end, `None`
@@ -159,6 +151,18 @@ fn satisfiable(
             Some(Ok(first..=last.min(last_byte)))
         }
     }
+}
+
+/// Whether an `If-None-Match` of `headers` names `etag` (quoted; compared weakly, as that
+/// header is) or is `*`.
+fn names(etag: &[u8], headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|asked| asked == "*" || asked.strip_prefix("W/").unwrap_or(asked).as_bytes() == etag)
 }
 
 fn content_range(value: String) -> HeaderValue {
