@@ -558,6 +558,36 @@ async fn appends_abandoned_after_queueing_are_written_anyway() {
     }
 }
 
+/// An append that loses to one still on its way to disk reports the conflict once the
+/// winner is readable: otherwise a retry reloads the old state, decides on it again and
+/// loses again, and a hot aggregate's callers burned their retries in microseconds while
+/// one fsync ran (CI saw `Conflict { expected: Exactly(0), actual: 1 }` on the last retry).
+#[tokio::test(flavor = "current_thread")]
+async fn a_conflict_is_reported_once_the_version_it_lost_to_is_readable() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path());
+    // Polled once: queued as version 1, its fsync not yet run (this runtime has one thread
+    // and nothing has yielded to the commit task).
+    let mut winner = std::pin::pin!(store.append("s", ExpectedVersion::NoStream, numbered(0..1)));
+    let once = winner
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert!(once.is_pending(), "the winner waits for its fsync");
+    let lost = store
+        .append("s", ExpectedVersion::Exactly(0), numbered(1..2))
+        .await;
+    assert!(
+        matches!(lost, Err(StoreError::Conflict { actual: 1, .. })),
+        "{lost:?}"
+    );
+    assert_eq!(
+        store.read_stream("s", 0).await.unwrap().len(),
+        1,
+        "the version the append lost to is readable when the conflict is reported"
+    );
+    winner.await.unwrap();
+}
+
 /// A live subscription hears of an append whose caller gave up after queueing it: the
 /// event is stored, so it must be delivered (issue 18, finding 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

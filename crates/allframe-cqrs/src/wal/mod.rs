@@ -243,7 +243,25 @@ impl<E: Event> WalBackend<E> {
             SyncMode::PerAppend => Some(Arc::clone(&self.shared.writer).lock_owned().await),
             SyncMode::GroupCommit => None,
         };
-        let appended = self.queue(stream, expected, &events)?;
+        let appended = match self.queue(stream, expected, &events) {
+            Ok(appended) => appended,
+            Err(conflict @ StoreError::Conflict { .. }) => {
+                // The versions this append lost to may still be on their way to disk, unseen
+                // by readers: the conflict is reported once they are durable, so a retry
+                // reloads the state it lost to instead of deciding on the same one again.
+                let winner = self
+                    .shared
+                    .lock()?
+                    .streams
+                    .get(stream)
+                    .and_then(|p| p.last().copied());
+                if let Some(position) = winner {
+                    commit::make_durable_detached(&self.shared, position, writer).await?;
+                }
+                return Err(conflict);
+            }
+            Err(other) => return Err(other),
+        };
         commit::make_durable_detached(&self.shared, appended.last_position, writer).await?;
         Ok(appended)
     }
