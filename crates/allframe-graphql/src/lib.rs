@@ -1,17 +1,23 @@
 #![doc = include_str!("../README.md")]
 
+mod caller;
 mod limits;
 mod request;
 mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use allframe_core::routing::{MethodRouter, get};
 use allframe_core::{FromRef, FromRequest, IntoResponse, Request, Response, State};
 use async_graphql::Executor;
+use http::header::AUTHORIZATION;
+
+use crate::caller::Authenticator;
 
 pub use async_graphql;
 
+pub use crate::caller::Transport;
 pub use crate::limits::{DEFAULT_MAX_COMPLEXITY, DEFAULT_MAX_DEPTH, limits, schema};
 pub use crate::request::{GraphQLRejection, GraphQLRequest, GraphQLResponse};
 
@@ -26,7 +32,13 @@ pub struct GraphQL<E> {
     graphiql: bool,
     /// Origins besides the endpoint's own whose pages may open its WebSocket.
     allowed_origins: Arc<[String]>,
+    caller: Option<Authenticator>,
+    keepalive: Option<Duration>,
 }
+
+/// How often a WebSocket is pinged by default; one that answers nothing for two of these
+/// is closed.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 
 impl<E: Executor> GraphQL<E> {
     /// Serves `executor` (usually an [`async_graphql::Schema`]; build it with [`schema`] so
@@ -36,7 +48,35 @@ impl<E: Executor> GraphQL<E> {
             executor,
             graphiql: cfg!(feature = "graphiql"),
             allowed_origins: Arc::new([]),
+            caller: None,
+            keepalive: Some(DEFAULT_KEEPALIVE),
         }
+    }
+
+    /// Who calls. `authenticate` gets the credential as the client sent it (`Bearer
+    /// <token>`): the `Authorization` header of an HTTP request or of a WebSocket handshake,
+    /// or the `authorization` field of a WebSocket's `connection_init` payload, which is
+    /// what browsers can send. What it returns, resolvers read as `ctx.data::<C>()`: per
+    /// request over HTTP, for the socket's whole life over WebSocket. A credential it
+    /// refuses is answered `401` over HTTP and closes the socket with `4403` and the reason;
+    /// no credential leaves `C` out of the data, so each resolver decides whether it needs
+    /// one (a subscription that does answers a GraphQL error and the socket stays open).
+    pub fn authenticate<C, F>(mut self, authenticate: F) -> Self
+    where
+        F: Fn(&str, Transport) -> Result<C, String> + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+    {
+        self.caller = Some(Authenticator::new(authenticate));
+        self
+    }
+
+    /// How often the server pings each WebSocket ([`DEFAULT_KEEPALIVE`]); a socket that
+    /// sends nothing, not even the pong every client owes a ping, for two of these is
+    /// closed, so a vanished peer does not stay subscribed (or online) forever. `None`
+    /// sends no pings.
+    pub fn keepalive(mut self, every: Option<Duration>) -> Self {
+        self.keepalive = every;
+        self
     }
 
     /// Origins (`https://app.example.com`) whose pages may open the subscription WebSocket
@@ -74,16 +114,35 @@ impl<E: Executor> GraphQL<E> {
         let for_post = self.clone();
         get(move |State(data): State<T>, req: Request| self.get(req, data)).post(
             move |State(data): State<T>, req: Request| async move {
-                match GraphQLRequest::from_request(req, &()).await {
-                    Ok(request) => request
-                        .data(data)
-                        .execute(&for_post.executor)
-                        .await
-                        .into_response(),
-                    Err(rejection) => rejection.into_response(),
-                }
+                for_post.execute(req, data).await
             },
         )
+    }
+
+    /// Runs an HTTP request with `data` and its caller in the context.
+    async fn execute<T>(&self, req: Request, data: T) -> Response
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let credential = req.headers().get(AUTHORIZATION).cloned();
+        let request = match GraphQLRequest::from_request(req, &()).await {
+            Ok(request) => request.data(data),
+            Err(rejection) => return rejection.into_response(),
+        };
+        let request = match (&self.caller, credential) {
+            (Some(caller), Some(credential)) => {
+                let authenticated = credential
+                    .to_str()
+                    .map_err(|_| "the `Authorization` header is not text".to_owned())
+                    .and_then(|credential| caller.request(credential, request));
+                match authenticated {
+                    Ok(request) => request,
+                    Err(why) => return GraphQLRejection::unauthorized(&why).into_response(),
+                }
+            }
+            _ => request,
+        };
+        request.execute(&self.executor).await.into_response()
     }
 
     async fn get<T>(self, req: Request, data: T) -> Response
@@ -94,19 +153,16 @@ impl<E: Executor> GraphQL<E> {
             if let Err(refused) = ws::check_origin(req.headers(), &self.allowed_origins) {
                 return refused.into_response();
             }
-            return ws::upgrade(self.executor, req, data);
+            let socket = ws::Options {
+                caller: self.caller,
+                keepalive: self.keepalive,
+            };
+            return ws::upgrade(self.executor, req, data, socket);
         }
         if self.graphiql && wants_graphiql(&req) {
             return graphiql_page(req.uri().path());
         }
-        match GraphQLRequest::from_request(req, &()).await {
-            Ok(request) => request
-                .data(data)
-                .execute(&self.executor)
-                .await
-                .into_response(),
-            Err(rejection) => rejection.into_response(),
-        }
+        self.execute(req, data).await
     }
 }
 

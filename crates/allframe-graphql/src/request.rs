@@ -256,6 +256,13 @@ impl GraphQLRejection {
         }
     }
 
+    pub(crate) fn unauthorized(message: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            ..Self::bad_request(message)
+        }
+    }
+
     /// The response status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -2,14 +2,18 @@
 //! protocol engine (`graphql-transport-ws`, and the legacy `graphql-ws`) on tungstenite.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use allframe_core::server::Shutdown;
 use allframe_core::{IntoResponse, Request, Response};
 use async_graphql::Executor;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use futures_util::{SinkExt, StreamExt, future};
 use http::header::{
-    CONNECTION, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    AUTHORIZATION, CONNECTION, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -20,6 +24,16 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::GraphQLRejection;
+use crate::caller::{self, Authenticator};
+
+/// What a socket is served with besides the schema.
+pub(crate) struct Options {
+    pub(crate) caller: Option<Authenticator>,
+    pub(crate) keepalive: Option<Duration>,
+}
+
+/// The close code graphql-transport-ws gives a refused `connection_init`.
+const FORBIDDEN: u16 = 4403;
 
 /// Largest WebSocket message when the request carries no body limit (it always does when
 /// it comes from the server).
@@ -78,7 +92,7 @@ fn protocol(headers: &HeaderMap) -> Option<(WebSocketProtocols, HeaderValue)> {
 
 /// Answers the handshake with `101 Switching Protocols` and serves the connection on a task
 /// of its own once hyper hands it over.
-pub(crate) fn upgrade<E, T>(executor: E, mut req: Request, data: T) -> Response
+pub(crate) fn upgrade<E, T>(executor: E, mut req: Request, data: T, options: Options) -> Response
 where
     E: Executor,
     T: Send + Sync + 'static,
@@ -101,6 +115,19 @@ where
             "no GraphQL WebSocket protocol offered: send `Sec-WebSocket-Protocol: graphql-transport-ws`",
         );
     };
+    let mut connection_data = async_graphql::Data::default();
+    connection_data.insert(data);
+    // A client that can set headers may authenticate the handshake itself.
+    if let (Some(caller), Some(credential)) = (&options.caller, headers.get(AUTHORIZATION)) {
+        let authenticated = credential
+            .to_str()
+            .map_err(|_| "the `Authorization` header is not text".to_owned())
+            .and_then(|credential| caller.connection(credential, &mut connection_data));
+        if let Err(why) = authenticated {
+            return GraphQLRejection::unauthorized(&why).into_response();
+        }
+    }
+    let shutdown = req.extensions().get::<Shutdown>().cloned();
     // A message may be as large as a request body.
     let max = req.body().limit().unwrap_or(DEFAULT_MAX_MESSAGE);
     let config = WebSocketConfig::default()
@@ -118,7 +145,13 @@ where
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        serve(socket, executor, protocol, data).await;
+        let connection = Connection {
+            protocol,
+            data: connection_data,
+            options,
+            shutdown,
+        };
+        serve(socket, executor, connection).await;
     });
 
     let mut res = Response::new(allframe_core::Body::empty());
@@ -134,44 +167,113 @@ where
     res
 }
 
-/// Feeds the client's messages to async-graphql's protocol engine and sends what it answers,
-/// until either side closes.
-async fn serve<S, E, T>(
-    socket: WebSocketStream<S>,
-    executor: E,
+/// One socket's protocol, data (the router's state, and its caller once known), options and
+/// the server's shutdown.
+struct Connection {
     protocol: WebSocketProtocols,
-    data: T,
-) where
+    data: async_graphql::Data,
+    options: Options,
+    shutdown: Option<Shutdown>,
+}
+
+/// Feeds the client's messages to async-graphql's protocol engine and sends what it answers,
+/// pinging the client and closing a socket that stops answering, until either side closes
+/// or the server shuts down (the client is told: `1001 Going Away`).
+async fn serve<S, E>(socket: WebSocketStream<S>, executor: E, connection: Connection)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     E: Executor,
-    T: Send + Sync + 'static,
 {
+    let Connection {
+        protocol,
+        data,
+        options,
+        mut shutdown,
+    } = connection;
     let (mut sink, stream) = socket.split();
+    // Any frame counts as an answer, a pong or a message.
+    let heard = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
+    let heard_in = Arc::clone(&heard);
     let input = stream
         .take_while(|msg| future::ready(msg.is_ok()))
-        .filter_map(|msg| {
+        .filter_map(move |msg| {
+            *heard_in.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
             future::ready(match msg {
                 Ok(msg @ (Message::Text(_) | Message::Binary(_))) => Some(msg.into_data()),
                 // tungstenite answers pings itself; a close frame ends the stream.
                 _ => None,
             })
         });
-    let mut connection_data = async_graphql::Data::default();
-    connection_data.insert(data);
+    let refused = Arc::new(AtomicBool::new(false));
+    let refused_init = Arc::clone(&refused);
+    let caller = options.caller;
     let output = async_graphql::http::WebSocket::new(executor, input, protocol)
-        .connection_data(connection_data)
-        .map(|msg| match msg {
+        .connection_data(data)
+        .on_connection_init(move |payload| async move {
+            let mut data = async_graphql::Data::default();
+            if let (Some(caller), Some(credential)) = (caller, caller::from_payload(&payload))
+                && let Err(why) = caller.connection(credential, &mut data)
+            {
+                refused_init.store(true, Ordering::Relaxed);
+                return Err(async_graphql::Error::new(why));
+            }
+            Ok(data)
+        })
+        .map(move |msg| match msg {
             WsMessage::Text(text) => Message::text(text),
-            WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.into(),
-            })),
+            WsMessage::Close(code, reason) => {
+                // async-graphql closes a refused `connection_init` with 1002; the
+                // protocol says 4403 Forbidden, which clients act on.
+                let code = if refused.load(Ordering::Relaxed) {
+                    FORBIDDEN
+                } else {
+                    code
+                };
+                close(CloseCode::from(code), reason)
+            }
         });
     futures_util::pin_mut!(output);
-    while let Some(msg) = output.next().await {
+    // Without keepalive the timer is never polled; an hour keeps `Instant` from overflowing.
+    let every = options.keepalive.unwrap_or(Duration::from_secs(3600));
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let stopping = async {
+        match &mut shutdown {
+            Some(shutdown) => shutdown.requested().await,
+            None => future::pending().await,
+        }
+    };
+    futures_util::pin_mut!(stopping);
+    loop {
+        let msg = tokio::select! {
+            msg = output.next() => match msg {
+                Some(msg) => msg,
+                None => break,
+            },
+            _ = pings.tick(), if options.keepalive.is_some() => {
+                let quiet = heard.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+                if quiet > every * 2 {
+                    let reason = format!("no answer to pings for {} s", quiet.as_secs());
+                    let _ = sink.send(close(CloseCode::Away, reason)).await;
+                    return;
+                }
+                Message::Ping(Default::default())
+            }
+            () = &mut stopping => {
+                let _ = sink.send(close(CloseCode::Away, "the server is shutting down".into())).await;
+                let _ = sink.close().await;
+                return;
+            }
+        };
         if sink.send(msg).await.is_err() {
             return;
         }
     }
     let _ = sink.close().await;
+}
+
+fn close(code: CloseCode, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }

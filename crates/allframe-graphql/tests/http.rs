@@ -392,3 +392,51 @@ fragment TypeRef on __Type {
   }
 }
 "#;
+
+/// The `Authorization` header names the caller resolvers see; a refused one is a 401 that
+/// says why; none leaves the caller out.
+#[tokio::test]
+async fn the_authorization_header_names_the_caller() {
+    let online = std::sync::Arc::default();
+    let server = TestServer::start(common::app_authenticating(online, None)).await;
+    let mut c = server.http1().await;
+    let body = json!({"query": "{ me }"}).to_string();
+    let json = ("content-type", "application/json");
+    let signed_in = c
+        .request(
+            Method::POST,
+            "/graphql",
+            &[json, ("authorization", "Bearer ann")],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        signed_in.json()["data"]["me"],
+        "ann",
+        "{}",
+        signed_in.text()
+    );
+    let anonymous = c
+        .request(Method::POST, "/graphql", &[json], body.clone())
+        .await;
+    assert_eq!(
+        anonymous.json()["data"]["me"],
+        Value::Null,
+        "{}",
+        anonymous.text()
+    );
+    let forged = c
+        .request(
+            Method::POST,
+            "/graphql",
+            &[json, ("authorization", "Bearer forged")],
+            body,
+        )
+        .await;
+    assert_eq!(forged.status, 401, "{}", forged.text());
+    assert!(
+        first_error(&forged).contains("not a valid token"),
+        "{}",
+        forged.text()
+    );
+}

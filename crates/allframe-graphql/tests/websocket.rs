@@ -195,3 +195,193 @@ async fn a_websocket_from_another_origin_is_refused() {
         403
     );
 }
+
+async fn connect_with(server: &TestServer, authorization: Option<&str>) -> Result<Socket, u16> {
+    let mut req = format!("ws://{}/graphql", server.addr())
+        .into_client_request()
+        .expect("request");
+    let headers = req.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    if let Some(credential) = authorization {
+        headers.insert("authorization", credential.parse().expect("header"));
+    }
+    match connect_async(req).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(other) => panic!("handshake: {other}"),
+    }
+}
+
+/// The close frame that ends `socket`, skipping pings and messages before it.
+async fn closed(socket: &mut Socket) -> (u16, String) {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("the socket closes in time");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (frame.code.into(), frame.reason.to_string());
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+async fn subscribe_my_name(socket: &mut Socket, id: &str) -> Value {
+    send(
+        socket,
+        json!({"id": id, "type": "subscribe", "payload": {"query": "subscription { myName }"}}),
+    )
+    .await;
+    receive(socket).await
+}
+
+/// The caller of a socket comes from `connection_init` (what browsers can send) or the
+/// handshake's header; a subscription that needs one refuses a socket without, with a
+/// GraphQL error, and the socket stays open for the next operation.
+#[tokio::test]
+async fn a_socket_is_signed_in_by_connection_init_or_by_its_handshake() {
+    let online = std::sync::Arc::default();
+    let server = TestServer::start(common::app_authenticating(online, None)).await;
+
+    let mut anonymous = connect_with(&server, None).await.expect("a socket");
+    send(&mut anonymous, json!({"type": "connection_init"})).await;
+    assert_eq!(receive(&mut anonymous).await["type"], "connection_ack");
+    let refused = subscribe_my_name(&mut anonymous, "1").await;
+    assert!(
+        refused["payload"]["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sign in first")),
+        "{refused}"
+    );
+    send(
+        &mut anonymous,
+        json!({"id": "2", "type": "subscribe", "payload": {"query": "{ me }"}}),
+    )
+    .await;
+    let still_open = loop {
+        let message = receive(&mut anonymous).await;
+        if message["id"] == "2" {
+            break message;
+        }
+    };
+    assert_eq!(
+        still_open["payload"]["data"]["me"],
+        Value::Null,
+        "{still_open}"
+    );
+
+    let mut by_init = connect_with(&server, None).await.expect("a socket");
+    send(
+        &mut by_init,
+        json!({"type": "connection_init", "payload": {"authorization": "Bearer ann"}}),
+    )
+    .await;
+    assert_eq!(receive(&mut by_init).await["type"], "connection_ack");
+    let named = subscribe_my_name(&mut by_init, "1").await;
+    assert_eq!(named["payload"]["data"]["myName"], "ann", "{named}");
+
+    let mut by_header = connect_with(&server, Some("Bearer bob"))
+        .await
+        .expect("a socket");
+    send(&mut by_header, json!({"type": "connection_init"})).await;
+    assert_eq!(receive(&mut by_header).await["type"], "connection_ack");
+    let named = subscribe_my_name(&mut by_header, "1").await;
+    assert_eq!(named["payload"]["data"]["myName"], "bob", "{named}");
+}
+
+/// A forged credential: the handshake's is answered 401, `connection_init`'s closes the
+/// socket with 4403 and the reason, as graphql-transport-ws says.
+#[tokio::test]
+async fn a_forged_credential_is_refused_with_the_reason() {
+    let online = std::sync::Arc::default();
+    let server = TestServer::start(common::app_authenticating(online, None)).await;
+    assert_eq!(
+        connect_with(&server, Some("Bearer forged")).await.err(),
+        Some(401)
+    );
+    let mut socket = connect_with(&server, None).await.expect("a socket");
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"authorization": "Bearer forged"}}),
+    )
+    .await;
+    let (code, reason) = closed(&mut socket).await;
+    assert_eq!(code, 4403, "{reason}");
+    assert!(reason.contains("not a valid token"), "{reason}");
+}
+
+/// The server pings: a peer that answers stays; one that answers nothing is closed after two
+/// intervals, and what it signed in with (here, its count as online) is dropped with it.
+#[tokio::test]
+async fn a_socket_that_stops_answering_pings_is_closed_and_its_caller_dropped() {
+    use std::sync::atomic::Ordering;
+    let online = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let every = std::time::Duration::from_millis(100);
+    let server = TestServer::start(common::app_authenticating(
+        std::sync::Arc::clone(&online),
+        Some(every),
+    ))
+    .await;
+    let mut answering = connect_with(&server, Some("Bearer ann"))
+        .await
+        .expect("a socket");
+    let mut silent = connect_with(&server, Some("Bearer bob"))
+        .await
+        .expect("a socket");
+    for socket in [&mut answering, &mut silent] {
+        send(socket, json!({"type": "connection_init"})).await;
+        assert_eq!(receive(socket).await["type"], "connection_ack");
+    }
+    assert_eq!(online.load(Ordering::SeqCst), 2);
+    // Reading answers the server's pings (tungstenite pongs as it reads); `silent` is not
+    // read from for a while, so it sends nothing.
+    let mut pings = 0;
+    let quiet_until = tokio::time::Instant::now() + every * 6;
+    while tokio::time::Instant::now() < quiet_until {
+        if let Ok(Some(Ok(Message::Ping(_)))) = tokio::time::timeout(every, answering.next()).await
+        {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 2, "the server pinged {pings} times");
+    let (code, reason) = closed(&mut silent).await;
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("no answer to pings"), "{reason}");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while online.load(Ordering::SeqCst) != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob is still online"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    send(
+        &mut answering,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": "{ me }"}}),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut answering).await["payload"]["data"]["me"],
+        "ann"
+    );
+}
+
+/// A graceful shutdown tells open sockets (`1001 Going Away`) and waits for them to close.
+#[tokio::test]
+async fn a_graceful_shutdown_closes_open_sockets_with_going_away() {
+    let server = TestServer::start(common::app()).await;
+    let mut socket = connect(&server, "graphql-transport-ws").await;
+    send(&mut socket, json!({ "type": "connection_init" })).await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let stopping = tokio::spawn(server.stop());
+    let (code, reason) = closed(&mut socket).await;
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("shutting down"), "{reason}");
+    drop(socket);
+    stopping.await.expect("no panic").expect("the server stops");
+}

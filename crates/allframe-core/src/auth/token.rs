@@ -121,12 +121,17 @@ impl JwtKeys {
             })
     }
 
+    /// The claims of an `Authorization` value (`<scheme> <token>`): what [`Auth`] checks,
+    /// for a credential that arrives another way, such as a WebSocket's `connection_init`.
+    pub fn verify_authorization(&self, value: &str) -> Result<Claims, AuthRejection> {
+        self.verify(self.token(value)?)
+    }
+
     /// The token in an `Authorization` value, if it starts with the scheme word.
-    fn token<'a>(&self, value: &'a HeaderValue) -> Result<&'a str, AuthRejection> {
+    fn token<'a>(&self, value: &'a str) -> Result<&'a str, AuthRejection> {
         let wrong = || AuthRejection::WrongScheme {
             expected: self.0.scheme,
         };
-        let value = value.to_str().map_err(|_| wrong())?;
         let (scheme, token) = value.split_once(' ').ok_or_else(wrong)?;
         if !scheme.eq_ignore_ascii_case(self.0.scheme) {
             return Err(wrong());
@@ -138,7 +143,12 @@ impl JwtKeys {
     fn claims(&self, parts: &Parts) -> Result<Option<Claims>, AuthRejection> {
         match parts.headers.get(header::AUTHORIZATION) {
             None => Ok(None),
-            Some(value) => self.verify(self.token(value)?).map(Some),
+            Some(value) => {
+                let value = value.to_str().map_err(|_| AuthRejection::WrongScheme {
+                    expected: self.0.scheme,
+                })?;
+                self.verify_authorization(value).map(Some)
+            }
         }
     }
 }

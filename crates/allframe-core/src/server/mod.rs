@@ -5,6 +5,7 @@ mod config;
 mod conn;
 mod io;
 mod service;
+mod shutdown;
 
 use std::convert::Infallible;
 use std::future::{Future, IntoFuture, Pending, pending};
@@ -22,6 +23,7 @@ use tower_service::Service;
 pub use self::config::ServerConfig;
 use self::conn::Protocol;
 use self::service::ConnectionService;
+pub use self::shutdown::Shutdown;
 use crate::Request;
 use crate::response::Response;
 
@@ -143,6 +145,8 @@ where
     let protocols = Arc::new(conn::Protocols::new(&config));
     // Every connection task holds a receiver: the sender's `closed` is "all connections ended".
     let (stop, stopped) = watch::channel(Stop::Running);
+    // Upgraded connections (WebSockets) are told apart: hyper no longer drives them.
+    let (begin_upgraded_shutdown, upgraded_shutdown) = Shutdown::channel();
     let mut signal = pin!(signal);
     loop {
         let stream = tokio::select! {
@@ -165,6 +169,7 @@ where
             upgraded: AtomicBool::new(false),
             started: AtomicU64::new(0),
             answered: AtomicU64::new(0),
+            shutdown: upgraded_shutdown.clone(),
         });
         let service = ConnectionService {
             service: service.clone(),
@@ -197,9 +202,10 @@ where
     }
     drop(listener);
     stop.send_replace(Stop::Graceful);
-    drop(stopped);
+    begin_upgraded_shutdown.send_replace(true);
+    drop((stopped, upgraded_shutdown));
     tokio::select! {
-        () = stop.closed() => {}
+        ((), ()) = async { tokio::join!(stop.closed(), begin_upgraded_shutdown.closed()) } => {}
         () = tokio::time::sleep(config.shutdown_timeout) => {
             tracing::warn!("graceful shutdown timed out; closing the connections still open");
             stop.send_replace(Stop::Abort);
@@ -249,4 +255,6 @@ pub(super) struct Shared {
     /// for the next request head (the socket then times that wait).
     pub(super) started: AtomicU64,
     pub(super) answered: AtomicU64,
+    /// Handed to requests that ask for an upgrade.
+    pub(super) shutdown: Shutdown,
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use http::StatusCode;
-use http::header::SERVER;
+use http::header::{SERVER, UPGRADE};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -37,7 +37,10 @@ where
 
     fn call(&self, req: http::Request<Incoming>) -> ResponseFuture<S> {
         self.shared.started.fetch_add(1, Ordering::Relaxed);
-        let req = req.map(|body| Body::incoming(body, self.shared.body_limit));
+        let mut req = req.map(|body| Body::incoming(body, self.shared.body_limit));
+        if req.headers().contains_key(UPGRADE) {
+            req.extensions_mut().insert(self.shared.shutdown.clone());
+        }
         ResponseFuture {
             state: CallState::Ready {
                 service: self.service.clone(),

@@ -123,3 +123,80 @@ pub(crate) fn app_allowing(origin: &str) -> RouterService<AppState> {
         )
         .with_state(state())
 }
+
+/// The caller the tests' authentication gives resolvers; a socket's keeps `online` counted.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) name: String,
+    _online: Option<Arc<Online>>,
+}
+
+/// One socket counted as online while it lives.
+#[derive(Debug)]
+pub(crate) struct Online(Arc<AtomicI64>);
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub(crate) struct CallerQuery;
+
+#[Object]
+impl CallerQuery {
+    /// Who calls, if anyone signed in.
+    async fn me(&self, ctx: &Context<'_>) -> Option<String> {
+        ctx.data_opt::<User>().map(|user| user.name.clone())
+    }
+}
+
+pub(crate) struct CallerSubscription;
+
+#[Subscription]
+impl CallerSubscription {
+    /// The caller's name, once: refused to a socket nobody signed in on.
+    async fn my_name(
+        &self,
+        ctx: &Context<'_>,
+    ) -> allframe_graphql::async_graphql::Result<impl Stream<Item = String> + use<>> {
+        let user = ctx
+            .data_opt::<User>()
+            .ok_or("sign in first: send `authorization` in `connection_init`")?;
+        Ok(futures_util::stream::iter([user.name.clone()]))
+    }
+}
+
+/// GraphQL at `/graphql` whose callers authenticate with `Bearer <name>` (any name but
+/// `forged`); `online` counts the sockets signed in and open; sockets are pinged `every`.
+pub(crate) fn app_authenticating(
+    online: Arc<AtomicI64>,
+    every: Option<std::time::Duration>,
+) -> RouterService<()> {
+    let schema = allframe_graphql::schema(
+        CallerQuery,
+        allframe_graphql::async_graphql::EmptyMutation,
+        CallerSubscription,
+    )
+    .finish();
+    let graphql =
+        GraphQL::new(schema)
+            .keepalive(every)
+            .authenticate(move |credential, transport| {
+                let name = credential
+                    .strip_prefix("Bearer ")
+                    .filter(|name| !name.is_empty() && *name != "forged")
+                    .ok_or_else(|| format!("`{credential}` is not a valid token"))?;
+                let online = (transport == allframe_graphql::Transport::WebSocket).then(|| {
+                    online.fetch_add(1, Ordering::SeqCst);
+                    Arc::new(Online(Arc::clone(&online)))
+                });
+                Ok(User {
+                    name: name.to_owned(),
+                    _online: online,
+                })
+            });
+    Router::new()
+        .route("/graphql", graphql.into_route())
+        .with_state(())
+}
