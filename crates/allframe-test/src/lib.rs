@@ -5,10 +5,14 @@
 mod contract;
 #[cfg(feature = "postgres")]
 mod storage;
+#[cfg(feature = "websocket")]
+mod websocket;
 
 pub use crate::contract::{CONTRACT_ADDR, CONTRACT_TIMINGS, Contract};
 #[cfg(feature = "postgres")]
 pub use crate::storage::{DEFAULT_DATABASE_URL, TestPostgres};
+#[cfg(feature = "websocket")]
+pub use crate::websocket::GraphQLSocket;
 
 use std::convert::Infallible;
 use std::io;
