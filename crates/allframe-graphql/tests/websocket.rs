@@ -152,23 +152,31 @@ async fn an_upgrade_without_a_graphql_protocol_is_refused() {
     assert_eq!(server.get("/counter").await.status, 200);
 }
 
-async fn handshake_from(server: &TestServer, origin: Option<&str>) -> u16 {
+/// A graphql-transport-ws handshake with `extra` headers: the socket, or the refusal's status.
+async fn handshake(server: &TestServer, extra: &[(&'static str, &str)]) -> Result<Socket, u16> {
     let mut req = format!("ws://{}/graphql", server.addr())
         .into_client_request()
         .expect("request");
     let headers = req.headers_mut();
     headers.insert(
         "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
+        "graphql-transport-ws".parse().expect("header"),
     );
-    if let Some(origin) = origin {
-        headers.insert("origin", origin.parse().unwrap());
+    for (name, value) in extra {
+        headers.insert(*name, value.parse().expect("header"));
     }
     match connect_async(req).await {
-        Ok((_, res)) => res.status().as_u16(),
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => res.status().as_u16(),
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
         Err(other) => panic!("handshake failed: {other}"),
     }
+}
+
+async fn handshake_from(server: &TestServer, origin: Option<&str>) -> u16 {
+    let origin: Vec<_> = origin.map(|o| ("origin", o)).into_iter().collect();
+    handshake(server, &origin)
+        .await
+        .map_or_else(|status| status, |_| 101)
 }
 
 /// A page of another site must not open the socket with the user's cookies (cross-site
@@ -197,22 +205,11 @@ async fn a_websocket_from_another_origin_is_refused() {
 }
 
 async fn connect_with(server: &TestServer, authorization: Option<&str>) -> Result<Socket, u16> {
-    let mut req = format!("ws://{}/graphql", server.addr())
-        .into_client_request()
-        .expect("request");
-    let headers = req.headers_mut();
-    headers.insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    if let Some(credential) = authorization {
-        headers.insert("authorization", credential.parse().expect("header"));
-    }
-    match connect_async(req).await {
-        Ok((socket, _)) => Ok(socket),
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
-        Err(other) => panic!("handshake: {other}"),
-    }
+    let authorization: Vec<_> = authorization
+        .map(|a| ("authorization", a))
+        .into_iter()
+        .collect();
+    handshake(server, &authorization).await
 }
 
 /// The close frame that ends `socket`, skipping pings and messages before it.

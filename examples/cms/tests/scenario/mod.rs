@@ -891,33 +891,9 @@ async fn query(c: &mut Contract, query: &str) -> Value {
     reply["data"].clone()
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next text message of `socket`, as JSON.
-async fn receive(socket: &mut Socket) -> Value {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        let message = tokio::time::timeout(allframe_test::PATIENCE, socket.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket stays open")
-            .expect("a good frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON message"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected message {other:?}"),
-        }
-    }
-}
-
 /// GraphQL reads what the REST API reads, as a reader who is not signed in; the
 /// subscription delivers each article when readers first see it, scheduled ones included.
 async fn graphql(c: &mut Contract, ann: &str, eddie: &str) {
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     c.set_header("authorization", None);
     let rest = c
         .send(Method::GET, "/api/articles?author=ann&limit=2", None, 200)
@@ -974,30 +950,10 @@ async fn graphql(c: &mut Contract, ann: &str, eddie: &str) {
     let since = chrono::DateTime::from_timestamp_millis(cms::views::now_ms() as i64)
         .expect("a time")
         .to_rfc3339();
-    let mut req = format!("ws://{}/graphql", c.addr())
-        .into_client_request()
-        .expect("a request");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("a header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("a WebSocket handshake");
-    let send = |message: Value| Message::text(message.to_string());
-    socket
-        .send(send(json!({"type": "connection_init"})))
-        .await
-        .expect("sent");
-    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let mut socket = allframe_test::GraphQLSocket::connect(c.addr(), "/graphql", None).await;
     let subscription =
         format!(r#"subscription {{ articlePublished(since: "{since}") {{ slug title }} }}"#);
-    socket
-        .send(send(
-            json!({"id": "1", "type": "subscribe", "payload": {"query": subscription}}),
-        ))
-        .await
-        .expect("sent");
+    socket.subscribe("1", &subscription, json!({})).await;
 
     // One scheduled a second ahead (by the editor), one published at once.
     sign_in(c, ann);
@@ -1031,7 +987,7 @@ async fn graphql(c: &mut Contract, ann: &str, eddie: &str) {
 
     let mut titles = Vec::new();
     for _ in 0..2 {
-        let next = receive(&mut socket).await;
+        let next = socket.next_of("1").await;
         let title = next["payload"]["data"]["articlePublished"]["title"].clone();
         if title == "Scheduled for GraphQL" {
             assert!(cms::views::now_ms() >= at_ms, "delivered before its time");
