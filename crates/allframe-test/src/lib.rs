@@ -32,47 +32,80 @@ use tokio::task::JoinHandle;
 /// How long a test waits for anything before it fails instead of hanging.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A program's binary (an example's `env!("CARGO_BIN_EXE_...")`) serving on a free port of
-/// 127.0.0.1 given to it in `ALLFRAME_ADDR`; killed when dropped, whatever the test did.
+/// A program's binary (an example's `env!("CARGO_BIN_EXE_...")`) serving on a port of
+/// 127.0.0.1 it binds itself (`ALLFRAME_ADDR=127.0.0.1:0`) and announces on stderr
+/// (`... listening on http://ADDR`); killed when dropped, whatever the test did.
 #[derive(Debug)]
 pub struct RunningBinary {
     child: std::process::Child,
     addr: SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl RunningBinary {
-    /// Starts `program` and waits until it accepts connections (panics after [`PATIENCE`]).
+    /// Starts `program` and waits until it announces its address (panics after
+    /// [`PATIENCE`], or if it exits first, with its output).
     pub async fn start(program: &str) -> Self {
         Self::start_with_env(program, &[]).await
     }
 
     /// Starts `program` with these environment variables besides `ALLFRAME_ADDR`.
+    ///
+    /// The program binds the port itself: a port found free here and handed over could be
+    /// taken by another test's server in between, and this test would talk to that one.
     pub async fn start_with_env(program: &str, env: &[(&str, &str)]) -> Self {
-        // A free port: bind it, note it, release it for the child.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port on 127.0.0.1");
-        let child = std::process::Command::new(program)
-            .env("ALLFRAME_ADDR", addr.to_string())
+        let mut child = std::process::Command::new(program)
+            .env("ALLFRAME_ADDR", "127.0.0.1:0")
             .envs(env.iter().copied())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| panic!("starting {program}: {err}"));
-        let running = Self { child, addr };
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while TcpStream::connect(addr).await.is_err() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (announced, address) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("a piped stderr");
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = announced_addr(&line) {
+                    let _ = announced.send(addr);
+                }
+                lines.lock().expect("the log").push(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let addr = loop {
+            match address.recv_timeout(Duration::from_millis(20)) {
+                Ok(addr) => break addr,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().expect("waiting for the program");
+                    panic!(
+                        "{program} exited ({status}) without announcing its address; its output:\n{}",
+                        log.lock().expect("the log").join("\n")
+                    );
+                }
+            }
             assert!(
-                tokio::time::Instant::now() < deadline,
-                "{program} does not listen on ALLFRAME_ADDR={addr}"
+                std::time::Instant::now() < deadline,
+                "{program} did not announce `listening on http://ADDR` within {PATIENCE:?}; its output:\n{}",
+                log.lock().expect("the log").join("\n")
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        running
+        };
+        Self { child, addr, log }
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What it has written to stderr so far, line by line.
+    pub fn output(&self) -> Vec<String> {
+        self.log.lock().expect("the log").clone()
     }
 
     /// Sends SIGTERM and waits (up to [`PATIENCE`]) for the program to exit: its exit
@@ -96,6 +129,15 @@ impl RunningBinary {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The address in a line such as `chat-app listening on http://127.0.0.1:4242, events in ...`.
+fn announced_addr(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, '/' | ',' | ')'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 impl Drop for RunningBinary {
@@ -470,5 +512,28 @@ impl RawConnection {
         tokio::time::timeout(within, async { while self.fill().await {} })
             .await
             .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announced_addr;
+
+    #[test]
+    fn the_announced_address_is_read_from_each_demos_line() {
+        for line in [
+            "chat-app listening on http://127.0.0.1:4242, events in ./data",
+            "graphql-example listening on http://127.0.0.1:4242/graphql",
+            "multi-protocol listening on http://127.0.0.1:4242 (REST /books)",
+            "hello listening on http://127.0.0.1:4242",
+        ] {
+            assert_eq!(
+                announced_addr(line),
+                Some("127.0.0.1:4242".parse().unwrap()),
+                "{line}"
+            );
+        }
+        assert_eq!(announced_addr("starting up"), None);
+        assert_eq!(announced_addr("x listening on http://nowhere"), None);
     }
 }
