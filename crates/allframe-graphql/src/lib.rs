@@ -2,6 +2,7 @@
 
 mod caller;
 mod limits;
+mod operations;
 mod request;
 mod ws;
 
@@ -19,6 +20,7 @@ pub use async_graphql;
 
 pub use crate::caller::Transport;
 pub use crate::limits::{DEFAULT_MAX_COMPLEXITY, DEFAULT_MAX_DEPTH, limits, schema};
+pub use crate::operations::DEFAULT_MAX_OPERATIONS;
 pub use crate::request::{GraphQLRejection, GraphQLRequest, GraphQLResponse};
 
 /// A GraphQL endpoint: queries and mutations over `POST` and `GET`, the GraphiQL page, and
@@ -34,11 +36,16 @@ pub struct GraphQL<E> {
     allowed_origins: Arc<[String]>,
     caller: Option<Authenticator>,
     keepalive: Option<Duration>,
+    init_timeout: Duration,
+    max_operations: usize,
 }
 
 /// How often a WebSocket is pinged by default; one that answers nothing for two of these
 /// is closed.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// How long a WebSocket may wait before its `connection_init` by default.
+pub const DEFAULT_CONNECTION_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl<E: Executor> GraphQL<E> {
     /// Serves `executor` (usually an [`async_graphql::Schema`]; build it with [`schema`] so
@@ -50,6 +57,8 @@ impl<E: Executor> GraphQL<E> {
             allowed_origins: Arc::new([]),
             caller: None,
             keepalive: Some(DEFAULT_KEEPALIVE),
+            init_timeout: DEFAULT_CONNECTION_INIT_TIMEOUT,
+            max_operations: DEFAULT_MAX_OPERATIONS,
         }
     }
 
@@ -76,6 +85,23 @@ impl<E: Executor> GraphQL<E> {
     /// sends no pings.
     pub fn keepalive(mut self, every: Option<Duration>) -> Self {
         self.keepalive = every;
+        self
+    }
+
+    /// How long a WebSocket may stay open before its `connection_init`
+    /// ([`DEFAULT_CONNECTION_INIT_TIMEOUT`]); one that sends none in time is closed with
+    /// `4408`, as graphql-transport-ws says, so sockets that never start cost nothing.
+    pub fn connection_init_timeout(mut self, timeout: Duration) -> Self {
+        self.init_timeout = timeout;
+        self
+    }
+
+    /// How many operations (subscriptions, and queries or mutations sent over the socket)
+    /// one WebSocket may run at once ([`DEFAULT_MAX_OPERATIONS`]). One more is answered
+    /// with an `error` message whose GraphQL error has `extensions.code`
+    /// `TOO_MANY_OPERATIONS`; the socket and its other operations go on.
+    pub fn max_operations(mut self, max: usize) -> Self {
+        self.max_operations = max;
         self
     }
 
@@ -156,6 +182,8 @@ impl<E: Executor> GraphQL<E> {
             let socket = ws::Options {
                 caller: self.caller,
                 keepalive: self.keepalive,
+                init_timeout: self.init_timeout,
+                max_operations: self.max_operations,
             };
             return ws::upgrade(self.executor, req, data, socket);
         }

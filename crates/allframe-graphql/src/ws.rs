@@ -25,15 +25,21 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 
 use crate::GraphQLRejection;
 use crate::caller::{self, Authenticator};
+use crate::operations::{Incoming, Operations};
 
 /// What a socket is served with besides the schema.
 pub(crate) struct Options {
     pub(crate) caller: Option<Authenticator>,
     pub(crate) keepalive: Option<Duration>,
+    pub(crate) init_timeout: Duration,
+    pub(crate) max_operations: usize,
 }
 
 /// The close code graphql-transport-ws gives a refused `connection_init`.
 const FORBIDDEN: u16 = 4403;
+
+/// The close code graphql-transport-ws gives a socket that sent no `connection_init` in time.
+const INIT_TIMEOUT: u16 = 4408;
 
 /// Largest WebSocket message when the request carries no body limit (it always does when
 /// it comes from the server).
@@ -194,16 +200,48 @@ where
     // Any frame counts as an answer, a pong or a message.
     let heard = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
     let heard_in = Arc::clone(&heard);
+    let initiated = Arc::new(AtomicBool::new(false));
+    let initiated_in = Arc::clone(&initiated);
+    let operations = Arc::new(std::sync::Mutex::new(Operations::new(
+        options.max_operations,
+    )));
+    let operations_in = Arc::clone(&operations);
+    // Refusals wait here for the loop below to send them; a client that floods refused
+    // operations without reading is read no further until it does.
+    let (refuse, mut refusals) = tokio::sync::mpsc::channel::<String>(16);
     let input = stream
         .take_while(|msg| future::ready(msg.is_ok()))
         .filter_map(move |msg| {
             *heard_in.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
-            future::ready(match msg {
+            let data = match msg {
                 Ok(msg @ (Message::Text(_) | Message::Binary(_))) => Some(msg.into_data()),
                 // tungstenite answers pings itself; a close frame ends the stream.
                 _ => None,
-            })
+            };
+            let verdict = data.as_ref().map(|data| {
+                operations_in
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .client(data)
+            });
+            let initiated = Arc::clone(&initiated_in);
+            let refuse = refuse.clone();
+            async move {
+                match verdict? {
+                    Incoming::Init => {
+                        initiated.store(true, Ordering::Relaxed);
+                        data
+                    }
+                    Incoming::Pass => data,
+                    Incoming::Refuse(refusal) => {
+                        let _ = refuse.send(refusal).await;
+                        None
+                    }
+                }
+            }
         });
+    // async-graphql polls its input in place, so it must not move.
+    let input = Box::pin(input);
     let refused = Arc::new(AtomicBool::new(false));
     let refused_init = Arc::clone(&refused);
     let caller = options.caller;
@@ -220,7 +258,13 @@ where
             Ok(data)
         })
         .map(move |msg| match msg {
-            WsMessage::Text(text) => Message::text(text),
+            WsMessage::Text(text) => {
+                operations
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .server(&text);
+                Message::text(text)
+            }
             WsMessage::Close(code, reason) => {
                 // async-graphql closes a refused `connection_init` with 1002; the
                 // protocol says 4403 Forbidden, which clients act on.
@@ -243,12 +287,20 @@ where
         }
     };
     futures_util::pin_mut!(stopping);
+    let init_deadline = tokio::time::sleep(options.init_timeout);
+    futures_util::pin_mut!(init_deadline);
     loop {
         let msg = tokio::select! {
             msg = output.next() => match msg {
                 Some(msg) => msg,
                 None => break,
             },
+            Some(refusal) = refusals.recv() => Message::text(refusal),
+            () = &mut init_deadline, if !initiated.load(Ordering::Relaxed) => {
+                let reason = "Connection initialisation timeout".to_owned();
+                let _ = sink.send(close(CloseCode::from(INIT_TIMEOUT), reason)).await;
+                return;
+            }
             _ = pings.tick(), if options.keepalive.is_some() => {
                 let quiet = heard.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
                 if quiet > every * 2 {

@@ -382,3 +382,74 @@ async fn a_graceful_shutdown_closes_open_sockets_with_going_away() {
     drop(socket);
     stopping.await.expect("no panic").expect("the server stops");
 }
+
+/// A socket that never sends `connection_init` is closed with 4408, as graphql-transport-ws
+/// says, instead of holding a connection forever.
+#[tokio::test]
+async fn a_socket_without_connection_init_is_closed_with_4408() {
+    let wait = std::time::Duration::from_millis(200);
+    let server = TestServer::start(common::app_configured(|graphql| {
+        graphql.connection_init_timeout(wait)
+    }))
+    .await;
+    let mut initiated = connect(&server, "graphql-transport-ws").await;
+    send(&mut initiated, json!({ "type": "connection_init" })).await;
+    assert_eq!(receive(&mut initiated).await["type"], "connection_ack");
+    let mut silent = connect(&server, "graphql-transport-ws").await;
+    let (code, reason) = closed(&mut silent).await;
+    assert_eq!(code, 4408, "{reason}");
+    // The socket that did initiate outlives the deadline and still answers.
+    tokio::time::sleep(wait * 2).await;
+    send(
+        &mut initiated,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": "{ greeting }"}}),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut initiated).await["payload"]["data"]["greeting"],
+        "hello"
+    );
+}
+
+/// An operation past the socket's limit gets a GraphQL error with its own id; the socket
+/// and its running subscriptions go on, and a completed one frees a place.
+#[tokio::test]
+async fn an_operation_past_the_sockets_limit_is_refused_and_the_socket_kept() {
+    let server =
+        TestServer::start(common::app_configured(|graphql| graphql.max_operations(2))).await;
+    let mut socket = connect(&server, "graphql-transport-ws").await;
+    send(&mut socket, json!({ "type": "connection_init" })).await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    let idle = |id: &str| json!({"id": id, "type": "subscribe", "payload": {"query": "subscription { idle }"}});
+    send(&mut socket, idle("1")).await;
+    send(&mut socket, idle("2")).await;
+    send(&mut socket, idle("3")).await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(refused["id"], "3", "{refused}");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "TOO_MANY_OPERATIONS",
+        "{refused}"
+    );
+    send(&mut socket, json!({"id": "1", "type": "complete"})).await;
+    // async-graphql confirms a completion.
+    let completed = receive(&mut socket).await;
+    assert_eq!(
+        (&completed["id"], &completed["type"]),
+        (&json!("1"), &json!("complete"))
+    );
+    send(
+        &mut socket,
+        json!({"id": "4", "type": "subscribe", "payload": {"query": "subscription { ticks(count: 1) }"}}),
+    )
+    .await;
+    let tick = receive(&mut socket).await;
+    assert_eq!(tick["id"], "4", "{tick}");
+    assert_eq!(tick["payload"]["data"]["ticks"], "hello 0", "{tick}");
+    // `ticks` completed, so its place is free: one more fits beside `2`, the next does not.
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    send(&mut socket, idle("5")).await;
+    send(&mut socket, idle("6")).await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(refused["id"], "6", "{refused}");
+}

@@ -2,18 +2,17 @@
 //! and subscriptions to a channel's new messages and to who is online.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use allframe::graphql::Transport;
 use async_graphql::connection::{Connection, Edge, query};
 use async_graphql::{Context, Object, Schema, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
 
+use crate::Chat;
 use crate::domain::ChannelCommand;
 use crate::error::{ChatError, Failure};
 use crate::presence::{Online, PresenceChange};
 use crate::views::{self, Message};
-use crate::{Chat, Limits};
 
 pub type ChatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -21,18 +20,12 @@ pub fn schema() -> ChatSchema {
     allframe::graphql::schema(QueryRoot, MutationRoot, SubscriptionRoot).finish()
 }
 
-/// Who calls, from their token; a socket's session also counts them online and holds the
-/// socket's subscriptions.
+/// Who calls, from their token; a socket's session also counts them online for as long as
+/// the socket is open.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub username: String,
-    socket: Option<Arc<Socket>>,
-}
-
-#[derive(Debug)]
-struct Socket {
-    _online: Online,
-    subscriptions: AtomicUsize,
+    _online: Option<Arc<Online>>,
 }
 
 /// Sessions from `Authorization: Bearer <token>` (over WebSocket, `authorization` in
@@ -45,15 +38,11 @@ pub fn authenticate(
         let claims = keys
             .verify_authorization(credential)
             .map_err(|why| why.to_string())?;
-        let socket = (transport == Transport::WebSocket).then(|| {
-            Arc::new(Socket {
-                _online: presence.arrive(&claims.sub),
-                subscriptions: AtomicUsize::new(0),
-            })
-        });
+        let online =
+            (transport == Transport::WebSocket).then(|| Arc::new(presence.arrive(&claims.sub)));
         Ok(Session {
             username: claims.sub,
-            socket,
+            _online: online,
         })
     }
 }
@@ -306,31 +295,6 @@ impl MutationRoot {
     }
 }
 
-/// One of a socket's subscriptions, counted until its stream is dropped.
-struct Slot(Arc<Socket>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.subscriptions.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A subscription slot on the caller's socket, if it has one left.
-fn slot(session: &Session, limits: &Limits) -> Result<Option<Slot>, ChatError> {
-    let Some(socket) = &session.socket else {
-        return Ok(None);
-    };
-    let open = socket.subscriptions.fetch_add(1, Ordering::Relaxed);
-    let slot = Slot(Arc::clone(socket));
-    if open >= limits.subscriptions_per_socket {
-        return Err(ChatError::Limited(format!(
-            "at most {} subscriptions on one socket: stop one first",
-            limits.subscriptions_per_socket
-        )));
-    }
-    Ok(Some(slot))
-}
-
 #[derive(Debug)]
 pub struct SubscriptionRoot;
 
@@ -352,14 +316,12 @@ impl SubscriptionRoot {
                 .map_err(|_| ChatError::BadInput(format!("`{cursor}` is not a message cursor")))?,
             None => chat.read(|m| m.position).await?,
         };
-        let slot = slot(session, &chat.limits)?;
         let events = chat.subscribe(from);
         let messages = futures_util::stream::unfold(events, |mut events| async move {
             let event = events.next().await.ok()?;
             Some((views::message(&event), events))
         });
         Ok(messages.filter_map(move |m| {
-            let _slot = &slot;
             let channel = channel.clone();
             async move { m.filter(|m| m.channel == channel).map(MessageOut::from) }
         }))
@@ -370,9 +332,8 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = PresenceChange> + use<>, Failure> {
-        let chat = chat(ctx);
-        let slot = slot(caller(ctx)?, &chat.limits)?;
-        let (online, changes) = chat.presence.watch();
+        caller(ctx)?;
+        let (online, changes) = chat(ctx).presence.watch();
         let now = online.into_iter().map(|username| PresenceChange {
             username,
             online: true,
@@ -387,11 +348,6 @@ impl SubscriptionRoot {
                 }
             }
         });
-        Ok(futures_util::stream::iter(now)
-            .chain(later)
-            .map(move |change| {
-                let _slot = &slot;
-                change
-            }))
+        Ok(futures_util::stream::iter(now).chain(later))
     }
 }

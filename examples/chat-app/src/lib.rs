@@ -36,8 +36,8 @@ pub struct Limits {
     pub message_chars: usize,
     /// Messages a user may post per second (as a steady rate, bursts up to it).
     pub messages_per_second: NonZeroU32,
-    /// Subscriptions open at once on one socket.
-    pub subscriptions_per_socket: usize,
+    /// Operations (subscriptions mostly) running at once on one socket.
+    pub operations_per_socket: usize,
 }
 
 impl Default for Limits {
@@ -45,7 +45,7 @@ impl Default for Limits {
         Self {
             message_chars: 2000,
             messages_per_second: NonZeroU32::new(5).expect("not zero"),
-            subscriptions_per_socket: 8,
+            operations_per_socket: 8,
         }
     }
 }
@@ -181,7 +181,9 @@ pub async fn app(
     limits: Limits,
 ) -> Result<RouterService<Arc<Chat>>, Problem> {
     let chat = Arc::new(Chat::open(storage, keys, limits).await?);
-    let graphql = GraphQL::new(graphql::schema()).authenticate(graphql::authenticate(&chat));
+    let graphql = GraphQL::new(graphql::schema())
+        .authenticate(graphql::authenticate(&chat))
+        .max_operations(limits.operations_per_socket);
     Ok(Router::new()
         .route("/graphql", graphql.into_route())
         .route("/health", get(health))

@@ -87,6 +87,11 @@ impl Subscription {
         let greeting = ctx.data_unchecked::<AppState>().greeting;
         futures_util::stream::iter((0..count).map(move |i| format!("{greeting} {i}")))
     }
+
+    /// A subscription that sends nothing and never ends, as most live ones do between events.
+    async fn idle(&self) -> impl Stream<Item = i32> + use<> {
+        futures_util::stream::pending()
+    }
 }
 
 pub(crate) type TestSchema = Schema<Query, Mutation, Subscription>;
@@ -111,6 +116,15 @@ pub(crate) fn app() -> RouterService<AppState> {
     Router::new()
         .route("/graphql", GraphQL::new(schema()).into_route())
         .route("/counter", get(rest_counter))
+        .with_state(state())
+}
+
+/// [`app`] with its endpoint configured by `configure`.
+pub(crate) fn app_configured(
+    configure: impl FnOnce(GraphQL<TestSchema>) -> GraphQL<TestSchema>,
+) -> RouterService<AppState> {
+    Router::new()
+        .route("/graphql", configure(GraphQL::new(schema())).into_route())
         .with_state(state())
 }
 
