@@ -7,6 +7,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use allframe_core::body::{BoxError, LengthLimitExceeded};
 use allframe_core::{Body, Request, Response};
@@ -28,7 +29,9 @@ pub fn is_grpc<B>(req: &http::Request<B>) -> bool {
 ///
 /// Requests for which [`is_grpc`] holds go to the gRPC routes, the others to `rest`.
 /// Bodies stream both ways and a gRPC response's trailers (where its status lives) pass
-/// through. A gRPC handler that panics is answered with the gRPC status `INTERNAL`.
+/// through. A gRPC handler that panics is answered with the gRPC status `INTERNAL`; a call
+/// whose `grpc-timeout` passes before its handler answers is dropped and answered
+/// `DEADLINE_EXCEEDED`, as tonic's own server does.
 #[derive(Debug, Clone)]
 pub struct Multiplexed<R> {
     rest: R,
@@ -60,8 +63,13 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         if is_grpc(&req) {
+            let deadline = grpc_timeout(req.headers()).map(|timeout| DeadlineFor {
+                timeout,
+                sleep: Box::pin(tokio::time::sleep(timeout)),
+            });
             MultiplexedFuture::Grpc {
                 future: self.grpc.call(req.map(|body| body.map_err(limit_status))),
+                deadline,
             }
         } else {
             MultiplexedFuture::Rest {
@@ -79,9 +87,17 @@ pin_project! {
     pub enum MultiplexedFuture<F> {
         /// A REST request.
         Rest { #[pin] future: F },
-        /// A gRPC call.
-        Grpc { #[pin] future: GrpcFuture },
+        /// A gRPC call, and its deadline if the client set one.
+        Grpc { #[pin] future: GrpcFuture, deadline: Option<DeadlineFor> },
     }
+}
+
+/// A call's `grpc-timeout` and the timer it started.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DeadlineFor {
+    timeout: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<F> fmt::Debug for MultiplexedFuture<F> {
@@ -105,10 +121,16 @@ where
             Projected::Rest { future } => future.poll(cx),
             // The server would catch the panic too, but answer it with an HTTP 500 that a
             // gRPC client can only read as UNKNOWN; INTERNAL is what gRPC expects.
-            Projected::Grpc { future } => {
+            Projected::Grpc { future, deadline } => {
                 match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                     Ok(Poll::Ready(Ok(res))) => Poll::Ready(Ok(res.map(Body::new))),
-                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Pending) => match deadline {
+                        Some(deadline) => match deadline.sleep.as_mut().poll(cx) {
+                            Poll::Ready(()) => Poll::Ready(Ok(deadline_status(deadline.timeout))),
+                            Poll::Pending => Poll::Pending,
+                        },
+                        None => Poll::Pending,
+                    },
                     Err(panic) => Poll::Ready(Ok(panic_status(&*panic))),
                 }
             }
@@ -126,6 +148,34 @@ fn limit_status(err: BoxError) -> BoxError {
     }
 }
 
+/// The `grpc-timeout` header: at most 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
+/// One that does not parse is ignored, as tonic's server does: the call runs unbounded
+/// rather than being refused for its client's mistake.
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn deadline_status(timeout: Duration) -> Response {
+    tonic::Status::deadline_exceeded(format!(
+        "the call's deadline ({timeout:?} after it arrived) passed before it was answered"
+    ))
+    .into_http()
+}
+
 fn panic_status(panic: &(dyn Any + Send)) -> Response {
     let message = panic
         .downcast_ref::<&str>()
@@ -134,4 +184,29 @@ fn panic_status(panic: &(dyn Any + Send)) -> Response {
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "a gRPC handler panicked");
     tonic::Status::internal("the gRPC handler panicked; the server logged the error").into_http()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::grpc_timeout;
+
+    #[test]
+    fn grpc_timeouts_parse_as_the_protocol_writes_them() {
+        let parse = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("grpc-timeout", value.parse().unwrap());
+            grpc_timeout(&headers)
+        };
+        assert_eq!(parse("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse("30000000u"), Some(Duration::from_secs(30)));
+        assert_eq!(parse("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse("5n"), Some(Duration::from_nanos(5)));
+        for bad in ["", "m", "100", "123456789m", "-1S", "1x", "1.5S"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
+    }
 }

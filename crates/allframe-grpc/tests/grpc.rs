@@ -32,6 +32,10 @@ impl Echo for EchoService {
         if text.is_empty() {
             return Err(Status::invalid_argument("text is empty"));
         }
+        // A handler slower than any test's patience, for deadlines.
+        if text == "wait" {
+            tokio::time::sleep(PATIENCE * 2).await;
+        }
         Ok(Response::new(EchoReply { text, index: 0 }))
     }
 
@@ -363,4 +367,45 @@ async fn the_server_stops_gracefully_with_a_grpc_channel_open() {
 #[should_panic(expected = "not an encoded FileDescriptorSet")]
 fn reflection_refuses_what_is_not_a_descriptor_set() {
     let _ = Grpc::new().with_reflection(b"\xff\xff not protobuf");
+}
+
+/// A call's `grpc-timeout` bounds its handler on the server: past it the client is answered
+/// `DEADLINE_EXCEEDED` (a raw HTTP/2 client, since tonic's own gives up on its side first),
+/// and the server goes on serving.
+#[tokio::test]
+async fn a_call_past_its_grpc_timeout_is_answered_deadline_exceeded() {
+    let server = TestServer::start(app()).await;
+    let mut h2 = server.http2().await;
+    // A length-prefixed, uncompressed EchoRequest { text: "wait" }.
+    const MESSAGE: &[u8] = &[0, 0, 0, 0, 6, 0x0a, 4, b'w', b'a', b'i', b't'];
+    let started = std::time::Instant::now();
+    let res = tokio::time::timeout(
+        PATIENCE,
+        h2.request(
+            http::Method::POST,
+            "/echo.v1.Echo/Say",
+            &[
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                ("grpc-timeout", "200m"),
+            ],
+            Bytes::from_static(MESSAGE),
+        ),
+    )
+    .await
+    .expect("the server answers before the handler would");
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("grpc-status"), Some("4"), "{:?}", res.headers);
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "not before the deadline: {:?}",
+        started.elapsed()
+    );
+    let reply = EchoClient::new(channel(&server).await)
+        .say(EchoRequest {
+            text: "after the deadline".into(),
+        })
+        .await
+        .expect("Say after a deadline");
+    assert_eq!(reply.into_inner().text, "after the deadline");
 }
