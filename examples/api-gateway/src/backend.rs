@@ -269,21 +269,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_idempotent_calls_the_backend_could_not_take_are_retried_a_bounded_number_of_times() {
+    async fn only_idempotent_calls_the_backend_could_not_take_are_retried_a_bounded_number_of_times()
+     {
         let mut policy = RetryUnavailable {
             left: 2,
             backoff: Duration::from_millis(1),
         };
         let reserve = call(Rpc::Reserve(ReserveRequest::default()));
-        assert!(policy.clone_request(&reserve).is_none(), "a reservation is never retried");
+        assert!(
+            policy.clone_request(&reserve).is_none(),
+            "a reservation is never retried"
+        );
         let mut get = call(Rpc::GetItem(GetItemRequest::default()));
         assert!(policy.clone_request(&get).is_some());
         let mut not_found = Err(Status::not_found("no"));
-        assert!(policy.retry(&mut get, &mut not_found).is_none(), "an answer is not retried");
+        assert!(
+            policy.retry(&mut get, &mut not_found).is_none(),
+            "an answer is not retried"
+        );
         let mut unavailable = Err(Status::unavailable("down"));
         assert!(policy.retry(&mut get, &mut unavailable).is_some());
         assert!(policy.retry(&mut get, &mut unavailable).is_some());
-        assert!(policy.retry(&mut get, &mut unavailable).is_none(), "two retries, no more");
+        assert!(
+            policy.retry(&mut get, &mut unavailable).is_none(),
+            "two retries, no more"
+        );
         let mut late = call(Rpc::ListItems);
         late.inbound.deadline = Instant::now();
         let mut fresh = RetryUnavailable {
