@@ -141,7 +141,8 @@ pub(crate) struct Demo {
     /// Sent once before seeding (to create what `seed` adds events to).
     #[serde(default)]
     pub(crate) seed_setup: Vec<SeedRequest>,
-    /// A request that appends one event, sent until the store holds `reopen_events` more.
+    /// A request that appends one event, sent until the store holds `reopen_events` more;
+    /// a demo without one keeps no events and is only restarted.
     pub(crate) seed: Option<SeedRequest>,
 }
 
