@@ -12,6 +12,7 @@ use tower::retry::Policy;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_resilience_circuitbreaker::{CircuitBreakerError, CircuitBreakerLayer};
+use tracing::Instrument;
 
 use crate::REQUEST_ID_METADATA;
 use crate::failure::Failure;
@@ -227,31 +228,58 @@ async fn attempt(
     if left.is_zero() {
         return Err(Status::deadline_exceeded("the request's deadline passed"));
     }
-    let timeout = left.min(call_timeout);
-    let id = call.inbound.request_id.as_str();
-    match call.rpc.clone() {
-        Rpc::GetItem(message) => client
-            .get_item(request(message, timeout, id))
-            .await
-            .map(|r| Reply::Item(r.into_inner())),
-        Rpc::ListItems => client
-            .list_items(request(ListItemsRequest {}, timeout, id))
-            .await
-            .map(|r| Reply::Items(r.into_inner().items)),
-        Rpc::Reserve(message) => client
-            .reserve(request(message, timeout, id))
-            .await
-            .map(|r| Reply::Item(r.into_inner())),
-    }
+    let method = match call.rpc {
+        Rpc::GetItem(_) => "GetItem",
+        Rpc::ListItems => "ListItems",
+        Rpc::Reserve(_) => "Reserve",
+    };
+    let span = tracing::info_span!(
+        "inventory.call",
+        otel.kind = "client",
+        otel.name = %format_args!("inventory.v1.Inventory/{method}"),
+        rpc.system = "grpc",
+    );
+    let to = Outbound {
+        timeout: left.min(call_timeout),
+        request_id: &call.inbound.request_id,
+        span: &span,
+    };
+    let reply = async {
+        match call.rpc.clone() {
+            Rpc::GetItem(message) => client
+                .get_item(to.request(message))
+                .await
+                .map(|r| Reply::Item(r.into_inner())),
+            Rpc::ListItems => client
+                .list_items(to.request(ListItemsRequest {}))
+                .await
+                .map(|r| Reply::Items(r.into_inner().items)),
+            Rpc::Reserve(message) => client
+                .reserve(to.request(message))
+                .await
+                .map(|r| Reply::Item(r.into_inner())),
+        }
+    };
+    reply.instrument(span.clone()).await
 }
 
-fn request<M>(message: M, timeout: Duration, request_id: &str) -> tonic::Request<M> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(timeout);
-    if let Ok(id) = request_id.parse() {
-        request.metadata_mut().insert(REQUEST_ID_METADATA, id);
+/// What every request to the backend carries: its deadline, the request id, the trace.
+struct Outbound<'a> {
+    timeout: Duration,
+    request_id: &'a str,
+    span: &'a tracing::Span,
+}
+
+impl Outbound<'_> {
+    fn request<M>(&self, message: M) -> tonic::Request<M> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        if let Ok(id) = self.request_id.parse() {
+            request.metadata_mut().insert(REQUEST_ID_METADATA, id);
+        }
+        crate::telemetry::propagate(self.span, request.metadata_mut().as_mut());
+        request
     }
-    request
 }
 
 #[cfg(test)]

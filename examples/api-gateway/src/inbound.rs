@@ -11,6 +11,7 @@ use allframe::middleware::{Layer, REQUEST_ID};
 use allframe::{Request, Response};
 use tokio::time::Instant;
 use tower::Service;
+use tracing::Instrument;
 
 /// The request a backend call is made for.
 #[derive(Debug, Clone)]
@@ -80,6 +81,14 @@ where
                 .to_owned(),
             deadline: Instant::now() + self.budget,
         };
-        Box::pin(INBOUND.scope(inbound, self.inner.call(req)))
+        let span = tracing::info_span!(
+            "gateway.request",
+            otel.kind = "server",
+            otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
+            request_id = %inbound.request_id,
+        );
+        crate::telemetry::continue_trace(&span, req.headers());
+        let handled = span.in_scope(|| self.inner.call(req));
+        Box::pin(INBOUND.scope(inbound, handled).instrument(span))
     }
 }

@@ -9,6 +9,7 @@ use allframe::grpc::{Grpc, Multiplexed};
 use allframe::routing::get;
 use allframe::{Router, RouterService};
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use crate::REQUEST_ID_METADATA;
 use crate::pb::inventory_server::{Inventory, InventoryServer};
@@ -56,14 +57,25 @@ impl Stock {
         self.items.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Logs the call and waits out the delay.
-    async fn arrive<T>(&self, method: &str, req: &Request<T>) {
+    /// The call's span, in the trace of the caller's `traceparent`, and its log line.
+    fn arrive<T>(&self, method: &str, req: &Request<T>) -> tracing::Span {
         let request_id = req
             .metadata()
             .get(REQUEST_ID_METADATA)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info!(method, request_id, "call");
+        let span = tracing::info_span!(
+            "inventory.serve",
+            otel.kind = "server",
+            otel.name = %format_args!("inventory.v1.Inventory/{method}"),
+            request_id,
+        );
+        crate::telemetry::continue_trace(&span, req.metadata().as_ref());
+        span.in_scope(|| tracing::info!(method, request_id, "call"));
+        span
+    }
+
+    async fn wait(&self) {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -88,27 +100,48 @@ fn check_sku(sku: &str) -> Result<(), Status> {
 #[tonic::async_trait]
 impl Inventory for Stock {
     async fn get_item(&self, req: Request<GetItemRequest>) -> Result<Response<Item>, Status> {
-        self.arrive("GetItem", &req).await;
+        let span = self.arrive("GetItem", &req);
         let sku = req.into_inner().sku;
-        check_sku(&sku)?;
-        let item = self.lock().get(&sku).cloned();
-        item.map(Response::new)
-            .ok_or_else(|| Status::not_found(format!("there is no item `{sku}`")))
+        async {
+            self.wait().await;
+            check_sku(&sku)?;
+            let item = self.lock().get(&sku).cloned();
+            item.map(Response::new)
+                .ok_or_else(|| Status::not_found(format!("there is no item `{sku}`")))
+        }
+        .instrument(span)
+        .await
     }
 
     async fn list_items(
         &self,
         req: Request<ListItemsRequest>,
     ) -> Result<Response<ListItemsReply>, Status> {
-        self.arrive("ListItems", &req).await;
-        let items = self.lock().values().cloned().collect();
-        Ok(Response::new(ListItemsReply { items }))
+        let span = self.arrive("ListItems", &req);
+        async {
+            self.wait().await;
+            let items = self.lock().values().cloned().collect();
+            Ok(Response::new(ListItemsReply { items }))
+        }
+        .instrument(span)
+        .await
     }
 
     async fn reserve(&self, req: Request<ReserveRequest>) -> Result<Response<Item>, Status> {
-        self.arrive("Reserve", &req).await;
+        let span = self.arrive("Reserve", &req);
         let ReserveRequest { sku, quantity } = req.into_inner();
-        check_sku(&sku)?;
+        async {
+            self.wait().await;
+            self.take(&sku, quantity)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Stock {
+    fn take(&self, sku: &str, quantity: u32) -> Result<Response<Item>, Status> {
+        check_sku(sku)?;
         if !(1..=MAX_RESERVATION).contains(&quantity) {
             return Err(Status::invalid_argument(format!(
                 "a reservation takes 1 to {MAX_RESERVATION}, not {quantity}"
@@ -116,7 +149,7 @@ impl Inventory for Stock {
         }
         let mut items = self.lock();
         let item = items
-            .get_mut(&sku)
+            .get_mut(sku)
             .ok_or_else(|| Status::not_found(format!("there is no item `{sku}`")))?;
         if item.stock < quantity {
             return Err(Status::failed_precondition(format!(

@@ -11,6 +11,7 @@ mod graphql;
 mod inbound;
 pub mod inventory;
 mod rest;
+pub mod telemetry;
 
 use std::time::Duration;
 

@@ -4,13 +4,12 @@
 
 use allframe::server::{env_addr, shutdown_signal};
 use api_gateway::inventory::Stock;
+use api_gateway::telemetry::Telemetry;
 use api_gateway::{Backend, Resilience};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = Telemetry::init("api-gateway")?;
     let url = match std::env::var("INVENTORY_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -28,5 +27,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .config(api_gateway::server_config())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    telemetry.shutdown().await;
     Ok(())
 }

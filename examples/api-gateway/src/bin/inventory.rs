@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use allframe::server::{env_addr, shutdown_signal};
 use api_gateway::inventory::{self, Stock};
+use api_gateway::telemetry::Telemetry;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = Telemetry::init("inventory")?;
     let delay = match std::env::var("INVENTORY_DELAY_MS") {
         Ok(ms) => Duration::from_millis(
             ms.parse()
@@ -27,5 +26,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    telemetry.shutdown().await;
     Ok(())
 }
