@@ -138,6 +138,10 @@ pub(crate) struct Demo {
     pub(crate) code_lines_limit: Option<usize>,
     /// The contract scenario's p99 over this fails, in ms.
     pub(crate) p99_limit_ms: Option<f64>,
+    /// The p99 budget of each probe the scenario times itself (`Contract::probe`), in ms:
+    /// over it warns (a wall-clock figure on a shared machine), a probe missing fails.
+    #[serde(default)]
+    pub(crate) probe_p99_budgets_ms: BTreeMap<String, f64>,
     /// Sent once before seeding (to create what `seed` adds events to).
     #[serde(default)]
     pub(crate) seed_setup: Vec<SeedRequest>,

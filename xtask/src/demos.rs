@@ -3,6 +3,7 @@
 //! scenario over real TCP, and stopped with SIGTERM; its start-up time, memory, scenario
 //! latencies and lines of code go to a table and to history.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -62,6 +63,16 @@ pub(crate) struct Figures {
     pub(crate) p50_us: u64,
     pub(crate) p99_us: u64,
     pub(crate) max_us: u64,
+    /// What the scenario timed itself (`Contract::probe` of allframe-test), by name.
+    pub(crate) probes: BTreeMap<String, Probe>,
+}
+
+/// One probe's samples.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Probe {
+    pub(crate) samples: usize,
+    pub(crate) p50_us: u64,
+    pub(crate) p99_us: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,8 +278,20 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool, seed: usize) -> Result<Fi
     let reopened_rss_bytes = status_bytes(reopened.pid(), "VmRSS")?;
     reopened.terminate()?;
 
-    let mut micros = read_timings(&timings)?;
+    let (mut micros, probes) = read_timings(&timings)?;
     micros.sort_unstable();
+    let probes = probes
+        .into_iter()
+        .map(|(name, mut samples)| {
+            samples.sort_unstable();
+            let probe = Probe {
+                samples: samples.len(),
+                p50_us: percentile(&samples, 50.0),
+                p99_us: percentile(&samples, 99.0),
+            };
+            (name, probe)
+        })
+        .collect();
     Ok(Figures {
         demo: demo.name.clone(),
         code_lines: code_lines(&shell::root().join(&demo.path).join("src")),
@@ -282,6 +305,7 @@ fn exercise(demo: &Demo, binary: &Path, nextest: bool, seed: usize) -> Result<Fi
         p50_us: percentile(&micros, 50.0),
         p99_us: percentile(&micros, 99.0),
         max_us: micros.last().copied().unwrap_or(0),
+        probes,
     })
 }
 
@@ -516,20 +540,35 @@ fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
         .and_then(|kb| kb.trim().parse().ok())
 }
 
-fn read_timings(path: &Path) -> Result<Vec<u64>> {
+/// The scenario's request latencies, and its probes' samples by name (microseconds).
+type Timings = (Vec<u64>, BTreeMap<String, Vec<u64>>);
+
+fn read_timings(path: &Path) -> Result<Timings> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "the contract scenario wrote no timings to {} (does its test call `Contract::finish`?)",
             path.display()
         )
     })?;
-    text.lines()
-        .map(|line| {
-            line.trim()
-                .parse::<u64>()
-                .with_context(|| format!("{}: `{line}` is not a number", path.display()))
-        })
-        .collect()
+    parse_timings(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_timings(text: &str) -> Result<Timings> {
+    let (mut requests, mut probes) = (Vec::new(), BTreeMap::<String, Vec<u64>>::new());
+    for line in text.lines() {
+        let (name, us) = match line.trim().split_once(' ') {
+            Some((name, us)) => (Some(name), us),
+            None => (None, line.trim()),
+        };
+        let us = us
+            .parse::<u64>()
+            .with_context(|| format!("`{line}` is neither `MICROS` nor `PROBE MICROS`"))?;
+        match name {
+            Some(name) => probes.entry(name.to_owned()).or_default().push(us),
+            None => requests.push(us),
+        }
+    }
+    Ok((requests, probes))
 }
 
 /// The nearest-rank percentile of sorted values (0 for none).
@@ -601,6 +640,22 @@ fn judge(demos: &Demos, demo: &Demo, f: &Figures) -> (Level, Vec<String>) {
             ),
         );
     }
+    for (name, budget_ms) in &demo.probe_p99_budgets_ms {
+        match f.probes.get(name) {
+            None => note(
+                Level::Failure,
+                format!("the scenario timed no `{name}` (Contract::probe), which has a budget"),
+            ),
+            Some(probe) if probe.p99_us as f64 / 1e3 > *budget_ms => note(
+                Level::Warning,
+                format!(
+                    "{name} p99 {:.1} ms, over its budget of {budget_ms} ms",
+                    probe.p99_us as f64 / 1e3
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
     if let Some(limit_ms) = demo.p99_limit_ms
         && f.p99_us as f64 / 1e3 > limit_ms
     {
@@ -633,6 +688,7 @@ fn table(demos: &Demos, report: &Report) -> Table {
             "p50",
             "p99",
             "max",
+            "probes (p50 / p99)",
             "verdict",
         ],
     );
@@ -657,6 +713,11 @@ fn table(demos: &Demos, report: &Report) -> Table {
             ms(f.p50_us),
             ms(f.p99_us),
             ms(f.max_us),
+            f.probes
+                .iter()
+                .map(|(name, p)| format!("{name} {} / {}", ms(p.p50_us), ms(p.p99_us)))
+                .collect::<Vec<_>>()
+                .join("; "),
             verdict,
         ]);
     }
@@ -690,8 +751,18 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("timings.txt");
         std::fs::write(&file, "12\nlots\n").unwrap();
-        let err = read_timings(&file).unwrap_err().to_string();
-        assert!(err.contains("`lots` is not a number"), "{err}");
+        let err = format!("{:#}", read_timings(&file).unwrap_err());
+        assert!(
+            err.contains("timings.txt") && err.contains("`lots`"),
+            "{err}"
+        );
+        std::fs::write(&file, "12\nfanout 7\n30\nfanout 5\n").unwrap();
+        let (requests, probes) = read_timings(&file).unwrap();
+        assert_eq!(requests, [12, 30]);
+        assert_eq!(probes["fanout"], [7, 5]);
+        std::fs::write(&file, "fanout soon\n").unwrap();
+        let err = format!("{:#}", read_timings(&file).unwrap_err());
+        assert!(err.contains("`fanout soon`"), "{err}");
         let missing = read_timings(&dir.join("none.txt")).unwrap_err().to_string();
         assert!(missing.contains("Contract::finish"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -749,6 +820,7 @@ mod tests {
             p50_us: 100,
             p99_us: 900,
             max_us: 1000,
+            probes: BTreeMap::new(),
         }
     }
 
@@ -761,6 +833,7 @@ mod tests {
             contract_test: "contract".into(),
             code_lines_limit: None,
             p99_limit_ms: Some(0.5),
+            probe_p99_budgets_ms: BTreeMap::new(),
             seed_setup: vec![],
             seed: None,
         };
@@ -794,5 +867,28 @@ mod tests {
         let (level, notes) = judge(&demos(), &demo, &figures(1000, 50.0));
         assert_eq!(level, Level::Failure);
         assert_eq!(notes.len(), 2, "code lines and p99: {notes:?}");
+        let budgeted = Demo {
+            p99_limit_ms: None,
+            probe_p99_budgets_ms: BTreeMap::from([("fanout".to_owned(), 1.0)]),
+            ..demo
+        };
+        let (level, notes) = judge(&demos(), &budgeted, &figures(400, 50.0));
+        assert_eq!(
+            level,
+            Level::Failure,
+            "a budgeted probe not timed: {notes:?}"
+        );
+        let mut timed = figures(400, 50.0);
+        let probe = |p99_us| Probe {
+            samples: 10,
+            p50_us: 500,
+            p99_us,
+        };
+        timed.probes.insert("fanout".to_owned(), probe(900));
+        assert_eq!(judge(&demos(), &budgeted, &timed).0, Level::Ok);
+        timed.probes.insert("fanout".to_owned(), probe(1100));
+        let (level, notes) = judge(&demos(), &budgeted, &timed);
+        assert_eq!(level, Level::Warning, "{notes:?}");
+        assert!(notes[0].contains("fanout p99 1.1 ms"), "{notes:?}");
     }
 }

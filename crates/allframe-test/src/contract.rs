@@ -17,8 +17,8 @@ use crate::{Client, TestResponse, TestServer};
 
 /// Where `cargo xtask demos` says the binary under test listens.
 pub const CONTRACT_ADDR: &str = "ALLFRAME_CONTRACT_ADDR";
-/// The file `cargo xtask demos` reads the scenario's latencies from (microseconds, one per
-/// line).
+/// The file `cargo xtask demos` reads the scenario's latencies from: microseconds, one per
+/// line, for its requests; `NAME microseconds` for what it timed itself ([`Contract::probe`]).
 pub const CONTRACT_TIMINGS: &str = "ALLFRAME_CONTRACT_TIMINGS";
 
 /// A client for a contract scenario that asserts each answer's status and times it.
@@ -27,6 +27,8 @@ pub struct Contract {
     client: Client,
     addr: SocketAddr,
     micros: Vec<u64>,
+    /// What the scenario timed itself, by name.
+    probes: Vec<(&'static str, u64)>,
     /// Sent with every request (`authorization` once the scenario has a token).
     headers: Vec<(String, String)>,
     /// The in-process server, when there is no binary to talk to.
@@ -62,6 +64,7 @@ impl Contract {
             client: Client::http1(addr).await,
             addr,
             micros: Vec::new(),
+            probes: Vec::new(),
             headers: Vec::new(),
             _server: server,
         }
@@ -136,6 +139,16 @@ impl Contract {
         }
     }
 
+    /// Records one sample of something the scenario timed itself (a message's fan-out, a
+    /// call through a gateway): `cargo xtask demos` reports each name's percentiles.
+    pub fn probe(&mut self, name: &'static str, elapsed: Duration) {
+        assert!(
+            !name.is_empty() && !name.contains(char::is_whitespace),
+            "a probe's name is one word: `{name}`"
+        );
+        self.probes.push((name, micros(elapsed)));
+    }
+
     /// How many requests were sent.
     pub fn requests(&self) -> usize {
         self.micros.len()
@@ -150,6 +163,9 @@ impl Contract {
             .unwrap_or_else(|err| panic!("creating {}: {err}", path.to_string_lossy()));
         for us in &self.micros {
             writeln!(file, "{us}").expect("writing the timings");
+        }
+        for (name, us) in &self.probes {
+            writeln!(file, "{name} {us}").expect("writing the timings");
         }
     }
 }

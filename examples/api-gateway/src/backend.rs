@@ -105,11 +105,13 @@ impl Policy<Call, Reply, Status> for RetryUnavailable {
 pub struct Backend {
     service: BoxCloneSyncService<Call, Reply, CircuitBreakerError<Status>>,
     resilience: Resilience,
+    url: String,
 }
 
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend")
+            .field("url", &self.url)
             .field("resilience", &self.resilience)
             .finish_non_exhaustive()
     }
@@ -125,10 +127,15 @@ impl Backend {
         let channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(resilience.call_timeout)
             .connect_lazy();
-        Ok(Self::new(channel, resilience))
+        Ok(Self::new(channel, resilience, url.to_owned()))
     }
 
-    fn new(channel: Channel, resilience: Resilience) -> Self {
+    /// Where the inventory is.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn new(channel: Channel, resilience: Resilience, url: String) -> Self {
         let client = InventoryClient::new(channel);
         let call_timeout = resilience.call_timeout;
         let attempt = service_fn(move |call: Call| {
@@ -160,6 +167,7 @@ impl Backend {
         Self {
             service: BoxCloneSyncService::new(service),
             resilience,
+            url,
         }
     }
 

@@ -49,14 +49,19 @@ struct Reservation {
     quantity: u32,
 }
 
-/// The gateway is up (it says nothing of the backend: see the breaker's answers).
+/// The gateway is up (whether the backend is, its calls' answers say).
 #[derive(Debug, Serialize, JsonSchema)]
 struct Health {
     status: &'static str,
+    /// The inventory service it calls.
+    inventory: String,
 }
 
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok" })
+async fn health(State(gateway): State<Gateway>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        inventory: gateway.backend.url().to_owned(),
+    })
 }
 
 /// Every item.

@@ -1,7 +1,11 @@
 //! The contract scenario: a client's visit over REST and GraphQL, error answers included.
 //! `cargo xtask demos` runs it against the binary; the tests run it in their process.
 
+use std::time::Instant;
+
 use allframe_test::Contract;
+use api_gateway::pb::GetItemRequest;
+use api_gateway::pb::inventory_client::InventoryClient;
 use http::Method;
 use serde_json::{Value, json};
 
@@ -123,4 +127,39 @@ pub(crate) async fn run(c: &mut Contract) {
     // Nothing refused took stock.
     let pear = c.send(get.clone(), "/items/pear", None, 200).await.json();
     assert_eq!(pear["stock"], 3);
+
+    overhead(c).await;
+}
+
+/// What the gateway adds: one read through it and straight to the inventory over gRPC, in
+/// pairs (`cargo xtask demos` reports the probes).
+async fn overhead(c: &mut Contract) {
+    let health = c.send(Method::GET, "/health", None, 200).await.json();
+    let url = health["inventory"]
+        .as_str()
+        .expect("the inventory's URL")
+        .to_owned();
+    let channel = tonic::transport::Channel::from_shared(url).expect("a URL");
+    let mut direct = InventoryClient::new(channel.connect_lazy());
+    let apple = || GetItemRequest {
+        sku: "apple".into(),
+    };
+    direct
+        .get_item(apple())
+        .await
+        .expect("the inventory answers");
+    for _ in 0..100 {
+        let started = Instant::now();
+        direct
+            .get_item(apple())
+            .await
+            .expect("the inventory answers");
+        let grpc = started.elapsed();
+        let started = Instant::now();
+        c.send(Method::GET, "/items/apple", None, 200).await;
+        let rest = started.elapsed();
+        c.probe("grpc_direct", grpc);
+        c.probe("rest_via_gateway", rest);
+        c.probe("gateway_overhead", rest.saturating_sub(grpc));
+    }
 }

@@ -279,4 +279,41 @@ pub(crate) async fn run(c: &mut Contract) {
     );
     let history = json!({"c": "general", "first": 1});
     assert_eq!(refused(c, HISTORY, history).await, "FORBIDDEN");
+
+    fan_out(c, &ann).await;
+}
+
+/// One message to 100 subscribers, timed from the mutation to its last delivery
+/// (`cargo xtask demos` reports the probe `fanout_100`).
+async fn fan_out(c: &mut Contract, token: &str) {
+    const SUBSCRIBERS: usize = 100;
+    sign_in(c, Some(token));
+    data(c, "mutation { createChannel(name: \"fanout\") }", json!({})).await;
+    let start = data(c, POST, json!({"c": "fanout", "b": "start"})).await;
+    // From the cursor of `start`, so no subscription misses a message it subscribed before.
+    let after = start["postMessage"]["cursor"].clone();
+    let init = Some(json!({"authorization": format!("Bearer {token}")}));
+    let mut sockets = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        let mut socket = GraphQLSocket::connect(c.addr(), "/graphql", init.clone()).await;
+        socket
+            .subscribe("fan", LIVE, json!({"c": "fanout", "after": after}))
+            .await;
+        sockets.push(socket);
+    }
+    for round in 0..20 {
+        let body = format!("fan {round}");
+        let posted = std::time::Instant::now();
+        data(c, POST, json!({"c": "fanout", "b": body})).await;
+        for socket in &mut sockets {
+            let message = socket.next_of("fan").await;
+            assert_eq!(
+                message["payload"]["data"]["messagePosted"]["body"], body,
+                "{message}"
+            );
+        }
+        c.probe("fanout_100", posted.elapsed());
+        // Within the 5 messages a second a user may post.
+        tokio::time::sleep(std::time::Duration::from_millis(220)).await;
+    }
 }
