@@ -149,17 +149,21 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     if args.json {
         crate::summary::print_json(&report)?;
     }
-    let failed: Vec<String> = report
+    let failed: Vec<&DemoReport> = report
         .demos
         .iter()
         .filter(|d| d.level == Level::Failure)
-        .map(|d| format!("{}: {}", d.figures.demo, d.notes.join("; ")))
         .collect();
     if !failed.is_empty() {
+        let why: Vec<String> = failed
+            .iter()
+            .map(|d| format!("{}: {}", d.figures.demo, d.notes.join("; ")))
+            .collect();
+        let names: Vec<&str> = failed.iter().map(|d| d.figures.demo.as_str()).collect();
         bail!(
             "demos gate failed: {}. Reproduce with `cargo xtask demos {}`",
-            failed.join(" | "),
-            report.demos[0].figures.demo
+            why.join(" | "),
+            names.join(" ")
         );
     }
     Ok(())
