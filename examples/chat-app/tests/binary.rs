@@ -27,8 +27,11 @@ async fn graphql(chat: &RunningBinary, token: Option<&str>, query: &str) -> Valu
 async fn sigterm_closes_sockets_and_a_restart_keeps_the_log() {
     let data = tempfile::tempdir().expect("a temporary directory");
     let dir = data.path().to_str().expect("a UTF-8 path");
+    // The file backend in a fresh directory: `cargo xtask test` sets DATABASE_URL, whose
+    // schema outlives the test (a second run found `ann` taken).
     let env = [
         ("ALLFRAME_DATA", dir),
+        ("DATABASE_URL", ""),
         ("CHAT_SECRET", "a secret of at least 32 bytes..."),
     ];
     let chat = RunningBinary::start_with_env(CHAT, &env).await;
