@@ -127,15 +127,6 @@ impl Backend {
         let channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(resilience.call_timeout)
             .connect_lazy();
-        Ok(Self::new(channel, resilience, url.to_owned()))
-    }
-
-    /// Where the inventory is.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn new(channel: Channel, resilience: Resilience, url: String) -> Self {
         let client = InventoryClient::new(channel);
         let call_timeout = resilience.call_timeout;
         let attempt = service_fn(move |call: Call| {
@@ -164,17 +155,22 @@ impl Backend {
                 backoff: Duration::from_millis(20),
             })
             .service(attempt);
-        Self {
+        Ok(Self {
             service: BoxCloneSyncService::new(service),
             resilience,
-            url,
-        }
+            url: url.to_owned(),
+        })
+    }
+
+    /// Where the inventory is.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     async fn call(&self, rpc: Rpc) -> Result<Reply, Failure> {
         let call = Call {
             rpc,
-            inbound: Inbound::current(self.resilience.call_timeout * 4),
+            inbound: Inbound::current(crate::REQUEST_BUDGET),
         };
         let mut service = self.service.clone();
         let result = match service.ready().await {
