@@ -3,16 +3,21 @@
 //! Most responses are a single buffer, so [`Body`] keeps that case unboxed: a `Full` body
 //! reports its exact length (hyper writes `Content-Length` from it) and costs no allocation
 //! beyond the bytes themselves. Request bodies wrap hyper's `Incoming` and carry the
-//! server's body limit, so every extractor that reads a body honours the same limit.
+//! server's body limit, so every extractor that reads a body honours the same limit, and
+//! its body read timeout, so a client that stops sending fails the read (408) instead of
+//! holding the connection.
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
+
+use crate::stall::Stall;
 
 /// The error type of a body stream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -28,6 +33,8 @@ enum Kind {
         body: hyper::body::Incoming,
         remaining: usize,
         limit: usize,
+        /// The wait for the next piece of the body, bounded by the read timeout.
+        stall: Stall,
     },
     Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
@@ -51,6 +58,26 @@ impl fmt::Display for LengthLimitExceeded {
 
 impl std::error::Error for LengthLimitExceeded {}
 
+/// No part of the request body arrived within the server's body read timeout (answered
+/// with 408).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyReadTimedOut {
+    /// The timeout.
+    pub timeout: Duration,
+}
+
+impl fmt::Display for BodyReadTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no part of the request body arrived for {:?}",
+            self.timeout
+        )
+    }
+}
+
+impl std::error::Error for BodyReadTimedOut {}
+
 impl Body {
     /// An empty body.
     pub const fn empty() -> Self {
@@ -70,13 +97,15 @@ impl Body {
         }
     }
 
-    /// A request body read from the connection, cut off after `limit` bytes.
-    pub fn incoming(body: hyper::body::Incoming, limit: usize) -> Self {
+    /// A request body read from the connection, cut off after `limit` bytes, failing once
+    /// nothing of it has arrived for `read_timeout`.
+    pub fn incoming(body: hyper::body::Incoming, limit: usize, read_timeout: Duration) -> Self {
         Self {
             kind: Kind::Incoming {
                 body,
                 remaining: limit,
                 limit,
+                stall: Stall::new(read_timeout),
             },
         }
     }
@@ -108,10 +137,19 @@ impl Body {
         }
     }
 
+    /// Lets this request body wait up to `timeout` for each piece instead of the server's
+    /// body read timeout (`Duration::MAX`: no bound). A body not read from the connection
+    /// has no timeout.
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        if let Kind::Incoming { stall, .. } = &mut self.kind {
+            *stall = Stall::new(timeout);
+        }
+    }
+
     /// Reads the whole body into one buffer.
     ///
     /// Fails with [`LengthLimitExceeded`] (inside the [`BoxError`]) when the body is larger
-    /// than the server's limit.
+    /// than the server's limit, and with [`BodyReadTimedOut`] when the client stops sending it.
     pub async fn to_bytes(self) -> Result<Bytes, BoxError> {
         if let Kind::Full(bytes) = self.kind {
             return Ok(bytes.unwrap_or_default());
@@ -183,13 +221,21 @@ impl http_body::Body for Body {
                 body,
                 remaining,
                 limit,
+                stall,
             } => {
                 let frame = match Pin::new(body).poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => frame,
                     Poll::Ready(Some(Err(err))) => return Poll::Ready(Some(Err(err.into()))),
                     Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending if stall.expired(cx) => {
+                        let err = BodyReadTimedOut {
+                            timeout: stall.limit(),
+                        };
+                        return Poll::Ready(Some(Err(err.into())));
+                    }
                     Poll::Pending => return Poll::Pending,
                 };
+                stall.progressed();
                 if let Some(data) = frame.data_ref() {
                     if data.len() > *remaining {
                         *remaining = 0;

@@ -14,6 +14,7 @@ pub mod rejection;
 pub mod response;
 pub mod routing;
 pub mod server;
+mod stall;
 #[cfg(feature = "validate")]
 pub mod validate;
 

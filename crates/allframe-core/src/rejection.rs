@@ -5,7 +5,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::body::{BoxError, LengthLimitExceeded};
+use crate::body::{BodyReadTimedOut, BoxError, LengthLimitExceeded};
 use crate::response::{IntoResponse, Problem, Response};
 
 macro_rules! rejection_response {
@@ -49,6 +49,11 @@ pub enum MultipartRejection {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client stopped sending the body for the server's body read timeout: 408.
+    TimedOut {
+        /// The timeout.
+        timeout: std::time::Duration,
+    },
     /// The body is not well-formed multipart, or its connection failed: 400.
     Malformed(String),
 }
@@ -58,6 +63,7 @@ impl From<BodyRejection> for MultipartRejection {
     fn from(err: BodyRejection) -> Self {
         match err {
             BodyRejection::TooLarge { limit } => Self::TooLarge { limit },
+            BodyRejection::TimedOut { timeout } => Self::TimedOut { timeout },
             BodyRejection::Read(err) => Self::Malformed(err.to_string()),
         }
     }
@@ -70,6 +76,7 @@ impl MultipartRejection {
         match self {
             Self::NotMultipart => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -85,6 +92,9 @@ impl fmt::Display for MultipartRejection {
             Self::TooLarge { limit } => {
                 write!(f, "request body is larger than the limit of {limit} bytes")
             }
+            Self::TimedOut { timeout } => {
+                write!(f, "no part of the request body arrived for {timeout:?}")
+            }
             Self::Malformed(why) => write!(f, "malformed multipart body: {why}"),
         }
     }
@@ -98,24 +108,35 @@ pub enum BodyRejection {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client stopped sending the body for the server's body read timeout: 408.
+    TimedOut {
+        /// The timeout.
+        timeout: std::time::Duration,
+    },
     /// The connection failed or the body was malformed while reading: 400.
     Read(BoxError),
 }
 
 impl BodyRejection {
     pub(crate) fn from_error(err: BoxError) -> Self {
-        match err.downcast_ref::<LengthLimitExceeded>() {
-            Some(exceeded) => Self::TooLarge {
+        if let Some(exceeded) = err.downcast_ref::<LengthLimitExceeded>() {
+            return Self::TooLarge {
                 limit: exceeded.limit,
-            },
-            None => Self::Read(err),
+            };
         }
+        if let Some(timed_out) = err.downcast_ref::<BodyReadTimedOut>() {
+            return Self::TimedOut {
+                timeout: timed_out.timeout,
+            };
+        }
+        Self::Read(err)
     }
 
     /// The response status.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Read(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -126,6 +147,9 @@ impl fmt::Display for BodyRejection {
         match self {
             Self::TooLarge { limit } => {
                 write!(f, "request body is larger than the limit of {limit} bytes")
+            }
+            Self::TimedOut { timeout } => {
+                write!(f, "no part of the request body arrived for {timeout:?}")
             }
             Self::Read(err) => write!(f, "failed to read the request body: {err}"),
         }

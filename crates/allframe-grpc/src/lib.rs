@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod grpc;
+mod message_limit;
 mod multiplex;
 
 pub use tonic::service::Routes;

@@ -9,13 +9,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use allframe_core::body::{BoxError, LengthLimitExceeded};
 use allframe_core::{Body, Request, Response};
 use http::header::CONTENT_TYPE;
-use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
 use tonic::service::Routes;
 use tower_service::Service;
+
+use crate::message_limit::MessageLimit;
 
 /// Whether `req` is a gRPC call: its `content-type` starts with `application/grpc`
 /// (`application/grpc`, `application/grpc+proto`, ...).
@@ -68,7 +68,7 @@ where
                 sleep: Box::pin(tokio::time::sleep(timeout)),
             });
             MultiplexedFuture::Grpc {
-                future: self.grpc.call(req.map(|body| body.map_err(limit_status))),
+                future: self.grpc.call(req.map(MessageLimit::new)),
                 deadline,
             }
         } else {
@@ -135,16 +135,6 @@ where
                 }
             }
         }
-    }
-}
-
-/// The server's body limit, as gRPC says it: `RESOURCE_EXHAUSTED` (tonic reads a
-/// [`tonic::Status`] out of a body error; any other error would be `UNKNOWN`).
-fn limit_status(err: BoxError) -> BoxError {
-    if err.is::<LengthLimitExceeded>() {
-        Box::new(tonic::Status::resource_exhausted(err.to_string()))
-    } else {
-        err
     }
 }
 

@@ -57,6 +57,22 @@ impl Echo for EchoService {
         Ok(Response::new(tokio_stream::iter(replies)))
     }
 
+    async fn total(
+        &self,
+        req: Request<tonic::Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoReply>, Status> {
+        let mut messages = req.into_inner();
+        let (mut count, mut len) = (0, 0);
+        while let Some(message) = messages.message().await? {
+            count += 1;
+            len += message.text.len();
+        }
+        Ok(Response::new(EchoReply {
+            text: len.to_string(),
+            index: count,
+        }))
+    }
+
     async fn panic(&self, _: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
         panic!("the echo handler panicked on purpose");
     }
@@ -325,6 +341,36 @@ async fn a_panicking_handler_is_internal_and_the_server_keeps_serving() {
         .await
         .expect("Say on the same channel");
     assert_eq!(reply.into_inner().text, "after the panic");
+}
+
+#[tokio::test]
+async fn the_body_limit_bounds_each_message_of_a_stream_not_the_whole_call() {
+    let config = ServerConfig::default().body_limit(1024);
+    let server = TestServer::start_with(app(), config).await;
+    let mut client = EchoClient::new(channel(&server).await);
+    // 64 KiB in all, in messages of 512 bytes each.
+    let messages = (0..128).map(|_| EchoRequest {
+        text: "x".repeat(512),
+    });
+    let reply = client
+        .total(tokio_stream::iter(messages))
+        .await
+        .expect("a stream of small messages, larger than the limit in all")
+        .into_inner();
+    assert_eq!((reply.index, reply.text.as_str()), (128, "65536"));
+
+    let one_too_large = [512, 4096, 512].map(|len| EchoRequest {
+        text: "x".repeat(len),
+    });
+    let status = client
+        .total(tokio_stream::iter(one_too_large))
+        .await
+        .expect_err("a stream with one message over the limit");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("limit of 1024 bytes"),
+        "{status:?}"
+    );
 }
 
 #[tokio::test]

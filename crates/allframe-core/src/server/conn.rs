@@ -1,15 +1,18 @@
 //! One connection's protocol: HTTP/1.1 always, and with the `http2` feature HTTP/2 over
 //! cleartext (h2c prior knowledge) on the same listener, told apart by the first bytes.
 
-use std::future::Future;
+use std::future::{Future, pending};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
+#[cfg(feature = "http2")]
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use super::io::ConnectionIo;
-use super::{ServerConfig, Stop};
+use super::{ServerConfig, Shared, Stop};
 use crate::body::BoxError;
 use crate::response::Response;
 
@@ -31,6 +34,8 @@ pub(super) struct Protocols {
     http1: hyper::server::conn::http1::Builder,
     #[cfg(feature = "http2")]
     http2: hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+    #[cfg(feature = "http2")]
+    idle_timeout: Duration,
 }
 
 impl Protocols {
@@ -49,16 +54,22 @@ impl Protocols {
                 hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
             http2
                 .timer(hyper_util::rt::TokioTimer::new())
-                .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
-                // Ping idle connections so a vanished peer does not hold one forever.
-                .keep_alive_interval(Some(std::time::Duration::from_secs(60)))
-                .keep_alive_timeout(std::time::Duration::from_secs(20));
+                // Each open stream may hold a header list: together they bound a
+                // connection's header memory.
+                .max_concurrent_streams(config.http2_max_concurrent_streams)
+                .max_header_list_size(config.http2_max_header_list_bytes)
+                // Ping connections so a vanished peer does not hold one open with a request
+                // in flight (an idle one is closed by the idle timeout).
+                .keep_alive_interval(Some(Duration::from_secs(60)))
+                .keep_alive_timeout(Duration::from_secs(20));
             http2
         };
         Self {
             http1,
             #[cfg(feature = "http2")]
             http2,
+            #[cfg(feature = "http2")]
+            idle_timeout: config.idle_timeout,
         }
     }
 
@@ -69,6 +80,7 @@ impl Protocols {
         protocol: Protocol,
         io: ConnectionIo,
         service: S,
+        shared: Arc<Shared>,
         stop: watch::Receiver<Stop>,
     ) -> Result<(), BoxError>
     where
@@ -79,29 +91,58 @@ impl Protocols {
         #[cfg(feature = "http2")]
         if protocol == Protocol::Http2 {
             let conn = self.http2.serve_connection(TokioIo::new(io), service);
-            return drive(conn, |conn| conn.graceful_shutdown(), stop)
+            let idle = shared.idle_for(self.idle_timeout);
+            return drive(conn, |conn| conn.graceful_shutdown(), stop, idle)
                 .await
                 .map_err(Into::into);
         }
         // Without the `http2` feature a preface reaches HTTP/1.1, which rejects it.
         #[cfg(not(feature = "http2"))]
         let _ = protocol;
+        // An idle HTTP/1.1 connection is timed by its socket (the wait for a request head).
+        drop(shared);
         let conn = self
             .http1
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
-        drive(conn, |conn| conn.graceful_shutdown(), stop)
+        drive(conn, |conn| conn.graceful_shutdown(), stop, pending())
             .await
             .map_err(Into::into)
     }
 }
 
-/// Runs `conn` to its end; shuts it down gracefully on [`Stop::Graceful`] and drops it on
-/// [`Stop::Abort`].
+impl Shared {
+    /// Resolves once the connection has had no open request for a whole `period`, checked
+    /// once a period.
+    #[cfg(feature = "http2")]
+    async fn idle_for(self: Arc<Self>, period: Duration) {
+        use std::sync::atomic::Ordering;
+        let counts = || {
+            (
+                self.started.load(Ordering::Relaxed),
+                self.answered.load(Ordering::Relaxed),
+            )
+        };
+        let mut seen = counts();
+        loop {
+            tokio::time::sleep(period).await;
+            let now = counts();
+            // Nothing began or ended during the period, and nothing is open now.
+            if now == seen && now.0 == now.1 {
+                return;
+            }
+            seen = now;
+        }
+    }
+}
+
+/// Runs `conn` to its end; shuts it down gracefully on [`Stop::Graceful`] or once `idle`
+/// resolves, and drops it on [`Stop::Abort`].
 async fn drive<C, E>(
     conn: C,
     graceful_shutdown: impl FnOnce(Pin<&mut C>),
     mut stop: watch::Receiver<Stop>,
+    idle: impl Future<Output = ()>,
 ) -> Result<(), E>
 where
     C: Future<Output = Result<(), E>>,
@@ -112,6 +153,7 @@ where
         biased;
         result = conn.as_mut() => return result,
         _ = stop.wait_for(|stop| *stop != Stop::Running) => {}
+        () = idle => {}
     }
     graceful_shutdown(conn.as_mut());
     tokio::select! {

@@ -20,6 +20,11 @@
 //! next head must arrive within the header timeout. hyper's own `header_read_timeout` does
 //! this with a timer allocated and armed for every request; here it costs a clock read per
 //! blocked read, and the one timer of the connection is re-armed only when it fires.
+//!
+//! It also bounds how long a write may find the socket full (a client that stops reading),
+//! on every protocol, and holds the connection's permit (see
+//! [`ServerConfig::max_connections`](super::ServerConfig::max_connections)) until the socket
+//! closes, after an upgrade too.
 
 use std::future::Future;
 use std::io;
@@ -31,10 +36,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::Shared;
 use super::conn::Protocol;
+use crate::stall::Stall;
 
 /// Most response bytes held back at once; past it they are written through.
 pub(super) const HOLD_LIMIT: usize = 64 * 1024;
@@ -42,11 +49,44 @@ pub(super) const HOLD_LIMIT: usize = 64 * 1024;
 /// The client preface of HTTP/2.
 pub(super) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// The bytes read to tell the protocol, handed to hyper before the socket's.
+#[derive(Debug, Default)]
+pub(super) struct First {
+    bytes: [u8; H2_PREFACE.len()],
+    len: usize,
+    /// How many of them hyper has read.
+    taken: usize,
+}
+
+impl First {
+    pub(super) fn unfilled(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.len..]
+    }
+
+    pub(super) fn filled(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The waits on a client a connection's socket bounds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    /// For a request head.
+    pub(super) header: Duration,
+    /// For the client to read any of an answer.
+    pub(super) write: Duration,
+}
+
 /// A `TcpStream` that holds HTTP/1.1 responses back until the flush after a read finds no
 /// input, and bounds how long a client may take to send a request head.
 #[derive(Debug)]
 pub(super) struct ConnectionIo {
     stream: TcpStream,
+    first: First,
     held: Vec<u8>,
     sent: usize,
     /// The last read found no input waiting (or the end of input).
@@ -63,27 +103,46 @@ pub(super) struct ConnectionIo {
     timer: Option<Pin<Box<Sleep>>>,
     /// The last write to the socket found it full: the client is reading an answer slowly.
     write_blocked: bool,
+    /// How long writes have found the socket full.
+    write_stall: Stall,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl ConnectionIo {
     pub(super) fn new(
         stream: TcpStream,
+        first: First,
         shared: Arc<Shared>,
         protocol: Protocol,
-        header_timeout: Duration,
+        timeouts: Timeouts,
+        permit: OwnedSemaphorePermit,
     ) -> Self {
         Self {
             stream,
+            first,
             held: Vec::new(),
             sent: 0,
             read_blocked: false,
             hold: protocol == Protocol::Http1,
             shared,
-            header_timeout,
+            header_timeout: timeouts.header,
             head_wait: None,
             timer: None,
             write_blocked: false,
+            write_stall: Stall::new(timeouts.write),
+            _permit: permit,
         }
+    }
+
+    /// Writes to the socket; an error once writes have found it full for the write timeout.
+    fn poll_write_socket(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        poll_write_socket(
+            &mut self.stream,
+            &mut self.write_stall,
+            &mut self.write_blocked,
+            cx,
+            buf,
+        )
     }
 
     /// Called when a read found no input: true once the client has taken longer than the
@@ -139,8 +198,13 @@ impl ConnectionIo {
     /// Writes everything held back.
     fn poll_send_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.held.len() {
-            let written = Pin::new(&mut self.stream).poll_write(cx, &self.held[self.sent..]);
-            self.write_blocked = written.is_pending();
+            let written = poll_write_socket(
+                &mut self.stream,
+                &mut self.write_stall,
+                &mut self.write_blocked,
+                cx,
+                &self.held[self.sent..],
+            );
             let n = ready!(written)?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -153,6 +217,28 @@ impl ConnectionIo {
     }
 }
 
+fn poll_write_socket(
+    stream: &mut TcpStream,
+    stall: &mut Stall,
+    blocked: &mut bool,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let written = Pin::new(stream).poll_write(cx, buf);
+    *blocked = written.is_pending();
+    if written.is_pending() {
+        if stall.expired(cx) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read none of its answer for the write timeout",
+            )));
+        }
+    } else {
+        stall.progressed();
+    }
+    written
+}
+
 impl AsyncRead for ConnectionIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -160,6 +246,14 @@ impl AsyncRead for ConnectionIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let first = &mut this.first;
+        if first.taken < first.len {
+            let n = buf.remaining().min(first.len - first.taken);
+            buf.put_slice(&first.bytes[first.taken..first.taken + n]);
+            first.taken += n;
+            this.read_blocked = false;
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
             Poll::Pending => {
@@ -194,9 +288,7 @@ impl AsyncWrite for ConnectionIo {
         if !this.holds_back() || this.held.len() + buf.len() > HOLD_LIMIT {
             ready!(this.poll_send_held(cx))?;
             if !this.holds_back() || buf.len() > HOLD_LIMIT {
-                let written = Pin::new(&mut this.stream).poll_write(cx, buf);
-                this.write_blocked = written.is_pending();
-                return written;
+                return this.poll_write_socket(cx, buf);
             }
         }
         this.held.extend_from_slice(buf);

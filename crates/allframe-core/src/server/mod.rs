@@ -1,5 +1,6 @@
 //! The HTTP server: HTTP/1.1 and HTTP/2 (h2c) on one listener, limits against abusive
-//! clients, handler panics answered with 500, and graceful shutdown.
+//! clients (a cap on open connections, timeouts for every wait on a client), handler panics
+//! answered with 500, and graceful shutdown.
 
 mod config;
 mod conn;
@@ -16,8 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use http::HeaderValue;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 use tower_service::Service;
 
 pub use self::config::ServerConfig;
@@ -147,9 +149,15 @@ where
     let (stop, stopped) = watch::channel(Stop::Running);
     // Upgraded connections (WebSockets) are told apart: hyper no longer drives them.
     let (begin_upgraded_shutdown, upgraded_shutdown) = Shutdown::channel();
+    // A connection holds a permit until its socket closes, upgraded or not.
+    let open = Arc::new(Semaphore::new(config.connection_cap()));
     let mut signal = pin!(signal);
     loop {
-        let stream = tokio::select! {
+        let permit = tokio::select! {
+            permit = Arc::clone(&open).acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut signal => break,
+        };
+        let mut stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(err) => {
@@ -165,6 +173,7 @@ where
         let _ = stream.set_nodelay(true);
         let shared = Arc::new(Shared {
             body_limit: config.body_limit,
+            body_read_timeout: config.body_read_timeout,
             server_header: config.server_header.clone(),
             upgraded: AtomicBool::new(false),
             started: AtomicU64::new(0),
@@ -177,11 +186,15 @@ where
         };
         let protocols = Arc::clone(&protocols);
         let mut stopped = stopped.clone();
-        let header_read_timeout = config.header_read_timeout;
+        let timeouts = io::Timeouts {
+            header: config.header_read_timeout,
+            write: config.write_timeout,
+        };
         tokio::spawn(async move {
             // hyper's header timeout starts once the protocol is known: a client that sends
             // nothing, or a few bytes of the HTTP/2 preface, is timed out here.
-            let known = tokio::time::timeout(header_read_timeout, protocol_known(&stream));
+            let mut first = io::First::default();
+            let known = tokio::time::timeout(timeouts.header, read_first(&mut stream, &mut first));
             let protocol = tokio::select! {
                 known = known => match known {
                     Ok(Ok(Some(protocol))) => protocol,
@@ -191,11 +204,14 @@ where
             };
             let io = io::ConnectionIo::new(
                 stream,
+                first,
                 Arc::clone(&service.shared),
                 protocol,
-                header_read_timeout,
+                timeouts,
+                permit,
             );
-            if let Err(err) = protocols.serve(protocol, io, service, stopped).await {
+            let shared = Arc::clone(&service.shared);
+            if let Err(err) = protocols.serve(protocol, io, service, shared, stopped).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });
@@ -225,22 +241,27 @@ pub(super) enum Stop {
     Abort,
 }
 
-/// The protocol, once the first bytes tell HTTP/1.1 from HTTP/2 (`None` at end of input).
-async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<Option<Protocol>> {
-    let mut first = [0u8; io::H2_PREFACE.len()];
+/// Reads the first bytes, as many as tell HTTP/1.1 from HTTP/2, into `first` (which the
+/// connection's socket hands to hyper before anything else): the protocol, or `None` at end
+/// of input. Reading rather than peeking lets a partial HTTP/2 preface wait for the socket
+/// to become readable again, instead of polling a socket whose unread bytes keep it ready.
+async fn read_first(
+    stream: &mut TcpStream,
+    first: &mut io::First,
+) -> std::io::Result<Option<Protocol>> {
     loop {
-        let n = stream.peek(&mut first).await?;
-        if n == 0 {
+        let read = stream.read(first.unfilled()).await?;
+        if read == 0 {
             return Ok(None);
         }
-        if first[..n] != io::H2_PREFACE[..n] {
+        first.filled(read);
+        let bytes = first.bytes();
+        if bytes != &io::H2_PREFACE[..bytes.len()] {
             return Ok(Some(Protocol::Http1));
         }
-        if n == first.len() {
+        if bytes.len() == io::H2_PREFACE.len() {
             return Ok(Some(Protocol::Http2));
         }
-        // A partial HTTP/2 preface: wait for the rest (bounded by the header timeout).
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -248,6 +269,7 @@ async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<Optio
 #[derive(Debug)]
 pub(super) struct Shared {
     body_limit: usize,
+    body_read_timeout: Duration,
     server_header: Option<HeaderValue>,
     /// The connection was upgraded (`101`): its socket stops holding responses back.
     pub(super) upgraded: AtomicBool,

@@ -1,5 +1,6 @@
 //! Each request's way through a connection: the body limited, the tower service called,
-//! a panic caught and answered 500, the `Server` header added.
+//! a panic caught and answered 500 (or, in a streamed answer, ending that answer as failed),
+//! the `Server` header added.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -37,7 +38,9 @@ where
 
     fn call(&self, req: http::Request<Incoming>) -> ResponseFuture<S> {
         self.shared.started.fetch_add(1, Ordering::Relaxed);
-        let mut req = req.map(|body| Body::incoming(body, self.shared.body_limit));
+        let shared = &self.shared;
+        let mut req =
+            req.map(|body| Body::incoming(body, shared.body_limit, shared.body_read_timeout));
         if req.headers().contains_key(UPGRADE) {
             req.extensions_mut().insert(self.shared.shutdown.clone());
         }
@@ -46,7 +49,7 @@ where
                 service: self.service.clone(),
                 req: Some(req),
             },
-            shared: Arc::clone(&self.shared),
+            unanswered: Some(Unanswered(Arc::clone(&self.shared))),
         }
     }
 }
@@ -57,7 +60,19 @@ pin_project! {
     pub(super) struct ResponseFuture<S: Service<Request>> {
         #[pin]
         state: CallState<S, S::Future>,
-        shared: Arc<Shared>,
+        // Taken when the answer is ready; dropped with the future if it never is (a
+        // cancelled HTTP/2 stream).
+        unanswered: Option<Unanswered>,
+    }
+}
+
+/// A request not yet answered: counted as answered when dropped, with its response future
+/// or with the streamed body of its answer.
+struct Unanswered(Arc<Shared>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        self.0.answered.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -102,9 +117,19 @@ where
             }
         };
         let mut res = outcome;
+        let unanswered = this.unanswered.take().expect("polled after its answer");
+        let shared = &unanswered.0;
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+            shared.upgraded.store(true, Ordering::Relaxed);
+        }
+        if let Some(server) = &shared.server_header {
+            res.headers_mut()
+                .entry(SERVER)
+                .or_insert_with(|| server.clone());
+        }
         if res.body().is_full() {
             // hyper writes a whole body with its head: the request is answered now.
-            this.shared.answered.fetch_add(1, Ordering::Relaxed);
+            drop(unanswered);
         } else {
             // A stream (or a request body echoed back) is answered when hyper is done
             // with it: until then the socket neither holds its chunks back nor times a wait
@@ -112,16 +137,8 @@ where
             let body = std::mem::take(res.body_mut());
             *res.body_mut() = Body::new(Answering {
                 body,
-                shared: Arc::clone(this.shared),
+                _unanswered: unanswered,
             });
-        }
-        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
-            this.shared.upgraded.store(true, Ordering::Relaxed);
-        }
-        if let Some(server) = &this.shared.server_header {
-            res.headers_mut()
-                .entry(SERVER)
-                .or_insert_with(|| server.clone());
         }
         Poll::Ready(Ok(res))
     }
@@ -129,17 +146,14 @@ where
 
 pin_project! {
     /// A streamed response body that counts its request as answered when dropped (hyper
-    /// drops it once it has written its end, or when the connection ends).
+    /// drops it once it has written its end, or when the connection ends), and turns a
+    /// panic of its source into an error: hyper then resets that HTTP/2 stream as failed
+    /// (`INTERNAL_ERROR`) and closes an HTTP/1.1 connection before the body's end, where an
+    /// unwinding panic would take the whole connection task, every stream of it, down.
     struct Answering {
         #[pin]
         body: Body,
-        shared: Arc<Shared>,
-    }
-
-    impl PinnedDrop for Answering {
-        fn drop(this: Pin<&mut Self>) {
-            this.shared.answered.fetch_add(1, Ordering::Relaxed);
-        }
+        _unanswered: Unanswered,
     }
 }
 
@@ -151,7 +165,16 @@ impl http_body::Body for Answering {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
+        let body = self.project().body;
+        match catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx))) {
+            Ok(frame) => frame,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!(panic = message, "a streamed response body panicked");
+                let failed = std::io::Error::other("the response body panicked");
+                Poll::Ready(Some(Err(failed.into())))
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -163,12 +186,16 @@ impl http_body::Body for Answering {
     }
 }
 
-fn panic_response(panic: &(dyn Any + Send)) -> Response {
-    let message = panic
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
+        .unwrap_or("(no message)")
+}
+
+fn panic_response(panic: &(dyn Any + Send)) -> Response {
+    let message = panic_message(panic);
     tracing::error!(panic = message, "a request handler panicked");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
         .with_detail("the request handler panicked; the server logged the error")

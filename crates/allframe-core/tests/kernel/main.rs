@@ -1,5 +1,6 @@
 //! The HTTP kernel, exercised over real TCP sockets with real clients.
 
+mod connections;
 mod di;
 mod extract;
 mod limits;

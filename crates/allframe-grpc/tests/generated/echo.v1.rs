@@ -137,6 +137,25 @@ pub mod echo_client {
             req.extensions_mut().insert(GrpcMethod::new("echo.v1.Echo", "Count"));
             self.inner.server_streaming(req, path, codec).await
         }
+        /// Answers with the number of messages (`index`) and their texts' total length (`text`).
+        pub async fn total(
+            &mut self,
+            request: impl tonic::IntoStreamingRequest<Message = super::EchoRequest>,
+        ) -> std::result::Result<tonic::Response<super::EchoReply>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static("/echo.v1.Echo/Total");
+            let mut req = request.into_streaming_request();
+            req.extensions_mut().insert(GrpcMethod::new("echo.v1.Echo", "Total"));
+            self.inner.client_streaming(req, path, codec).await
+        }
         /// Panics in the handler.
         pub async fn panic(
             &mut self,
@@ -187,6 +206,11 @@ pub mod echo_server {
             &self,
             request: tonic::Request<super::CountRequest>,
         ) -> std::result::Result<tonic::Response<Self::CountStream>, tonic::Status>;
+        /// Answers with the number of messages (`index`) and their texts' total length (`text`).
+        async fn total(
+            &self,
+            request: tonic::Request<tonic::Streaming<super::EchoRequest>>,
+        ) -> std::result::Result<tonic::Response<super::EchoReply>, tonic::Status>;
         /// Panics in the handler.
         async fn panic(
             &self,
@@ -354,6 +378,51 @@ pub mod echo_server {
                                 max_encoding_message_size,
                             );
                         let res = grpc.server_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/echo.v1.Echo/Total" => {
+                    #[allow(non_camel_case_types)]
+                    struct TotalSvc<T: Echo>(pub Arc<T>);
+                    impl<
+                        T: Echo,
+                    > tonic::server::ClientStreamingService<super::EchoRequest>
+                    for TotalSvc<T> {
+                        type Response = super::EchoReply;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<tonic::Streaming<super::EchoRequest>>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Echo>::total(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = TotalSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.client_streaming(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)
