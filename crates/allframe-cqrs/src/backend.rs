@@ -86,8 +86,30 @@ pub enum StoreError {
         /// What is wrong there.
         reason: String,
     },
+    /// A stream id no backend can keep (it holds a NUL character, which PostgreSQL's text
+    /// refuses): refused by every backend alike, nothing written.
+    InvalidStreamId {
+        /// The stream id.
+        stream: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The backend could not do it in time (a PostgreSQL lock held past its timeout by a
+    /// writer that is stuck): nothing was written, and the same call may succeed later.
+    Unavailable(String),
     /// The backend failed (I/O, database, an undecodable event); the message says where.
     Backend(String),
+}
+
+/// Refuses a stream id that some backend could not store, so that all refuse it alike.
+pub(crate) fn check_stream_id(stream: &str) -> Result<(), StoreError> {
+    if stream.as_bytes().contains(&0) {
+        return Err(StoreError::InvalidStreamId {
+            stream: stream.to_owned(),
+            reason: "it holds a NUL character",
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Display for StoreError {
@@ -112,6 +134,10 @@ impl fmt::Display for StoreError {
                  the events after it (restore the file, or cut it there knowingly)",
                 path.display()
             ),
+            Self::InvalidStreamId { stream, reason } => {
+                write!(f, "the stream id {stream:?} cannot be stored: {reason}")
+            }
+            Self::Unavailable(msg) => write!(f, "event store unavailable for now: {msg}"),
             Self::Backend(msg) => write!(f, "event store backend: {msg}"),
         }
     }

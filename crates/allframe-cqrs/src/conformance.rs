@@ -68,6 +68,7 @@ where
     subscriptions_catch_up_then_follow(fresh().await).await;
     old_events_read_upcast(fresh().await).await;
     concurrent_writers_lose_nothing(fresh().await).await;
+    nul_characters_get_one_answer(fresh().await).await;
 }
 
 /// Versions start at 1 and have no gaps; reads after a version return the rest in order;
@@ -371,5 +372,58 @@ pub async fn concurrent_writers_lose_nothing<B: Backend<TestEvent>>(backend: B) 
     assert_eq!(
         stored_payloads, acknowledged,
         "exactly the acknowledged events are stored"
+    );
+}
+
+/// A NUL character is kept like any other in a payload and in metadata, typed or raw, and
+/// a stream id holding one is refused with [`StoreError::InvalidStreamId`], nothing written:
+/// the same answers on every backend (PostgreSQL's `jsonb` and `text` refuse NUL).
+pub async fn nul_characters_get_one_answer<B: Backend<TestEvent>>(backend: B) {
+    let store = EventStore::with_backend(backend);
+    let name = "before\u{0}after".to_owned();
+    let metadata = Metadata {
+        correlation_id: Some("req\u{0}1".into()),
+        causation_id: None,
+    };
+    let typed =
+        NewEvent::new(TestEvent::Renamed { name: name.clone() }).with_metadata(metadata.clone());
+    store
+        .append("s", ExpectedVersion::NoStream, vec![typed])
+        .await
+        .expect("a payload with a NUL character is stored");
+    let raw = RawEvent {
+        event_type: "Renamed".into(),
+        schema_version: 2,
+        metadata: Metadata::default(),
+        payload: json!({ "Renamed": { "name": name } }),
+    };
+    store
+        .backend()
+        .append_raw("s", ExpectedVersion::Exactly(1), vec![raw])
+        .await
+        .expect("a raw payload with a NUL character is stored");
+    let read = store.read_stream("s", 0).await.expect("read");
+    assert_eq!(read.len(), 2);
+    for event in &read {
+        assert_eq!(
+            event.payload,
+            TestEvent::Renamed { name: name.clone() },
+            "read back whole"
+        );
+    }
+    assert_eq!(read[0].metadata, metadata, "metadata read back whole");
+
+    let refused = store
+        .append("a\u{0}b", ExpectedVersion::Any, numbered(0..1))
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::InvalidStreamId { stream, .. }) if stream == "a\u{0}b"),
+        "a stream id with a NUL character is refused: {refused:?}"
+    );
+    let stats = store.stats().await.expect("stats");
+    assert_eq!(
+        (stats.events, stats.streams),
+        (2, 1),
+        "the refused append wrote nothing"
     );
 }

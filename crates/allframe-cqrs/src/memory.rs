@@ -7,7 +7,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+use crate::backend::{
+    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, check_stream_id,
+};
 use crate::event::{Envelope, Event, Metadata, NewEvent, now_ms};
 use crate::map::FastMap;
 use crate::upcast::{RawEvent, from_raw};
@@ -115,6 +117,7 @@ impl<E: Event> InMemoryBackend<E> {
         let stream_index = match existing {
             Some(i) => i,
             None => {
+                check_stream_id(stream)?;
                 let id: Arc<str> = stream.into();
                 let i = u32::try_from(inner.streams.len())
                     .map_err(|_| StoreError::Backend("more than 4 billion streams".into()))?;

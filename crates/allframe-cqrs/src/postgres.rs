@@ -17,7 +17,17 @@
 //! COMMITTED isolation each statement sees everything committed before it, and no other
 //! append can be in flight, so the version is exact and `ExpectedVersion::Any` never
 //! races. The unique key stays as the last line of defence (a writer that bypasses this
-//! code, say).
+//! code, say). An append sets READ COMMITTED itself, so a database whose default isolation
+//! is stricter does not fail concurrent appends with serialization errors.
+//!
+//! # A stuck writer
+//!
+//! The head row is locked across round trips, so a writer that freezes mid-append (a
+//! stopped process, a lost network) would stall every writer in every process. Each append
+//! therefore sets, for its own transaction, a `lock_timeout` (a waiting writer gives up with
+//! [`StoreError::Unavailable`]) and an `idle_in_transaction_session_timeout` (PostgreSQL
+//! ends the session of a writer idle inside its append, releasing the lock), both
+//! [`PostgresBackend::STUCK_WRITER_TIMEOUT`].
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -28,12 +38,26 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+use crate::backend::{
+    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, check_stream_id,
+};
 use crate::codec::{Serialized, decode, serialize, serialize_raw};
 use crate::event::{Envelope, Event, Metadata, NewEvent, now_ms};
 use crate::upcast::{RawEvent, Upcasters};
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// See [`PostgresBackend::STUCK_WRITER_TIMEOUT`] (and the 5 s of `BEGIN_APPEND`).
+const STUCK_WRITER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An append's transaction: its isolation, and its timeouts (see the module documentation),
+/// in the one round trip of `BEGIN`.
+const BEGIN_APPEND: &str = "begin isolation level read committed; \
+                            set local lock_timeout = '5s'; \
+                            set local idle_in_transaction_session_timeout = '5s'";
+
+/// PostgreSQL's `lock_not_available`: a lock wait passed `lock_timeout`.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -64,6 +88,19 @@ const COLUMNS: &str = "position, stream_id, version, event_type, schema_version,
 /// What a failed database call was doing.
 fn failed(doing: impl fmt::Display) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::Backend(format!("PostgreSQL: {doing}: {e}"))
+}
+
+/// As [`failed`], but a lock wait past its timeout is [`StoreError::Unavailable`].
+fn append_failed(doing: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            StoreError::Unavailable(format!(
+                "PostgreSQL: {doing}: the event log's head stayed locked for {STUCK_WRITER_TIMEOUT:?} \
+                 (lock_timeout): another writer is stuck in its append"
+            ))
+        }
+        _ => failed(doing)(e),
+    }
 }
 
 /// `schema` quoted, once it is known to be a plain name PostgreSQL keeps whole: lowercase
@@ -109,6 +146,11 @@ fn bigint(n: u64) -> i64 {
 }
 
 impl<E: Event> PostgresBackend<E> {
+    /// How long an append waits for the head row before it fails with
+    /// [`StoreError::Unavailable`], and how long a writer may idle inside its append before
+    /// PostgreSQL ends its session (5 s).
+    pub const STUCK_WRITER_TIMEOUT: Duration = STUCK_WRITER_TIMEOUT;
+
     /// Connects to `url` with a default pool and creates the tables if needed.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -183,16 +225,21 @@ impl<E: Event> PostgresBackend<E> {
         if rows.is_empty() {
             return Err(StoreError::EmptyAppend);
         }
+        check_stream_id(stream)?;
         let doing = &format!("appending to `{stream}`");
         let count = rows.len() as i64;
-        let mut tx = self.pool.begin().await.map_err(failed(doing))?;
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_APPEND)
+            .await
+            .map_err(failed(doing))?;
         // Taken first and held to the commit: see the module documentation.
         let (last_position,): (i64,) =
             sqlx::query_as("update allframe_head set position = position + $1 returning position")
                 .bind(count)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(failed(doing))?;
+                .map_err(append_failed(doing))?;
         let first_position = last_position - count + 1;
         let mut event_types = Vec::with_capacity(rows.len());
         let mut schema_versions = Vec::with_capacity(rows.len());
@@ -217,7 +264,7 @@ impl<E: Event> PostgresBackend<E> {
              inserted as (insert into allframe_events (position, stream_id, version, \
                  event_type, schema_version, timestamp_ms, metadata, payload) \
                select $1 + n - 1, $2, current.version + n, event_type, schema_version, $3, \
-                 metadata::jsonb, payload::jsonb \
+                 metadata::json, payload::json \
                from current, unnest($4::text[], $5::integer[], $6::text[], $7::text[]) \
                  with ordinality as e(event_type, schema_version, metadata, payload, n) \
                where $8::bigint is null or current.version = $8 \
@@ -253,7 +300,7 @@ impl<E: Event> PostgresBackend<E> {
                     actual: self.stream_version(stream).await?,
                 });
             }
-            Err(e) => return Err(failed(doing)(e)),
+            Err(e) => return Err(append_failed(doing)(e)),
         };
         tx.commit().await.map_err(failed(doing))?;
         Ok(Appended {

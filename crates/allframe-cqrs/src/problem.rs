@@ -18,11 +18,13 @@ impl From<ValidationError> for Problem {
     }
 }
 
-/// A lost race is `409` (the client may try again); anything else is `500`.
+/// A lost race is `409` (the client may try again), a store busy past its timeout `503`
+/// (later); anything else is `500`.
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
         let status = match err {
             StoreError::Conflict { .. } => StatusCode::CONFLICT,
+            StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Problem::new(status).with_detail(err.to_string())

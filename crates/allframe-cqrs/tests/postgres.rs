@@ -543,3 +543,96 @@ async fn connect_in_schema_keeps_the_tables_in_that_schema() {
     assert_eq!(tables, 3, "events, head and snapshots in {schema}");
     store.backend().pool().close().await;
 }
+
+/// A writer stuck while it holds the head row (a frozen process, a dropped network) must not
+/// stall every writer: the others give up after the lock timeout with an error that says
+/// so, and append again once it is gone (issue 18, finding 11).
+#[tokio::test]
+async fn a_writer_stuck_holding_the_head_fails_the_others_in_time() {
+    let Some(db) =
+        TestDb::connect("a_writer_stuck_holding_the_head_fails_the_others_in_time").await
+    else {
+        return;
+    };
+    let schema = db.schema().await;
+    let store = EventStore::with_backend(db.backend(&schema, 4).await);
+    let first = vec![NewEvent::new(TestEvent::Numbered(1))];
+    store
+        .append("s", ExpectedVersion::Any, first)
+        .await
+        .expect("the first append");
+    // Another client takes the head row's lock and goes quiet.
+    let mut stuck = db.pool(&schema, 1).await.begin().await.expect("begin");
+    sqlx::query("update allframe_head set position = position")
+        .execute(&mut *stuck)
+        .await
+        .expect("lock the head row");
+
+    let blocked = vec![NewEvent::new(TestEvent::Numbered(2))];
+    let waited = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.append("s", ExpectedVersion::Any, blocked),
+    )
+    .await
+    .expect("the append gives up instead of waiting for the stuck writer");
+    match waited {
+        Err(StoreError::Unavailable(why)) => {
+            assert!(why.contains("lock"), "{why}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    stuck.rollback().await.expect("the stuck writer leaves");
+    let retried = vec![NewEvent::new(TestEvent::Numbered(2))];
+    let appended = store
+        .append("s", ExpectedVersion::Exactly(1), retried)
+        .await
+        .expect("nothing was written by the append that gave up");
+    assert_eq!(appended.version, 2);
+}
+
+/// The order of positions rests on READ COMMITTED; a database whose default isolation is
+/// stricter would fail concurrent appends with serialization errors (40001). Appends set
+/// their own isolation level (issue 18, finding 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_succeed_when_the_default_isolation_is_serializable() {
+    let Some(db) =
+        TestDb::connect("appends_succeed_when_the_default_isolation_is_serializable").await
+    else {
+        return;
+    };
+    let schema = db.schema().await;
+    let options = PgConnectOptions::from_str(&db.url)
+        .expect("a PostgreSQL URL")
+        .options([
+            ("search_path", schema.as_str()),
+            ("default_transaction_isolation", "serializable"),
+        ]);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .expect("connect");
+    let store = EventStore::with_backend(
+        PostgresBackend::<TestEvent>::new(pool)
+            .await
+            .expect("a backend"),
+    );
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let store = store.clone();
+        writers.spawn(async move {
+            for n in 0..10 {
+                let event = NewEvent::new(TestEvent::Numbered(w * 100 + n));
+                store
+                    .append(&format!("writer-{w}"), ExpectedVersion::Any, vec![event])
+                    .await
+                    .expect("an append under a serializable default");
+            }
+        });
+    }
+    while let Some(result) = writers.join_next().await {
+        result.expect("writer");
+    }
+    let all = store.read_all(0, 1000).await.expect("read all");
+    assert_eq!(all.len(), 80);
+}

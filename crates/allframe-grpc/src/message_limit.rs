@@ -136,14 +136,18 @@ mod tests {
         for chunk in 1..stream.len() {
             let mut limit = limited(16);
             for piece in stream.chunks(chunk) {
-                limit.check(piece).expect("every message is within the limit");
+                limit
+                    .check(piece)
+                    .expect("every message is within the limit");
             }
             assert_eq!((limit.prefix_read, limit.in_message), (0, 0));
         }
         let over: Vec<u8> = [10, 17].into_iter().flat_map(message).collect();
         for chunk in 1..over.len() {
             let mut limit = limited(16);
-            let failed = over.chunks(chunk).find_map(|piece| limit.check(piece).err());
+            let failed = over
+                .chunks(chunk)
+                .find_map(|piece| limit.check(piece).err());
             let status = failed.expect("the second message is over the limit");
             assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         }

@@ -211,7 +211,10 @@ where
                 permit,
             );
             let shared = Arc::clone(&service.shared);
-            if let Err(err) = protocols.serve(protocol, io, service, shared, stopped).await {
+            if let Err(err) = protocols
+                .serve(protocol, io, service, shared, stopped)
+                .await
+            {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });

@@ -204,7 +204,9 @@ async fn a_cancelled_http2_request_leaves_its_connection_idle() {
     let server = TestServer::start_with(app(), config).await;
     let (client, connection) = h2_connect(&server).await;
     // A request given up before its answer (as a gRPC client past its deadline does).
-    let request = http::Request::get("http://x/slow").body(()).expect("a request");
+    let request = http::Request::get("http://x/slow")
+        .body(())
+        .expect("a request");
     let (response, _) = client
         .clone()
         .ready()
@@ -301,7 +303,8 @@ async fn a_panic_in_a_streamed_answer_fails_only_its_stream() {
 
     // HTTP/1.1 cannot reset one answer: the connection closes before the body's end.
     let mut raw = server.raw().await;
-    raw.write(b"GET /panics-midway HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    raw.write(b"GET /panics-midway HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
     assert!(raw.closed_within(Duration::from_secs(5)).await);
     assert_eq!(server.get("/ok").await.text(), "ok");
 }
@@ -315,7 +318,8 @@ fn cpu_time() -> Duration {
     let fields: Vec<&str> = stat[stat.rfind(')').expect("a command name") + 2..]
         .split(' ')
         .collect();
-    let ticks: u64 = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
     Duration::from_millis(ticks * 10)
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::record::{MAX_BODY, Record, SEGMENT_MAGIC};
 use super::{Location, SEGMENT_EXTENSION, Segment, SegmentFile, WalBackend, io};
-use crate::backend::{Appended, ExpectedVersion, StoreError};
+use crate::backend::{Appended, ExpectedVersion, StoreError, check_stream_id};
 use crate::codec::Serialized;
 use crate::event::{Event, now_ms};
 
@@ -116,8 +116,9 @@ impl<E: Event> WalBackend<E> {
     }
 }
 
-/// Checks the limits of the record format before anything is queued.
+/// Checks the stream id and the limits of the record format before anything is queued.
 pub(super) fn check_sizes(stream: &str, events: &[Serialized]) -> Result<(), StoreError> {
+    check_stream_id(stream)?;
     if stream.len() > usize::from(u16::MAX) {
         return Err(StoreError::Backend(format!(
             "a stream id of {} bytes (at most {})",
