@@ -62,4 +62,4 @@ pub use crate::storage::{AnyBackend, Storage};
 pub use crate::store::{EventStore, Subscription};
 pub use crate::upcast::{RawEvent, UpcastError, Upcasters};
 #[cfg(feature = "wal")]
-pub use crate::wal::{SyncMode, Truncation, WalBackend, WalOptions};
+pub use crate::wal::{SyncMode, Truncation, TruncationCause, WalBackend, WalOptions};

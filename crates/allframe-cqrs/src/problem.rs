@@ -44,11 +44,15 @@ impl<E: Into<Problem>> From<ExecuteError<E>> for Problem {
     }
 }
 
-/// A saga that could not run or whose compensation failed: `500`.
+/// A saga that could not run or whose compensation failed: `500`; one another caller is
+/// running: `409`.
 impl From<SagaError> for Problem {
     fn from(err: SagaError) -> Self {
         match err {
             SagaError::Store(err) => err.into(),
+            claimed @ SagaError::Claimed { .. } => {
+                Problem::new(StatusCode::CONFLICT).with_detail(claimed.to_string())
+            }
             other => Problem::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail(other.to_string()),
         }
     }

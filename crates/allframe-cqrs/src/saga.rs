@@ -1,8 +1,12 @@
 //! Sagas: steps run in order, each with a timeout and retries; when one fails for good, the
 //! steps already done are compensated in reverse order (and the failed one too when it timed
 //! out: it may have done its work). Progress is recorded as events, so a saga whose process
-//! died mid-way resumes (or compensates) from the store on restart. A step may therefore run
-//! more than once (a retry, a resume after a crash): steps and compensations must be
+//! died mid-way resumes (or compensates) from the store on restart.
+//!
+//! Before a step or a compensation runs, it is claimed: an event appended at the version
+//! the run last saw, so of two runs that resume one saga at once only one goes on (the other
+//! gets [`SagaError::Claimed`]). Steps are still at-least-once: a retry, or a resume after a
+//! process died inside a claimed step, runs it again, so steps and compensations must be
 //! idempotent.
 
 use std::fmt;
@@ -41,6 +45,13 @@ pub enum SagaEvent {
         /// The context, serialized.
         context: serde_json::Value,
     },
+    /// Step `index` was claimed by a run about to execute it.
+    StepStarted {
+        /// The step's index.
+        index: usize,
+        /// Its name.
+        step: String,
+    },
     /// Step `index` completed.
     StepCompleted {
         /// The step's index.
@@ -62,6 +73,13 @@ pub enum SagaEvent {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         timed_out: bool,
     },
+    /// The compensation of step `index` was claimed by a run about to run it.
+    CompensationStarted {
+        /// The step's index.
+        index: usize,
+        /// Its name.
+        step: String,
+    },
     /// Step `index` was compensated.
     StepCompensated {
         /// The step's index.
@@ -80,6 +98,8 @@ impl Event for SagaEvent {
     fn event_type(&self) -> &'static str {
         match self {
             Self::Started { .. } => "SagaStarted",
+            Self::StepStarted { .. } => "SagaStepStarted",
+            Self::CompensationStarted { .. } => "SagaCompensationStarted",
             Self::StepCompleted { .. } => "SagaStepCompleted",
             Self::StepFailed { .. } => "SagaStepFailed",
             Self::StepCompensated { .. } => "SagaStepCompensated",
@@ -117,6 +137,14 @@ pub enum SagaError {
     },
     /// The recorded saga does not match this definition (another saga, bad context).
     Mismatch(String),
+    /// Another run of the saga recorded progress first (two resumes at once): this run
+    /// stopped before running `step`, which the other run owns.
+    Claimed {
+        /// The saga's id.
+        id: String,
+        /// The step (or `compensate <step>`) the other run claimed or recorded.
+        step: String,
+    },
 }
 
 impl fmt::Display for SagaError {
@@ -130,6 +158,11 @@ impl fmt::Display for SagaError {
                 )
             }
             Self::Mismatch(msg) => write!(f, "recorded saga does not match: {msg}"),
+            Self::Claimed { id, step } => write!(
+                f,
+                "saga `{id}` is being run by another caller, which recorded progress first; \
+                 this run stopped at `{step}`"
+            ),
         }
     }
 }
@@ -286,11 +319,17 @@ where
         let mut progress = Progress::default();
         for envelope in self.store.read_stream(&Self::stream(id), 0).await? {
             progress.version = envelope.version;
-            if let SagaEvent::StepCompleted { index, step }
-            | SagaEvent::StepFailed { index, step, .. }
-            | SagaEvent::StepCompensated { index, step } = &envelope.payload
-            {
-                self.check_recorded(id, *index, step.as_deref())?;
+            match &envelope.payload {
+                SagaEvent::StepCompleted { index, step }
+                | SagaEvent::StepFailed { index, step, .. }
+                | SagaEvent::StepCompensated { index, step } => {
+                    self.check_recorded(id, *index, step.as_deref())?;
+                }
+                SagaEvent::StepStarted { index, step }
+                | SagaEvent::CompensationStarted { index, step } => {
+                    self.check_recorded(id, *index, Some(step))?;
+                }
+                _ => {}
             }
             match envelope.payload {
                 SagaEvent::Started { saga, context } => {
@@ -311,6 +350,8 @@ where
                 } => progress.failed = Some((index, error, timed_out)),
                 SagaEvent::StepCompensated { index, .. } => progress.compensated.push(index),
                 SagaEvent::Completed | SagaEvent::Compensated => progress.finished = true,
+                // A claim whose run never recorded its end: the step runs again.
+                SagaEvent::StepStarted { .. } | SagaEvent::CompensationStarted { .. } => {}
             }
         }
         Ok(progress)
@@ -338,6 +379,8 @@ where
         }
     }
 
+    /// Appends `event` at the version this run last saw: if another run recorded anything
+    /// since, this one stops with [`SagaError::Claimed`].
     async fn record(
         &self,
         id: &str,
@@ -345,10 +388,31 @@ where
         event: SagaEvent,
     ) -> Result<(), SagaError> {
         let expected = ExpectedVersion::Exactly(progress.version);
+        let step = match &event {
+            SagaEvent::StepStarted { step, .. }
+            | SagaEvent::StepCompleted {
+                step: Some(step), ..
+            }
+            | SagaEvent::StepFailed {
+                step: Some(step), ..
+            } => step.clone(),
+            SagaEvent::CompensationStarted { step, .. }
+            | SagaEvent::StepCompensated {
+                step: Some(step), ..
+            } => format!("compensate {step}"),
+            other => other.event_type().to_owned(),
+        };
         let appended = self
             .store
             .append(&Self::stream(id), expected, vec![NewEvent::new(event)])
-            .await?;
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict { .. } => SagaError::Claimed {
+                    id: id.to_owned(),
+                    step,
+                },
+                other => SagaError::Store(other),
+            })?;
         progress.version = appended.version;
         Ok(())
     }
@@ -363,6 +427,11 @@ where
             while progress.completed < self.steps.len() {
                 let index = progress.completed;
                 let (step, policy) = &self.steps[index];
+                let claim = SagaEvent::StepStarted {
+                    index,
+                    step: step.name().to_owned(),
+                };
+                self.record(id, &mut progress, claim).await?;
                 match attempt(*policy, || step.execute(context)).await {
                     Ok(()) => {
                         let done = SagaEvent::StepCompleted {
@@ -406,6 +475,11 @@ where
                 continue;
             }
             let (step, policy) = &self.steps[index];
+            let claim = SagaEvent::CompensationStarted {
+                index,
+                step: step.name().to_owned(),
+            };
+            self.record(id, &mut progress, claim).await?;
             if let Err(Failure { error, .. }) = attempt(*policy, || step.compensate(context)).await
             {
                 return Err(SagaError::CompensationFailed {

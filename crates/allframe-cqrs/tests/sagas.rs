@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use allframe_cqrs::{
-    EventStore, ExpectedVersion, NewEvent, Saga, SagaError, SagaEvent, SagaOutcome, SagaStep,
-    StepFuture, StepPolicy,
+    Appended, Backend, BackendStats, Envelope, EventStore, ExpectedVersion, InMemoryBackend,
+    NewEvent, RawEvent, Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, Snapshot, StepFuture,
+    StepPolicy, StoreError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,22 @@ fn journal(j: &Journal) -> Vec<String> {
     j.lock().unwrap().clone()
 }
 
+/// Waits until the saga's first step is recorded as completed.
+async fn until_a_step_completed<B: Backend<SagaEvent>>(
+    store: &EventStore<SagaEvent, B>,
+    stream: &str,
+) {
+    while !store
+        .read_stream(stream, 0)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e.payload, SagaEvent::StepCompleted { .. }))
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_failing_third_step_compensates_two_then_one() {
     let j = Journal::default();
@@ -120,10 +137,15 @@ async fn a_failing_third_step_compensates_two_then_one() {
         recorded,
         [
             "SagaStarted",
+            "SagaStepStarted",
             "SagaStepCompleted",
+            "SagaStepStarted",
             "SagaStepCompleted",
+            "SagaStepStarted",
             "SagaStepFailed",
+            "SagaCompensationStarted",
             "SagaStepCompensated",
+            "SagaCompensationStarted",
             "SagaStepCompensated",
             "SagaCompensated"
         ]
@@ -199,9 +221,7 @@ async fn a_saga_killed_mid_way_resumes_from_its_events() {
     let first = build(&hang);
     let running = tokio::spawn(async move { first.run("o4", Order { id: 4 }).await });
     // Wait until step one is recorded, then "kill" the process: drop the running saga.
-    while store.read_stream("saga-o4", 0).await.unwrap().len() < 2 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until_a_step_completed(&store, "saga-o4").await;
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled());
     assert_eq!(journal(&j), ["reserve"]);
@@ -356,14 +376,12 @@ async fn a_saga_whose_steps_were_reordered_is_refused_by_name() {
             quick(),
         );
     let running = tokio::spawn(async move { first.run("o8", Order { id: 8 }).await });
-    while store.read_stream("saga-o8", 0).await.unwrap().len() < 2 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until_a_step_completed(&store, "saga-o8").await;
     running.abort();
     let _ = running.await;
     let recorded = store.read_stream("saga-o8", 0).await.unwrap();
     assert_eq!(
-        recorded[1].payload,
+        recorded[2].payload,
         SagaEvent::StepCompleted {
             index: 0,
             step: Some("reserve".into())
@@ -382,4 +400,120 @@ async fn a_saga_whose_steps_were_reordered_is_refused_by_name() {
         other => panic!("expected a mismatch, got {other:?}"),
     }
     assert_eq!(journal(&j), ["reserve"], "nothing ran on resume");
+}
+
+/// The memory backend, except that reading one stream waits until two readers read it: two
+/// resumes of one saga then see the same recorded progress.
+struct TwoReadersAtOnce {
+    inner: InMemoryBackend<SagaEvent>,
+    stream: &'static str,
+    readers: tokio::sync::Barrier,
+    armed: AtomicBool,
+}
+
+impl Backend<SagaEvent> for TwoReadersAtOnce {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent<SagaEvent>>,
+    ) -> Result<Appended, StoreError> {
+        self.inner.append(stream, expected, events).await
+    }
+
+    async fn append_raw(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<RawEvent>,
+    ) -> Result<Appended, StoreError> {
+        self.inner.append_raw(stream, expected, events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after_version: u64,
+    ) -> Result<Vec<Envelope<SagaEvent>>, StoreError> {
+        let read = self.inner.read_stream(stream, after_version).await;
+        if stream == self.stream && self.armed.load(Ordering::SeqCst) {
+            self.readers.wait().await;
+            self.armed.store(false, Ordering::SeqCst);
+        }
+        read
+    }
+
+    async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope<SagaEvent>>, StoreError> {
+        self.inner.read_all(after_position, limit).await
+    }
+
+    async fn save_snapshot(&self, stream: &str, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(stream, snapshot).await
+    }
+
+    async fn load_snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(stream).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush().await
+    }
+
+    async fn stats(&self) -> Result<BackendStats, StoreError> {
+        self.inner.stats().await
+    }
+}
+
+/// Two resumes of one saga at once (two processes restarting, say) must not both run its
+/// next step: each claims the step at the version it read, and the second claim loses
+/// (issue 18, finding 7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_resumes_at_once_run_the_next_step_once() {
+    let j = Journal::default();
+    let backend = TwoReadersAtOnce {
+        inner: InMemoryBackend::new(),
+        stream: "saga-o9",
+        readers: tokio::sync::Barrier::new(2),
+        armed: AtomicBool::new(false),
+    };
+    let store = EventStore::with_backend(backend);
+    let recorded = [
+        SagaEvent::Started {
+            saga: "checkout".into(),
+            context: serde_json::json!({"id": 9}),
+        },
+        SagaEvent::StepCompleted {
+            index: 0,
+            step: Some("reserve".into()),
+        },
+    ];
+    let events = recorded.into_iter().map(NewEvent::new).collect();
+    store
+        .append("saga-o9", ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
+    store.backend().armed.store(true, Ordering::SeqCst);
+    let saga = || {
+        Saga::<Order, _>::new("checkout", store.clone())
+            .step_with(Step::new("reserve", &j), quick())
+            .step_with(Step::new("charge", &j), quick())
+    };
+    let (one, two) = (saga(), saga());
+    let (a, b) = tokio::join!(one.resume("o9"), two.resume("o9"));
+    let (won, lost) = match (a, b) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        other => panic!("expected one resume to win and one to lose, got {other:?}"),
+    };
+    assert_eq!(won, SagaOutcome::Completed);
+    match lost {
+        SagaError::Claimed { id, step } => {
+            assert_eq!((id.as_str(), step.as_str()), ("o9", "charge"))
+        }
+        other => panic!("expected Claimed, got {other:?}"),
+    }
+    assert_eq!(journal(&j), ["charge"], "the step ran once");
 }

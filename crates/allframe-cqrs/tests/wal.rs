@@ -302,8 +302,10 @@ async fn damage_before_the_tail_refuses_to_open_naming_file_and_offset() {
     let ends = three_appends(dir.path()).await;
     let segment = segments(dir.path())[0].clone();
     let mut bytes = std::fs::read(&segment).expect("read");
-    // A bit flips inside the second append's second record.
-    let second_record_start = ends[0] as usize + (ends[1] - ends[0]) as usize / 3;
+    // A bit flips inside the second append's second record (its commit: a 24-byte header
+    // and three records of one size).
+    let record = (ends[1] - ends[0] - 24) as usize / 3;
+    let second_record_start = ends[0] as usize + 24 + record;
     bytes[second_record_start + 20] ^= 0x01;
     std::fs::write(&segment, &bytes).expect("write");
     let error = WalBackend::<TestEvent>::open(dir.path()).expect_err("refused");

@@ -1,10 +1,10 @@
 //! Group commit: the appends queued while one write and fsync runs share the next one; an
 //! append returns once everything up to its last position is durable.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::record::seal_commit;
 use super::writer::create_segment;
 use super::{SegmentFile, Shared};
 use crate::backend::StoreError;
@@ -54,7 +54,7 @@ pub(super) async fn make_durable_detached(
 impl Shared {
     /// Writes and fsyncs everything queued; called with the writer held.
     pub(super) fn write_queued(&self) -> Result<(), StoreError> {
-        let (queued, mut files, firsts, head) = {
+        let (mut queued, mut files, firsts, head) = {
             let mut state = self.lock()?;
             let firsts: Vec<u64> = state.segments.iter().map(|s| s.first_position).collect();
             (
@@ -65,23 +65,27 @@ impl Shared {
             )
         };
         let mut touched: Vec<Arc<SegmentFile>> = Vec::new();
+        let fsync_failed = std::cell::Cell::new(false);
         let sync_touched = |touched: &mut Vec<Arc<SegmentFile>>| -> std::io::Result<()> {
             for segment in touched.drain(..) {
-                segment.file.sync_data()?;
+                segment
+                    .file
+                    .sync()
+                    .inspect_err(|_| fsync_failed.set(true))?;
                 self.fsyncs.fetch_add(1, Ordering::Relaxed);
             }
             Ok(())
         };
         let mut write = || -> Result<(), StoreError> {
             let failed = |e: std::io::Error| StoreError::Backend(e.to_string());
-            for (index, bytes) in &queued {
-                let index = *index as usize;
+            for commit in &mut queued {
+                let index = commit.segment as usize;
                 let segment = match &files[index] {
                     Some(segment) => Arc::clone(segment),
                     None => {
                         // Everything before a new segment is durable before it exists.
                         sync_touched(&mut touched).map_err(failed)?;
-                        let created = create_segment(&self.dir, firsts[index])?;
+                        let created = create_segment(&*self.disk, &self.dir, firsts[index])?;
                         if let Ok(mut state) = self.state.lock() {
                             state.segments[index].file = Some(Arc::clone(&created));
                         }
@@ -89,7 +93,8 @@ impl Shared {
                         created
                     }
                 };
-                (&segment.file).write_all(bytes).map_err(failed)?;
+                seal_commit(&mut commit.bytes, commit.first_position);
+                segment.file.append(&commit.bytes).map_err(failed)?;
                 if touched.last().is_none_or(|t| !Arc::ptr_eq(t, &segment)) {
                     touched.push(segment);
                 }
@@ -102,6 +107,11 @@ impl Shared {
                 Ok(())
             }
             Err(error) => {
+                if fsync_failed.get() {
+                    // The pages of a failed fsync may be lost while reading back as
+                    // written: only a new process may open this directory again.
+                    self.disk.sync_failed(&self.dir);
+                }
                 let message = format!("writing to the WAL in {}: {error}", self.dir.display());
                 if let Ok(mut state) = self.state.lock() {
                     state.failure = Some(message.clone());

@@ -14,21 +14,24 @@
 //! - Snapshots are files of their own, replaced atomically.
 
 mod commit;
+mod disk;
 mod reader;
 mod record;
 mod recovery;
+#[cfg(test)]
+mod simulated;
 mod snapshot;
 mod writer;
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use self::disk::{DirLock, Disk, DiskFile, OsDisk};
 use self::record::SEGMENT_MAGIC;
-pub use self::recovery::Truncation;
+pub use self::recovery::{Truncation, TruncationCause};
 use self::writer::{check_sizes, create_segment};
 use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
 use crate::codec::{Serialized, serialize, serialize_raw};
@@ -78,8 +81,17 @@ struct Location {
 
 #[derive(Debug)]
 struct SegmentFile {
-    file: File,
+    file: Box<dyn DiskFile>,
     path: PathBuf,
+}
+
+/// Records queued for one segment, written (and fsynced) together behind one header.
+#[derive(Debug)]
+struct Commit {
+    segment: u32,
+    first_position: u64,
+    /// The header's room, then the records.
+    bytes: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -103,8 +115,8 @@ struct State {
     /// Position `p` is `log[p - 1]`.
     log: Vec<Location>,
     segments: Vec<Segment>,
-    /// Encoded records not yet written: (segment, bytes).
-    queued: Vec<(u32, Vec<u8>)>,
+    /// Encoded records not yet written.
+    queued: Vec<Commit>,
     /// Set when a write or fsync failed: the file's state is unknown, so every later
     /// operation fails until the store is reopened (and recovery reads what is really there).
     failure: Option<String>,
@@ -112,6 +124,7 @@ struct State {
 
 #[derive(Debug)]
 struct Shared {
+    disk: Arc<dyn Disk>,
     dir: PathBuf,
     state: Mutex<State>,
     /// The position up to which everything is fsynced and readable.
@@ -120,6 +133,9 @@ struct Shared {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// fsyncs of segment data so far.
     fsyncs: AtomicU64,
+    /// The directory's lock, held while anything may still write to it: a writer task
+    /// outlives the backend when an append is abandoned, and keeps the lock till it is done.
+    _lock: DirLock,
 }
 
 /// How often a live subscription looks for events of appends nobody awaited to the end.
@@ -132,8 +148,6 @@ pub struct WalBackend<E> {
     options: WalOptions,
     upcasters: Arc<Upcasters>,
     truncation: Option<Truncation>,
-    /// Held (locked) while open: a second process must not append to the same files.
-    _lock: File,
     _events: PhantomData<fn() -> E>,
 }
 
@@ -151,47 +165,56 @@ impl<E: Event> WalBackend<E> {
     /// Opens (or creates) the store in `dir`: recovers its segments, cutting off a torn
     /// last append; a log damaged elsewhere is refused with [`StoreError::Corrupt`].
     pub fn open_with(dir: impl AsRef<Path>, options: WalOptions) -> Result<Self, StoreError> {
-        let dir = dir.as_ref().to_owned();
-        std::fs::create_dir_all(dir.join("snapshots")).map_err(|e| io("cannot create", &dir, e))?;
+        Self::open_on(Arc::new(OsDisk), dir.as_ref(), options)
+    }
+
+    fn open_on(disk: Arc<dyn Disk>, dir: &Path, options: WalOptions) -> Result<Self, StoreError> {
+        let dir = dir.to_owned();
+        disk.create_dir_all(&dir.join("snapshots"))
+            .map_err(|e| io("cannot create", &dir, e))?;
         let lock_path = dir.join("LOCK");
-        let lock = File::create(&lock_path).map_err(|e| io("cannot create", &lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(StoreError::Backend(format!(
-                    "{} is open in another process (or another WalBackend)",
+        let lock = disk
+            .lock(&lock_path)
+            .map_err(|e| io("cannot lock", &lock_path, e))?
+            .ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "{} is open in another process (or another WalBackend, or a write of a \
+                     closed one is still running)",
                     dir.display()
-                )));
-            }
-            Err(TryLockError::Error(e)) => return Err(io("cannot lock", &lock_path, e)),
+                ))
+            })?;
+        if disk.has_sync_failed(&dir) {
+            return Err(StoreError::Backend(format!(
+                "an fsync in {} failed earlier in this process: the kernel may have dropped \
+                 pages it still shows as written, so only a new process can read what the \
+                 disk holds; restart the process to open the store",
+                dir.display()
+            )));
         }
-        let recovered = recovery::recover(&dir)?;
+        let recovered = recovery::recover(&*disk, &dir)?;
         let mut segments = Vec::with_capacity(recovered.segments.len().max(1));
-        for found in &recovered.segments {
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .open(&found.path)
-                .map_err(|e| io("cannot open", &found.path, e))?;
+        for found in recovered.segments {
+            let empty = found.len <= SEGMENT_MAGIC.len() as u64;
             segments.push(Segment {
                 file: Some(Arc::new(SegmentFile {
-                    file,
-                    path: found.path.clone(),
+                    file: found.file,
+                    path: found.path,
                 })),
                 first_position: found.first_position,
                 len: found.len,
-                empty: found.len <= SEGMENT_MAGIC.len() as u64,
+                empty,
             });
         }
         if segments.is_empty() {
             segments.push(Segment {
-                file: Some(create_segment(&dir, 1)?),
+                file: Some(create_segment(&*disk, &dir, 1)?),
                 ..Segment::planned(1)
             });
         }
         let head = recovered.log.len() as u64;
         Ok(Self {
             shared: Arc::new(Shared {
+                disk,
                 dir,
                 state: Mutex::new(State {
                     streams: recovered.streams,
@@ -203,11 +226,11 @@ impl<E: Event> WalBackend<E> {
                 durable: AtomicU64::new(head),
                 writer: Arc::new(tokio::sync::Mutex::new(())),
                 fsyncs: AtomicU64::new(0),
+                _lock: lock,
             }),
             options,
             upcasters: Arc::new(E::upcasters()),
             truncation: recovered.truncation,
-            _lock: lock,
             _events: PhantomData,
         })
     }
@@ -281,7 +304,8 @@ impl Shared {
             .map_err(|_| StoreError::Backend("the WAL's lock was poisoned by a panic".into()))?;
         match &state.failure {
             Some(failure) => Err(StoreError::Backend(format!(
-                "an earlier write failed ({failure}); reopen the store to recover"
+                "an earlier write failed ({failure}); reopen the store to recover (after a \
+                 failed fsync, in a new process)"
             ))),
             None => Ok(state),
         }
@@ -354,7 +378,8 @@ impl<E: Event> Backend<E> for WalBackend<E> {
         }
         let dir = self.shared.dir.join("snapshots");
         let stream = stream.to_owned();
-        tokio::task::spawn_blocking(move || snapshot::save(&dir, &stream, &snapshot))
+        let disk = Arc::clone(&self.shared.disk);
+        tokio::task::spawn_blocking(move || snapshot::save(&*disk, &dir, &stream, &snapshot))
             .await
             .map_err(|e| StoreError::Backend(format!("the snapshot task failed: {e}")))?
     }
@@ -362,7 +387,8 @@ impl<E: Event> Backend<E> for WalBackend<E> {
     async fn load_snapshot(&self, stream: &str) -> Result<Option<Snapshot>, StoreError> {
         let dir = self.shared.dir.join("snapshots");
         let stream = stream.to_owned();
-        tokio::task::spawn_blocking(move || snapshot::load(&dir, &stream))
+        let disk = Arc::clone(&self.shared.disk);
+        tokio::task::spawn_blocking(move || snapshot::load(&*disk, &dir, &stream))
             .await
             .map_err(|e| StoreError::Backend(format!("the snapshot task failed: {e}")))?
     }

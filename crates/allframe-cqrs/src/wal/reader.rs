@@ -1,7 +1,6 @@
 //! The read path: durable records read back from the segment files (adjacent ones in one
 //! read), checked and decoded into envelopes, upcast on the way.
 
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::record::{self, Parsed, Record};
@@ -55,7 +54,7 @@ pub(super) fn read_records<E: Event>(
             .expect("a segment holding durable events has its file");
         segment
             .file
-            .read_exact_at(&mut buffer, first.offset)
+            .read_at(&mut buffer, first.offset)
             .map_err(|e| io("cannot read", &segment.path, e))?;
         let mut at = 0;
         for location in &locations[start..end] {

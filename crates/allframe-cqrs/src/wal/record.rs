@@ -8,6 +8,16 @@
 //! ```
 //! All integers little-endian. An append of several events is several records; the last
 //! two counters let recovery drop an append that reached the disk only in part.
+//!
+//! Records are written in commits, one per write and fsync (group commit puts several
+//! appends in one), each behind a header of its own:
+//!
+//! ```text
+//! u32 crc32(rest of header) | u32 0 | u64 bytes of records | u64 first position
+//! ```
+//! The length says where a commit ends, so recovery can tell the last commit (the one a
+//! crash may have torn, in any page) from an earlier one (fsynced before the next was
+//! written, so damage there is damage to acknowledged events).
 
 use crate::event::Metadata;
 
@@ -17,8 +27,29 @@ pub(super) const HEADER: usize = 8;
 /// The largest body a record may have: a length beyond it is corruption, not a torn write.
 pub(super) const MAX_BODY: usize = 64 << 20;
 
-/// Bytes at the start of every segment file.
-pub(super) const SEGMENT_MAGIC: &[u8; 8] = b"AFWAL\x00\x00\x01";
+/// Bytes at the start of every segment file; the last is the format's version.
+pub(super) const SEGMENT_MAGIC: &[u8; 8] = b"AFWAL\x00\x00\x02";
+
+/// Bytes of a commit's header.
+pub(super) const COMMIT_HEADER: usize = 24;
+
+/// Fills a commit's header, the first `COMMIT_HEADER` bytes of `commit`, for the records
+/// after it.
+pub(super) fn seal_commit(commit: &mut [u8], first_position: u64) {
+    let len = (commit.len() - COMMIT_HEADER) as u64;
+    commit[4..8].fill(0);
+    commit[8..16].copy_from_slice(&len.to_le_bytes());
+    commit[16..24].copy_from_slice(&first_position.to_le_bytes());
+    let crc = crc32fast::hash(&commit[4..COMMIT_HEADER]);
+    commit[..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A commit header's (bytes of records, first position), if `header` is an intact one.
+pub(super) fn parse_commit(header: &[u8]) -> Option<(u64, u64)> {
+    let header = header.get(..COMMIT_HEADER)?;
+    let intact = crc32fast::hash(&header[4..]) == u32_at(header, 0) && u32_at(header, 4) == 0;
+    intact.then(|| (u64_at(header, 8), u64_at(header, 16)))
+}
 
 /// One event's record, borrowed from a buffer.
 #[derive(Debug)]
@@ -149,6 +180,10 @@ fn checksum(body_len: u32, body: &[u8]) -> u32 {
 
 fn u32_at(buf: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(buf: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
 }
 
 struct Cursor<'a> {

@@ -5,11 +5,11 @@
 //! u32 crc32(rest) | u64 version | u16 + stream id | data
 //! ```
 
-use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::disk::Disk;
 use super::io;
 use crate::backend::{Snapshot, StoreError};
 
@@ -28,7 +28,12 @@ fn path_for(dir: &Path, stream: &str) -> PathBuf {
 }
 
 /// Stores `snapshot` durably, replacing the stream's previous one.
-pub(super) fn save(dir: &Path, stream: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
+pub(super) fn save(
+    disk: &dyn Disk,
+    dir: &Path,
+    stream: &str,
+    snapshot: &Snapshot,
+) -> Result<(), StoreError> {
     let path = path_for(dir, stream);
     let mut body = Vec::with_capacity(10 + stream.len() + snapshot.data.len());
     body.extend_from_slice(&snapshot.version.to_le_bytes());
@@ -40,20 +45,24 @@ pub(super) fn save(dir: &Path, stream: &str, snapshot: &Snapshot) -> Result<(), 
     let save = SAVES.fetch_add(1, Ordering::Relaxed);
     let temporary = path.with_extension(format!("snap.{}.{save}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut file = File::create(&temporary)?;
-        file.write_all(&crc32fast::hash(&body).to_le_bytes())?;
-        file.write_all(&body)?;
-        file.sync_all()?;
-        fs::rename(&temporary, &path)?;
-        File::open(dir)?.sync_all()
+        let file = disk.create(&temporary)?;
+        file.append(&crc32fast::hash(&body).to_le_bytes())?;
+        file.append(&body)?;
+        file.sync()?;
+        disk.rename(&temporary, &path)?;
+        disk.sync_dir(dir)
     };
     write().map_err(|e| io("cannot write the snapshot", &path, e))
 }
 
 /// The stream's snapshot, if it has one.
-pub(super) fn load(dir: &Path, stream: &str) -> Result<Option<Snapshot>, StoreError> {
+pub(super) fn load(
+    disk: &dyn Disk,
+    dir: &Path,
+    stream: &str,
+) -> Result<Option<Snapshot>, StoreError> {
     let path = path_for(dir, stream);
-    let bytes = match fs::read(&path) {
+    let bytes = match disk.read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("cannot read the snapshot", &path, e)),

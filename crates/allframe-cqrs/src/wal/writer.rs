@@ -2,32 +2,28 @@
 //! assigned and its records encoded into the queue, all under the state lock; and the
 //! segment files the writer creates.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::record::{MAX_BODY, Record, SEGMENT_MAGIC};
-use super::{Location, SEGMENT_EXTENSION, Segment, SegmentFile, WalBackend, io};
+use super::disk::Disk;
+use super::record::{COMMIT_HEADER, MAX_BODY, Record, SEGMENT_MAGIC};
+use super::{Commit, Location, SEGMENT_EXTENSION, Segment, SegmentFile, WalBackend, io};
 use crate::backend::{Appended, ExpectedVersion, StoreError, check_stream_id};
 use crate::codec::Serialized;
 use crate::event::{Event, now_ms};
 
 /// Creates a segment file durably: the file, its header, and its entry in the directory.
 pub(super) fn create_segment(
+    disk: &dyn Disk,
     dir: &Path,
     first_position: u64,
 ) -> Result<Arc<SegmentFile>, StoreError> {
     let path = dir.join(format!("{first_position:020}.{SEGMENT_EXTENSION}"));
-    let create = || -> std::io::Result<File> {
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .read(true)
-            .append(true)
-            .open(&path)?;
-        file.write_all(SEGMENT_MAGIC)?;
-        file.sync_all()?;
-        File::open(dir)?.sync_all()?;
+    let create = || -> std::io::Result<_> {
+        let file = disk.open(&path, true)?;
+        file.append(SEGMENT_MAGIC)?;
+        file.sync()?;
+        disk.sync_dir(dir)?;
         Ok(file)
     };
     let file = create().map_err(|e| io("cannot create the segment", &path, e))?;
@@ -71,11 +67,20 @@ impl<E: Event> WalBackend<E> {
         }
         let segment_index = (state.segments.len() - 1) as u32;
         let segment = state.segments.last_mut().expect("a segment is always open");
-        // Appends queued for one segment share one buffer: one write for the whole group.
-        if state.queued.last().is_none_or(|(s, _)| *s != segment_index) {
-            state.queued.push((segment_index, Vec::new()));
+        // Appends queued for one segment share one commit: one write for the whole group.
+        if state
+            .queued
+            .last()
+            .is_none_or(|c| c.segment != segment_index)
+        {
+            state.queued.push(Commit {
+                segment: segment_index,
+                first_position,
+                bytes: vec![0; COMMIT_HEADER],
+            });
+            segment.len += COMMIT_HEADER as u64;
         }
-        let bytes = &mut state.queued.last_mut().expect("pushed above").1;
+        let bytes = &mut state.queued.last_mut().expect("pushed above").bytes;
         let start = bytes.len();
         let timestamp_ms = now_ms();
         if !state.streams.contains_key(stream) {
