@@ -21,9 +21,19 @@ pub(crate) struct Args {
     /// on main run them.
     #[arg(long)]
     pub(crate) quick: bool,
+    /// Nightly depth: a million cases per property test, 100,000 power-loss crash points.
+    #[arg(long)]
+    pub(crate) long: bool,
     /// Run only tests whose name matches (passed to the test runner).
     pub(crate) filter: Vec<String>,
 }
+
+/// Property-test cases (`ALLFRAME_PROPERTY_CASES`) and power-loss crash points
+/// (`ALLFRAME_POWER_LOSS_CASES`) of `--long`; the tests' own defaults are a few thousand.
+const LONG: [(&str, &str); 2] = [
+    ("ALLFRAME_PROPERTY_CASES", "1000000"),
+    ("ALLFRAME_POWER_LOSS_CASES", "100000"),
+];
 
 pub(crate) fn run(args: &Args) -> Result<()> {
     let quality = config::load()?;
@@ -36,6 +46,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         sh.set_var("DATABASE_URL", database.url.as_str());
     }
 
+    if args.long {
+        for (name, value) in LONG {
+            eprintln!("--long: {name}={value}");
+            sh.set_var(name, value);
+        }
+    }
     let filter = &args.filter;
     // Without a database, nextest leaves the PostgreSQL test binaries out and counts their
     // tests as skipped (run directly, each of those tests prints SKIPPED and why).
