@@ -379,32 +379,45 @@ where
         }
     }
 
-    /// Appends `event` at the version this run last saw: if another run recorded anything
-    /// since, this one stops with [`SagaError::Claimed`].
+    /// Appends `events` at the version this run last saw: if another run recorded anything
+    /// since, this one stops with [`SagaError::Claimed`]. A step's end and the next one's
+    /// claim go in one append.
     async fn record(
         &self,
         id: &str,
         progress: &mut Progress,
-        event: SagaEvent,
+        events: Vec<SagaEvent>,
     ) -> Result<(), SagaError> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let expected = ExpectedVersion::Exactly(progress.version);
-        let step = match &event {
-            SagaEvent::StepStarted { step, .. }
-            | SagaEvent::StepCompleted {
-                step: Some(step), ..
-            }
-            | SagaEvent::StepFailed {
-                step: Some(step), ..
-            } => step.clone(),
-            SagaEvent::CompensationStarted { step, .. }
-            | SagaEvent::StepCompensated {
-                step: Some(step), ..
-            } => format!("compensate {step}"),
-            other => other.event_type().to_owned(),
+        let step = match events.last() {
+            Some(
+                SagaEvent::StepStarted { step, .. }
+                | SagaEvent::StepCompleted {
+                    step: Some(step), ..
+                }
+                | SagaEvent::StepFailed {
+                    step: Some(step), ..
+                },
+            ) => step.clone(),
+            Some(
+                SagaEvent::CompensationStarted { step, .. }
+                | SagaEvent::StepCompensated {
+                    step: Some(step), ..
+                },
+            ) => format!("compensate {step}"),
+            Some(other) => other.event_type().to_owned(),
+            None => String::new(),
         };
         let appended = self
             .store
-            .append(&Self::stream(id), expected, vec![NewEvent::new(event)])
+            .append(
+                &Self::stream(id),
+                expected,
+                events.into_iter().map(NewEvent::new).collect(),
+            )
             .await
             .map_err(|error| match error {
                 StoreError::Conflict { .. } => SagaError::Claimed {
@@ -423,32 +436,33 @@ where
         context: &C,
         mut progress: Progress,
     ) -> Result<SagaOutcome, SagaError> {
+        // What this run has done but not yet recorded: appended with the next claim.
+        let mut done: Vec<SagaEvent> = Vec::new();
         if progress.failed.is_none() {
             while progress.completed < self.steps.len() {
                 let index = progress.completed;
                 let (step, policy) = &self.steps[index];
-                let claim = SagaEvent::StepStarted {
+                done.push(SagaEvent::StepStarted {
                     index,
                     step: step.name().to_owned(),
-                };
-                self.record(id, &mut progress, claim).await?;
+                });
+                self.record(id, &mut progress, std::mem::take(&mut done))
+                    .await?;
                 match attempt(*policy, || step.execute(context)).await {
                     Ok(()) => {
-                        let done = SagaEvent::StepCompleted {
+                        done.push(SagaEvent::StepCompleted {
                             index,
                             step: Some(step.name().to_owned()),
-                        };
-                        self.record(id, &mut progress, done).await?;
+                        });
                         progress.completed += 1;
                     }
                     Err(Failure { error, timed_out }) => {
-                        let failed = SagaEvent::StepFailed {
+                        done.push(SagaEvent::StepFailed {
                             index,
                             step: Some(step.name().to_owned()),
                             error: error.clone(),
                             timed_out,
-                        };
-                        self.record(id, &mut progress, failed).await?;
+                        });
                         progress.failed = Some((index, error, timed_out));
                         break;
                     }
@@ -456,8 +470,9 @@ where
             }
             if progress.failed.is_none() {
                 if !progress.finished {
-                    self.record(id, &mut progress, SagaEvent::Completed).await?;
+                    done.push(SagaEvent::Completed);
                 }
+                self.record(id, &mut progress, done).await?;
                 return Ok(SagaOutcome::Completed);
             }
         }
@@ -475,11 +490,12 @@ where
                 continue;
             }
             let (step, policy) = &self.steps[index];
-            let claim = SagaEvent::CompensationStarted {
+            done.push(SagaEvent::CompensationStarted {
                 index,
                 step: step.name().to_owned(),
-            };
-            self.record(id, &mut progress, claim).await?;
+            });
+            self.record(id, &mut progress, std::mem::take(&mut done))
+                .await?;
             if let Err(Failure { error, .. }) = attempt(*policy, || step.compensate(context)).await
             {
                 return Err(SagaError::CompensationFailed {
@@ -487,17 +503,16 @@ where
                     error,
                 });
             }
-            let undone = SagaEvent::StepCompensated {
+            done.push(SagaEvent::StepCompensated {
                 index,
                 step: Some(step.name().to_owned()),
-            };
-            self.record(id, &mut progress, undone).await?;
+            });
             progress.compensated.push(index);
         }
         if !progress.finished {
-            self.record(id, &mut progress, SagaEvent::Compensated)
-                .await?;
+            done.push(SagaEvent::Compensated);
         }
+        self.record(id, &mut progress, done).await?;
         let failed_step = self
             .steps
             .get(failed_index)

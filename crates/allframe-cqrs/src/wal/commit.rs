@@ -9,32 +9,46 @@ use super::writer::create_segment;
 use super::{SegmentFile, Shared};
 use crate::backend::StoreError;
 
-/// Returns once everything up to `position` is fsynced, writing it if nobody else is.
+/// Returns once everything up to `position` (queued at `epoch`) is fsynced, writing it if
+/// nobody else is; fails if it was taken back instead.
 pub(super) async fn make_durable(
     shared: Arc<Shared>,
     position: u64,
+    epoch: u64,
     mut writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 ) -> Result<(), StoreError> {
     loop {
+        shared.kept(position, epoch)?;
         if shared.durable.load(Ordering::Acquire) >= position {
-            return Ok(());
+            return shared.kept(position, epoch);
         }
         let guard = match writer.take() {
             Some(guard) => guard,
             None => Arc::clone(&shared.writer).lock_owned().await,
         };
+        shared.kept(position, epoch)?;
         if shared.durable.load(Ordering::Acquire) >= position {
-            return Ok(());
+            return shared.kept(position, epoch);
         }
-        let shared = Arc::clone(&shared);
+        let writing = Arc::clone(&shared);
         // The guard travels with the write, so a cancelled append cannot let a second
         // writer in before this write has finished.
-        tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            shared.write_queued()
+            writing.write_queued()
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("the WAL writer task failed: {e}")))??;
+        .map_err(|e| StoreError::Backend(format!("the WAL writer task failed: {e}")))?;
+        if let Err(error) = written {
+            // Part of the queue may have been written before the failure, this append's
+            // records among them.
+            let durable = shared.durable.load(Ordering::Acquire) >= position;
+            return if durable && shared.kept(position, epoch).is_ok() {
+                Ok(())
+            } else {
+                Err(error)
+            };
+        }
     }
 }
 
@@ -44,14 +58,50 @@ pub(super) async fn make_durable(
 pub(super) async fn make_durable_detached(
     shared: &Arc<Shared>,
     position: u64,
+    epoch: u64,
     writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 ) -> Result<(), StoreError> {
-    tokio::spawn(make_durable(Arc::clone(shared), position, writer))
+    tokio::spawn(make_durable(Arc::clone(shared), position, epoch, writer))
         .await
         .map_err(|e| StoreError::Backend(format!("the WAL commit task failed: {e}")))?
 }
 
+/// How writing the queue failed.
+enum WriteFailure {
+    /// Creating the segment of commit `index` failed before anything of it was written
+    /// (too many open files, say): the commits before it are durable, and it and every
+    /// later append can be taken back, leaving the store usable.
+    Untouched { index: usize, error: StoreError },
+    /// A write or fsync failed: what the files hold is unknown.
+    Unknown(StoreError),
+}
+
 impl Shared {
+    /// Fails if the append queued at `epoch` whose last position is `position` was taken
+    /// back since.
+    pub(super) fn kept(&self, position: u64, epoch: u64) -> Result<(), StoreError> {
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            return Ok(());
+        }
+        let state = self
+            .state
+            .lock()
+            .map_err(|_| StoreError::Backend("the WAL's lock was poisoned by a panic".into()))?;
+        let since = usize::try_from(epoch).unwrap_or(usize::MAX);
+        match state
+            .taken_back
+            .get(since..)
+            .unwrap_or_default()
+            .iter()
+            .find(|(from, _)| *from <= position)
+        {
+            Some((_, why)) => Err(StoreError::Backend(format!(
+                "the append was not written, and its versions are free again: {why}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Writes and fsyncs everything queued; called with the writer held.
     pub(super) fn write_queued(&self) -> Result<(), StoreError> {
         let (mut queued, mut files, firsts, head) = {
@@ -76,16 +126,18 @@ impl Shared {
             }
             Ok(())
         };
-        let mut write = || -> Result<(), StoreError> {
-            let failed = |e: std::io::Error| StoreError::Backend(e.to_string());
-            for commit in &mut queued {
+        let mut write = || -> Result<(), WriteFailure> {
+            let failed =
+                |e: std::io::Error| WriteFailure::Unknown(StoreError::Backend(e.to_string()));
+            for (at, commit) in queued.iter_mut().enumerate() {
                 let index = commit.segment as usize;
                 let segment = match &files[index] {
                     Some(segment) => Arc::clone(segment),
                     None => {
                         // Everything before a new segment is durable before it exists.
                         sync_touched(&mut touched).map_err(failed)?;
-                        let created = create_segment(&*self.disk, &self.dir, firsts[index])?;
+                        let created = create_segment(&*self.disk, &self.dir, firsts[index])
+                            .map_err(|error| WriteFailure::Untouched { index: at, error })?;
                         if let Ok(mut state) = self.state.lock() {
                             state.segments[index].file = Some(Arc::clone(&created));
                         }
@@ -101,12 +153,18 @@ impl Shared {
             }
             sync_touched(&mut touched).map_err(failed)
         };
-        match write() {
+        let result = write();
+        match result {
             Ok(()) => {
                 self.durable.store(head, Ordering::Release);
                 Ok(())
             }
-            Err(error) => {
+            Err(WriteFailure::Untouched { index, error }) => {
+                let from = queued[index].first_position;
+                self.take_back(from, &error);
+                Err(error)
+            }
+            Err(WriteFailure::Unknown(error)) => {
                 if fsync_failed.get() {
                     // The pages of a failed fsync may be lost while reading back as
                     // written: only a new process may open this directory again.
@@ -119,5 +177,30 @@ impl Shared {
                 Err(StoreError::Backend(message))
             }
         }
+    }
+
+    /// Forgets every append from position `from` on, none of which was written: their
+    /// versions and positions are free again, and the segments planned for them are
+    /// created when next needed.
+    fn take_back(&self, from: u64, error: &StoreError) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let state = &mut *state;
+        // Everything before `from` was fsynced before the failed segment was to exist.
+        self.durable.store(from - 1, Ordering::Release);
+        state.log.truncate(from as usize - 1);
+        for positions in state.streams.values_mut() {
+            while positions.last().is_some_and(|&p| p >= from) {
+                positions.pop();
+            }
+        }
+        state.streams.retain(|_, positions| !positions.is_empty());
+        // Appends queued since went to the planned segments too.
+        state.queued.clear();
+        state.segments.retain(|segment| segment.file.is_some());
+        state.taken_back.push((from, error.to_string()));
+        self.epoch
+            .store(state.taken_back.len() as u64, Ordering::Release);
     }
 }

@@ -120,6 +120,9 @@ struct State {
     /// Set when a write or fsync failed: the file's state is unknown, so every later
     /// operation fails until the store is reopened (and recovery reads what is really there).
     failure: Option<String>,
+    /// Appends taken back because their segment could not be created (nothing of them was
+    /// written): the first position each time, and why. Its length is [`Shared::epoch`].
+    taken_back: Vec<(u64, String)>,
 }
 
 #[derive(Debug)]
@@ -133,6 +136,9 @@ struct Shared {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// fsyncs of segment data so far.
     fsyncs: AtomicU64,
+    /// How many times queued appends were taken back (`State::taken_back`): an append
+    /// queued at an epoch checks, once durable, that it was not taken back since.
+    epoch: AtomicU64,
     /// The directory's lock, held while anything may still write to it: a writer task
     /// outlives the backend when an append is abandoned, and keeps the lock till it is done.
     _lock: DirLock,
@@ -222,10 +228,12 @@ impl<E: Event> WalBackend<E> {
                     segments,
                     queued: Vec::new(),
                     failure: None,
+                    taken_back: Vec::new(),
                 }),
                 durable: AtomicU64::new(head),
                 writer: Arc::new(tokio::sync::Mutex::new(())),
                 fsyncs: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
                 _lock: lock,
             }),
             options,
@@ -266,26 +274,25 @@ impl<E: Event> WalBackend<E> {
             SyncMode::PerAppend => Some(Arc::clone(&self.shared.writer).lock_owned().await),
             SyncMode::GroupCommit => None,
         };
-        let appended = match self.queue(stream, expected, &events) {
-            Ok(appended) => appended,
+        let (appended, epoch) = match self.queue(stream, expected, &events) {
+            Ok(queued) => queued,
             Err(conflict @ StoreError::Conflict { .. }) => {
                 // The versions this append lost to may still be on their way to disk, unseen
                 // by readers: the conflict is reported once they are durable, so a retry
                 // reloads the state it lost to instead of deciding on the same one again.
-                let winner = self
-                    .shared
-                    .lock()?
-                    .streams
-                    .get(stream)
-                    .and_then(|p| p.last().copied());
+                let (winner, epoch) = {
+                    let state = self.shared.lock()?;
+                    let winner = state.streams.get(stream).and_then(|p| p.last().copied());
+                    (winner, state.taken_back.len() as u64)
+                };
                 if let Some(position) = winner {
-                    commit::make_durable_detached(&self.shared, position, writer).await?;
+                    commit::make_durable_detached(&self.shared, position, epoch, writer).await?;
                 }
                 return Err(conflict);
             }
             Err(other) => return Err(other),
         };
-        commit::make_durable_detached(&self.shared, appended.last_position, writer).await?;
+        commit::make_durable_detached(&self.shared, appended.last_position, epoch, writer).await?;
         Ok(appended)
     }
 }
@@ -394,8 +401,11 @@ impl<E: Event> Backend<E> for WalBackend<E> {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        let queued_up_to = self.shared.lock()?.log.len() as u64;
-        commit::make_durable(Arc::clone(&self.shared), queued_up_to, None).await
+        let (queued_up_to, epoch) = {
+            let state = self.shared.lock()?;
+            (state.log.len() as u64, state.taken_back.len() as u64)
+        };
+        commit::make_durable(Arc::clone(&self.shared), queued_up_to, epoch, None).await
     }
 
     /// An append whose caller gave up is still made durable (in a task of its own) but

@@ -38,6 +38,8 @@ struct World {
     power_off_at: Option<u64>,
     /// The next fsync fails, and the world goes on.
     fail_next_sync: bool,
+    /// The next file creation fails as with too many open files.
+    fail_next_create: bool,
     sync_failed: HashSet<PathBuf>,
     /// While set, fsyncs wait (to catch a writer in the middle of one).
     hold_syncs: bool,
@@ -104,6 +106,10 @@ impl SimDisk {
 
     pub(super) fn fail_next_sync(&self) {
         self.world().fail_next_sync = true;
+    }
+
+    pub(super) fn fail_next_create(&self) {
+        self.world().fail_next_create = true;
     }
 
     pub(super) fn hold_syncs(&self, hold: bool) {
@@ -356,6 +362,10 @@ impl Disk for SimDisk {
             (Some(_), true) => return Err(io::ErrorKind::AlreadyExists.into()),
             (None, true) => {
                 SimDisk::change(&mut world)?;
+                if std::mem::take(&mut world.fail_next_create) {
+                    const EMFILE: i32 = 24;
+                    return Err(io::Error::from_raw_os_error(EMFILE));
+                }
                 world.files.push(SimFile::default());
                 let id = world.files.len() - 1;
                 world.entries.insert(path.to_owned(), id);
@@ -674,6 +684,57 @@ mod tests {
             let store =
                 open(&disk.after_power_loss(&mut Rng::new(7))).expect("a new process opens");
             assert!(!store.read_stream("a", 0).await.expect("read").is_empty());
+        });
+    }
+
+    /// A segment the WAL cannot create (no file descriptor left, say) fails the appends
+    /// meant for it, which are taken back, and not the store (issue 18, finding 13).
+    #[test]
+    fn a_segment_that_cannot_be_created_fails_its_appends_and_not_the_store() {
+        runtime().block_on(async {
+            let disk = SimDisk::default();
+            let tiny = WalOptions {
+                segment_bytes: 64,
+                ..options()
+            };
+            let store =
+                WalBackend::<TestEvent>::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
+                    .expect("open");
+            let one = |n| vec![NewEvent::new(TestEvent::Numbered(n))];
+            store
+                .append("a", ExpectedVersion::Exactly(0), one(1))
+                .await
+                .expect("the first append");
+            disk.fail_next_create();
+            let failed = store
+                .append("a", ExpectedVersion::Exactly(1), one(2))
+                .await
+                .expect_err("no segment for it");
+            assert!(
+                failed.to_string().contains("cannot create the segment"),
+                "{failed}"
+            );
+            let again = store
+                .append("a", ExpectedVersion::Exactly(1), one(3))
+                .await
+                .expect("the store goes on, version 2 free again");
+            assert_eq!((again.version, again.last_position), (2, 2));
+            let numbers = |events: Vec<crate::event::Envelope<TestEvent>>| -> Vec<TestEvent> {
+                events.into_iter().map(|e| e.payload).collect()
+            };
+            let expected = [TestEvent::Numbered(1), TestEvent::Numbered(3)];
+            assert_eq!(
+                numbers(store.read_stream("a", 0).await.expect("read")),
+                expected
+            );
+            drop(store);
+            let store =
+                WalBackend::<TestEvent>::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
+                    .expect("reopen");
+            assert_eq!(
+                numbers(store.read_all(0, 10).await.expect("read")),
+                expected
+            );
         });
     }
 

@@ -43,13 +43,14 @@ impl Segment {
 }
 
 impl<E: Event> WalBackend<E> {
-    /// Checks the expected version, assigns versions and positions, and queues the records.
+    /// Checks the expected version, assigns versions and positions, and queues the records;
+    /// returns where they are and the epoch they were queued in.
     pub(super) fn queue(
         &self,
         stream: &str,
         expected: ExpectedVersion,
         events: &[Serialized],
-    ) -> Result<Appended, StoreError> {
+    ) -> Result<(Appended, u64), StoreError> {
         let mut state = self.shared.lock()?;
         let state = &mut *state;
         let actual = state.streams.get(stream).map_or(0, Vec::len) as u64;
@@ -113,11 +114,12 @@ impl<E: Event> WalBackend<E> {
         }
         segment.len += (bytes.len() - start) as u64;
         segment.empty = false;
-        Ok(Appended {
+        let appended = Appended {
             version: positions.len() as u64,
             first_position,
             last_position: state.log.len() as u64,
-        })
+        };
+        Ok((appended, state.taken_back.len() as u64))
     }
 }
 
