@@ -76,6 +76,16 @@ impl Rng {
     }
 }
 
+impl World {
+    /// A new empty file at `path`, not yet in its directory for certain.
+    fn add_file(&mut self, path: &Path) -> usize {
+        self.files.push(SimFile::default());
+        let id = self.files.len() - 1;
+        self.entries.insert(path.to_owned(), id);
+        id
+    }
+}
+
 fn power_off() -> io::Error {
     io::Error::other("the power is off (simulated)")
 }
@@ -92,6 +102,13 @@ impl SimDisk {
             Some(at) if world.operations >= at => Err(power_off()),
             _ => Ok(()),
         }
+    }
+
+    fn handle(&self, id: usize) -> Box<dyn DiskFile> {
+        Box::new(SimHandle {
+            disk: self.clone(),
+            id,
+        })
     }
 
     /// Changes so far.
@@ -366,16 +383,10 @@ impl Disk for SimDisk {
                     const EMFILE: i32 = 24;
                     return Err(io::Error::from_raw_os_error(EMFILE));
                 }
-                world.files.push(SimFile::default());
-                let id = world.files.len() - 1;
-                world.entries.insert(path.to_owned(), id);
-                id
+                world.add_file(path)
             }
         };
-        Ok(Box::new(SimHandle {
-            disk: self.clone(),
-            id,
-        }))
+        Ok(self.handle(id))
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
@@ -386,17 +397,9 @@ impl Disk for SimDisk {
                 world.files[id].data.clear();
                 id
             }
-            None => {
-                world.files.push(SimFile::default());
-                let id = world.files.len() - 1;
-                world.entries.insert(path.to_owned(), id);
-                id
-            }
+            None => world.add_file(path),
         };
-        Ok(Box::new(SimHandle {
-            disk: self.clone(),
-            id,
-        }))
+        Ok(self.handle(id))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
