@@ -473,3 +473,17 @@ fn schema_version(version: u32, stream: &str, index: usize) -> Result<i32, Store
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The timeouts in the `BEGIN` text are the documented constant: a change to one
+    /// without the other fails here.
+    #[test]
+    fn the_begin_of_an_append_uses_the_stuck_writer_timeout() {
+        let seconds = format!("'{}s'", STUCK_WRITER_TIMEOUT.as_secs());
+        assert_eq!(BEGIN_APPEND.matches(&seconds).count(), 2, "{BEGIN_APPEND}");
+        assert_eq!(BEGIN_APPEND.matches("timeout").count(), 2, "{BEGIN_APPEND}");
+    }
+}
