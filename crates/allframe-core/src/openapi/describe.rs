@@ -216,24 +216,28 @@ rejection_responses!(
     crate::rejection::MultipartRejection => [
         BAD_REQUEST: "The body is not well-formed multipart",
         PAYLOAD_TOO_LARGE: "The request body is larger than the route's limit",
-        UNSUPPORTED_MEDIA_TYPE: "The request has no `Content-Type: multipart/form-data`"
+        UNSUPPORTED_MEDIA_TYPE: "The request has no `Content-Type: multipart/form-data`",
+        REQUEST_TIMEOUT: "The request body stopped arriving for longer than the server's body read timeout"
     ],
 );
 
 rejection_responses!(
     BodyRejection => [
         BAD_REQUEST: "The request body could not be read",
-        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit"
+        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit",
+        REQUEST_TIMEOUT: "The request body stopped arriving for longer than the server's body read timeout"
     ],
     StringRejection => [
         BAD_REQUEST: "The request body could not be read",
         BAD_REQUEST: "The request body is not valid UTF-8",
-        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit"
+        PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit",
+        REQUEST_TIMEOUT: "The request body stopped arriving for longer than the server's body read timeout"
     ],
     JsonRejection => [
         BAD_REQUEST: "The request body could not be read",
         BAD_REQUEST: "The request body is not valid JSON",
         PAYLOAD_TOO_LARGE: "The request body is larger than the server's limit",
+        REQUEST_TIMEOUT: "The request body stopped arriving for longer than the server's body read timeout",
         UNSUPPORTED_MEDIA_TYPE: "The request has no `Content-Type: application/json`",
         UNPROCESSABLE_ENTITY: "The JSON request body does not match the expected shape"
     ],
