@@ -4,8 +4,9 @@
 //! died mid-way resumes (or compensates) from the store on restart.
 //!
 //! Before a step or a compensation runs, it is claimed: an event appended at the version
-//! the run last saw, so of two runs that resume one saga at once only one goes on (the other
-//! gets [`SagaError::Claimed`]). Steps are still at-least-once: a retry, or a resume after a
+//! the run last saw, so of two runs that resume one saga from the same progress only one
+//! goes on (the other gets [`SagaError::Claimed`]). A claim is no lease: a run that reads a
+//! live claim (its owner still running the step) claims again, and both run it. Steps are still at-least-once: a retry, or a resume after a
 //! process died inside a claimed step, runs it again, so steps and compensations must be
 //! idempotent.
 

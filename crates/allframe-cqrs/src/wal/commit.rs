@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::record::seal_commit;
-use super::writer::create_segment;
+use super::writer::{CreateError, create_segment};
 use super::{SegmentFile, Shared};
 use crate::backend::StoreError;
 
@@ -68,9 +68,9 @@ pub(super) async fn make_durable_detached(
 
 /// How writing the queue failed.
 enum WriteFailure {
-    /// Creating the segment of commit `index` failed before anything of it was written
-    /// (too many open files, say): the commits before it are durable, and it and every
-    /// later append can be taken back, leaving the store usable.
+    /// The segment of commit `index` could not even be opened (too many open files, say):
+    /// the commits before it are durable, and it and every later append can be taken
+    /// back, leaving the store usable.
     Untouched { index: usize, error: StoreError },
     /// A write or fsync failed: what the files hold is unknown.
     Unknown(StoreError),
@@ -137,7 +137,15 @@ impl Shared {
                         // Everything before a new segment is durable before it exists.
                         sync_touched(&mut touched).map_err(failed)?;
                         let created = create_segment(&*self.disk, &self.dir, firsts[index])
-                            .map_err(|error| WriteFailure::Untouched { index: at, error })?;
+                            .map_err(|error| match error {
+                                CreateError::NotCreated(error) => {
+                                    WriteFailure::Untouched { index: at, error }
+                                }
+                                CreateError::Unfinished { error, fsync } => {
+                                    fsync_failed.set(fsync_failed.get() || fsync);
+                                    WriteFailure::Unknown(error)
+                                }
+                            })?;
                         if let Ok(mut state) = self.state.lock() {
                             state.segments[index].file = Some(Arc::clone(&created));
                         }

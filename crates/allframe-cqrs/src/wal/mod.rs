@@ -286,7 +286,15 @@ impl<E: Event> WalBackend<E> {
                     (winner, state.taken_back.len() as u64)
                 };
                 if let Some(position) = winner {
-                    commit::make_durable_detached(&self.shared, position, epoch, writer).await?;
+                    let waited =
+                        commit::make_durable_detached(&self.shared, position, epoch, writer).await;
+                    // A winner taken back leaves the version free: the conflict still holds
+                    // for what this append was decided on, and a retry reloads.
+                    if let Err(error) = waited
+                        && self.shared.lock().is_err()
+                    {
+                        return Err(error);
+                    }
                 }
                 return Err(conflict);
             }
@@ -401,11 +409,20 @@ impl<E: Event> Backend<E> for WalBackend<E> {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        let (queued_up_to, epoch) = {
-            let state = self.shared.lock()?;
-            (state.log.len() as u64, state.taken_back.len() as u64)
-        };
-        commit::make_durable(Arc::clone(&self.shared), queued_up_to, epoch, None).await
+        loop {
+            let (queued_up_to, epoch) = {
+                let state = self.shared.lock()?;
+                (state.log.len() as u64, state.taken_back.len() as u64)
+            };
+            let flushed =
+                commit::make_durable(Arc::clone(&self.shared), queued_up_to, epoch, None).await;
+            // Appends taken back meanwhile are not this flush's failure: what is left is
+            // flushed again.
+            if flushed.is_err() && self.shared.epoch.load(Ordering::Acquire) != epoch {
+                continue;
+            }
+            return flushed;
+        }
     }
 
     /// An append whose caller gave up is still made durable (in a task of its own) but

@@ -741,6 +741,51 @@ mod tests {
         });
     }
 
+    /// A segment made but whose header fsync failed is no clean failure: the store stops
+    /// as after any failed fsync, and the file left behind is a torn last segment to the
+    /// next process (not one that blocks every later segment under its name).
+    #[test]
+    fn a_segment_made_but_not_synced_stops_the_store() {
+        runtime().block_on(async {
+            let disk = SimDisk::default();
+            let tiny = WalOptions {
+                segment_bytes: 64,
+                ..options()
+            };
+            let store =
+                WalBackend::<TestEvent>::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
+                    .expect("open");
+            let one = |n| vec![NewEvent::new(TestEvent::Numbered(n))];
+            store
+                .append("a", ExpectedVersion::Any, one(1))
+                .await
+                .expect("the first append");
+            disk.fail_next_sync();
+            store
+                .append("a", ExpectedVersion::Any, one(2))
+                .await
+                .expect_err("its segment's header was not fsynced");
+            let later = store
+                .append("a", ExpectedVersion::Any, one(3))
+                .await
+                .expect_err("the store stopped");
+            assert!(
+                later.to_string().contains("an earlier write failed"),
+                "{later}"
+            );
+            drop(store);
+            let next_boot = disk.after_power_loss(&mut Rng::new(3));
+            let store = WalBackend::<TestEvent>::open_on(Arc::new(next_boot), Path::new(DIR), tiny)
+                .expect("the next process opens");
+            let events = store.read_all(0, 10).await.expect("read");
+            assert_eq!(events.len(), 1);
+            store
+                .append("a", ExpectedVersion::Exactly(1), one(4))
+                .await
+                .expect("and goes on in a new segment");
+        });
+    }
+
     #[test]
     fn the_directory_stays_locked_while_an_abandoned_write_runs() {
         let runtime = tokio::runtime::Builder::new_multi_thread()

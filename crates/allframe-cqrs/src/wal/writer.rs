@@ -12,21 +12,44 @@ use crate::backend::{Appended, ExpectedVersion, StoreError, check_stream_id};
 use crate::codec::Serialized;
 use crate::event::{Event, now_ms};
 
+/// Why a segment could not be created.
+#[derive(Debug)]
+pub(super) enum CreateError {
+    /// No file was made (too many open files, say): nothing changed on disk.
+    NotCreated(StoreError),
+    /// The file exists but its header or directory entry may not be durable; `fsync`
+    /// says whether an fsync failed.
+    Unfinished { error: StoreError, fsync: bool },
+}
+
+impl From<CreateError> for StoreError {
+    fn from(error: CreateError) -> Self {
+        match error {
+            CreateError::NotCreated(error) | CreateError::Unfinished { error, .. } => error,
+        }
+    }
+}
+
 /// Creates a segment file durably: the file, its header, and its entry in the directory.
 pub(super) fn create_segment(
     disk: &dyn Disk,
     dir: &Path,
     first_position: u64,
-) -> Result<Arc<SegmentFile>, StoreError> {
+) -> Result<Arc<SegmentFile>, CreateError> {
     let path = dir.join(format!("{first_position:020}.{SEGMENT_EXTENSION}"));
-    let create = || -> std::io::Result<_> {
-        let file = disk.open(&path, true)?;
-        file.append(SEGMENT_MAGIC)?;
-        file.sync()?;
-        disk.sync_dir(dir)?;
-        Ok(file)
+    let failed = |e| io("cannot create the segment", &path, e);
+    let file = disk
+        .open(&path, true)
+        .map_err(|e| CreateError::NotCreated(failed(e)))?;
+    let unfinished = |fsync: bool| {
+        move |e| CreateError::Unfinished {
+            error: failed(e),
+            fsync,
+        }
     };
-    let file = create().map_err(|e| io("cannot create the segment", &path, e))?;
+    file.append(SEGMENT_MAGIC).map_err(unfinished(false))?;
+    file.sync().map_err(unfinished(true))?;
+    disk.sync_dir(dir).map_err(unfinished(true))?;
     Ok(Arc::new(SegmentFile { file, path }))
 }
 
