@@ -469,6 +469,23 @@ mod tests {
         WalBackend::open_on(Arc::new(disk.clone()), Path::new(DIR), options())
     }
 
+    /// Segments so small that every second append needs a new one.
+    fn open_tiny(disk: &SimDisk) -> Result<WalBackend<TestEvent>, StoreError> {
+        let tiny = WalOptions {
+            segment_bytes: 64,
+            ..options()
+        };
+        WalBackend::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
+    }
+
+    /// `variable`'s number, else `default`: how many cases a test runs.
+    fn cases(variable: &str, default: u64) -> u64 {
+        std::env::var(variable)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
     fn stream(writer: u64) -> String {
         format!("writer-{writer}")
     }
@@ -646,10 +663,7 @@ mod tests {
 
     #[test]
     fn power_loss_at_any_change_keeps_every_acknowledged_append() {
-        let cases = std::env::var("ALLFRAME_POWER_LOSS_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(CASES);
+        let cases = cases("ALLFRAME_POWER_LOSS_CASES", CASES);
         let runtime = runtime();
         for seed in 0..cases {
             runtime.block_on(power_loss_case(seed));
@@ -696,13 +710,7 @@ mod tests {
     fn a_segment_that_cannot_be_created_fails_its_appends_and_not_the_store() {
         runtime().block_on(async {
             let disk = SimDisk::default();
-            let tiny = WalOptions {
-                segment_bytes: 64,
-                ..options()
-            };
-            let store =
-                WalBackend::<TestEvent>::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
-                    .expect("open");
+            let store = open_tiny(&disk).expect("open");
             let one = |n| vec![NewEvent::new(TestEvent::Numbered(n))];
             store
                 .append("a", ExpectedVersion::Exactly(0), one(1))
@@ -731,9 +739,7 @@ mod tests {
                 expected
             );
             drop(store);
-            let store =
-                WalBackend::<TestEvent>::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
-                    .expect("reopen");
+            let store = open_tiny(&disk).expect("reopen");
             assert_eq!(
                 numbers(store.read_all(0, 10).await.expect("read")),
                 expected
@@ -748,13 +754,7 @@ mod tests {
     fn a_segment_made_but_not_synced_stops_the_store() {
         runtime().block_on(async {
             let disk = SimDisk::default();
-            let tiny = WalOptions {
-                segment_bytes: 64,
-                ..options()
-            };
-            let store =
-                WalBackend::<TestEvent>::open_on(Arc::new(disk.clone()), Path::new(DIR), tiny)
-                    .expect("open");
+            let store = open_tiny(&disk).expect("open");
             let one = |n| vec![NewEvent::new(TestEvent::Numbered(n))];
             store
                 .append("a", ExpectedVersion::Any, one(1))
@@ -775,8 +775,7 @@ mod tests {
             );
             drop(store);
             let next_boot = disk.after_power_loss(&mut Rng::new(3));
-            let store = WalBackend::<TestEvent>::open_on(Arc::new(next_boot), Path::new(DIR), tiny)
-                .expect("the next process opens");
+            let store = open_tiny(&next_boot).expect("the next process opens");
             let events = store.read_all(0, 10).await.expect("read");
             assert_eq!(events.len(), 1);
             store
@@ -928,10 +927,7 @@ mod tests {
             (0..segments.len(), any::<usize>(), any::<u8>(), 0..4u8),
             1..5,
         );
-        let cases = std::env::var("ALLFRAME_PROPERTY_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(3_000);
+        let cases = cases("ALLFRAME_PROPERTY_CASES", 3_000) as u32;
         let mut runner = TestRunner::new(Config {
             cases,
             failure_persistence: None,
