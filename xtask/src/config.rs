@@ -26,17 +26,12 @@ pub(crate) struct Quality {
     pub(crate) load: Option<Load>,
 }
 
-/// `[load]`: the load profiles, their SLO and the demo they load.
+/// `[load]`: the load profiles, their SLO, the targets they load and the paired comparison.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Load {
-    /// The `[[demos.demo]]` loaded.
+    /// The `[[load.target_app]]` loaded when `--target` names none.
     pub(crate) target: String,
-    /// Its request mix (the load generator's `--mix` file), from the workspace root.
-    pub(crate) mix: String,
-    /// Sent once on a fresh store before the load (what the mix's requests read or change).
-    #[serde(default)]
-    pub(crate) setup: Vec<SeedRequest>,
     /// The most connections the generator opens.
     pub(crate) connections: u32,
     /// Corrected p99 over this warns, in ms.
@@ -47,6 +42,40 @@ pub(crate) struct Load {
     pub(crate) spike: Spike,
     pub(crate) stress: Stress,
     pub(crate) soak: Soak,
+    pub(crate) against: LoadAgainst,
+    #[serde(rename = "target_app")]
+    pub(crate) targets: Vec<LoadTarget>,
+}
+
+/// `[[load.target_app]]`: what can be loaded and with which requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoadTarget {
+    /// A `[[demos.demo]]` name, or `techempower` (AllFrame's TechEmpower server on its
+    /// seeded database).
+    pub(crate) name: String,
+    /// Its request mix (the load generator's `--mix` file), from the workspace root.
+    pub(crate) mix: String,
+    /// Sent once on a fresh store before the load (what the mix's requests read or change).
+    #[serde(default)]
+    pub(crate) setup: Vec<SeedRequest>,
+}
+
+/// `[load.against]`: `load --against REV`, base and head interleaved on one profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoadAgainst {
+    /// Length of each run, in seconds (the profile's own phases scaled to it).
+    pub(crate) seconds: f64,
+    pub(crate) blocks: usize,
+    pub(crate) max_blocks: usize,
+    pub(crate) alpha: f64,
+    /// Severity thresholds on a rise of p95 or p99, in percent.
+    pub(crate) minor_percent: f64,
+    pub(crate) major_percent: f64,
+    pub(crate) critical_percent: f64,
+    /// A significant rise whose lower bound passes this fails, in percent.
+    pub(crate) fail_percent: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -529,16 +558,7 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
         bail!("[ci] steps lists `demos` but there is no [demos] section");
     }
     if let Some(load) = &quality.load {
-        let known = quality
-            .demos
-            .as_ref()
-            .is_some_and(|d| d.demos.iter().any(|d| d.name == load.target));
-        if !known {
-            bail!(
-                "[load] target `{}` is not a [[demos.demo]] name",
-                load.target
-            );
-        }
+        validate_load(load, quality.demos.as_ref())?;
     } else if quality.ci.steps.contains(&Step::Load) {
         bail!("[ci] steps lists `load` but there is no [load] section");
     }
@@ -549,6 +569,39 @@ pub(crate) fn parse(text: &str) -> Result<Quality> {
     }
     Ok(quality)
 }
+
+fn validate_load(load: &Load, demos: Option<&Demos>) -> Result<()> {
+    for (i, target) in load.targets.iter().enumerate() {
+        let known = target.name == TECHEMPOWER_TARGET
+            || demos.is_some_and(|d| d.demos.iter().any(|d| d.name == target.name));
+        if !known {
+            bail!(
+                "[[load.target_app]] `{}` is neither a [[demos.demo]] name nor `{TECHEMPOWER_TARGET}`",
+                target.name
+            );
+        }
+        if load.targets[..i].iter().any(|t| t.name == target.name) {
+            bail!("[[load.target_app]] `{}` appears twice", target.name);
+        }
+    }
+    if !load.targets.iter().any(|t| t.name == load.target) {
+        bail!(
+            "[load] target `{}` is not a [[load.target_app]] name",
+            load.target
+        );
+    }
+    let a = &load.against;
+    if a.blocks < 2 || a.max_blocks < a.blocks || a.seconds <= 0.0 {
+        bail!("[load.against] needs blocks >= 2, max_blocks >= blocks and seconds > 0");
+    }
+    if !(0.0 < a.alpha && a.alpha < 1.0) {
+        bail!("[load.against] alpha must be between 0 and 1");
+    }
+    Ok(())
+}
+
+/// The `[[load.target_app]]` name of the TechEmpower server.
+pub(crate) const TECHEMPOWER_TARGET: &str = "techempower";
 
 fn validate_techempower(tfb: &Techempower) -> Result<()> {
     use crate::techempower::TestType;
@@ -641,6 +694,20 @@ goal_vs_reference = 1.25
     fn the_committed_file_is_valid() {
         let quality = load().expect("quality.toml at the root parses");
         assert!(quality.ci.steps.contains(&Step::Test));
+    }
+
+    #[test]
+    fn a_load_target_is_a_demo_or_the_techempower_server_and_the_default_is_one() {
+        let text = std::fs::read_to_string(crate::shell::root().join("quality.toml")).unwrap();
+        let err = error(&text.replace(r#"name = "techempower""#, r#"name = "techempowr""#));
+        assert!(
+            err.contains("`techempowr` is neither a [[demos.demo]]"),
+            "{err}"
+        );
+        let err = error(&text.replace(r#"target = "ecommerce-api""#, r#"target = "shop""#));
+        assert!(err.contains("`shop` is not a [[load.target_app]]"), "{err}");
+        let err = error(&text.replace("max_blocks = 8", "max_blocks = 1"));
+        assert!(err.contains("[load.against] needs blocks >= 2"), "{err}");
     }
 
     #[test]

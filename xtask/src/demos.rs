@@ -217,26 +217,13 @@ fn run_tests(demo: &Demo, nextest: bool) -> Result<()> {
 
 /// Builds the demo's binary in release, as it would be deployed.
 pub(crate) fn build(demo: &Demo) -> Result<PathBuf> {
-    let sh = shell::at_root()?;
-    let cargo = shell::cargo();
-    let package = &demo.package;
-    eprintln!(
-        "demo {}: cargo build --release --package {package} --bin {package}",
-        demo.name
-    );
-    cmd!(
-        sh,
-        "{cargo} build --release --package {package} --bin {package}"
+    eprintln!("demo {}", demo.name);
+    shell::build_release(
+        &shell::root(),
+        &shell::target_dir(),
+        &demo.package,
+        &demo.package,
     )
-    .quiet()
-    .run()
-    .with_context(|| {
-        format!(
-            "building demo {} failed; reproduce with `cargo build --release -p {package}`",
-            demo.name
-        )
-    })?;
-    Ok(shell::target_dir().join("release").join(package))
 }
 
 /// Starts the binary, times its start-up, runs the contract scenario against it, stops it.

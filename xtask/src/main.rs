@@ -15,6 +15,8 @@ mod http;
 mod level;
 mod load;
 mod memory;
+mod paired;
+mod profile;
 mod reference;
 mod report;
 mod shell;
@@ -66,6 +68,9 @@ enum Command {
     /// A demo under open-model load: sustained, spike, stress and soak profiles, latency
     /// corrected for coordinated omission, the server's RSS beside it, SLOs and leak budget.
     Load(load::Args),
+    /// Where the time goes: a CPU profile (Linux perf) of a load target's server or of the
+    /// benchmarks matching a filter, drawn as a flamegraph SVG.
+    Profile(profile::Args),
     /// Every gate's history on one commit axis: an offline HTML dashboard with change points,
     /// SVG badges, and (`--markdown`) the pull-request summary.
     Report(report::Args),
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
         Command::Techempower(args) => techempower::run(&args),
         Command::Demos(args) => demos::run(&args),
         Command::Load(args) => load::run(&args),
+        Command::Profile(args) => profile::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Baseline(args) => gates::baseline(&args),
     };

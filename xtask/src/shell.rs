@@ -1,7 +1,7 @@
 //! The shell every subcommand runs processes in: at the workspace root, with cargo found
 //! through `$CARGO` (the cargo that runs xtask).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use xshell::Shell;
@@ -30,6 +30,37 @@ pub(crate) fn cargo() -> String {
 /// Cargo's target directory: `CARGO_TARGET_DIR`, else `target/` at the root.
 pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Builds `bin` of `package` in release in the workspace at `root` (the working tree, or a
+/// worktree of another revision) into `target_dir`; the executable's path.
+pub(crate) fn build_release(
+    root: &Path,
+    target_dir: &Path,
+    package: &str,
+    bin: &str,
+) -> Result<PathBuf> {
+    let sh = at_root()?;
+    sh.change_dir(root);
+    sh.set_var("CARGO_TARGET_DIR", target_dir);
+    let cargo = cargo();
+    eprintln!(
+        "cargo build --release --package {package} --bin {bin} (in {})",
+        root.display()
+    );
+    xshell::cmd!(
+        sh,
+        "{cargo} build --release --package {package} --bin {bin}"
+    )
+    .quiet()
+    .run()
+    .with_context(|| {
+        format!(
+            "building {bin} failed; reproduce with `cargo build --release -p {package} --bin {bin}` in {}",
+            root.display()
+        )
+    })?;
+    Ok(target_dir.join("release").join(bin))
 }
 
 /// Whether cargo-nextest is installed (the tests fall back to `cargo test` without it).

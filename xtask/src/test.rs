@@ -71,6 +71,14 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         );
         leave_out.push("not binary(report_in_browser)".to_owned());
     }
+    // The profile command's test samples a benchmark with Linux perf.
+    if !crate::profile::perf_available() {
+        eprintln!(
+            "perf: not installed; the profile test will be SKIPPED (`apt-get install -y \
+             linux-perf` runs it)"
+        );
+        leave_out.push("not test(a_profile_of_the_fixture_benchmark)".to_owned());
+    }
     if args.quick {
         eprintln!(
             "--quick: the gates' self-tests ({GATE_SELF_TESTS}) are skipped; `cargo xtask test` runs them"

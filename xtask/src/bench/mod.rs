@@ -6,7 +6,6 @@
 mod against;
 mod criterion;
 mod instructions;
-mod stats;
 
 use std::path::Path;
 
@@ -18,6 +17,7 @@ use crate::config::{self, Bench, BenchTarget};
 use crate::summary::Table;
 use crate::{history, shell};
 
+pub(crate) use self::against::build as build_suites;
 pub(crate) use self::instructions::write_baseline as write_instructions_baseline;
 
 #[derive(Debug, Default, clap::Args)]

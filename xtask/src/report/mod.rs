@@ -55,6 +55,30 @@ pub(crate) struct Report {
     pub(crate) annotations: Vec<(usize, String)>,
     pub(crate) generated: String,
     pub(crate) runs: usize,
+    /// Flamegraphs of `cargo xtask profile` copied beside the page, by file name.
+    pub(crate) flamegraphs: Vec<String>,
+}
+
+/// The flamegraph SVGs of `from` (`cargo xtask profile`'s), copied into `to` so the page
+/// links them wherever it is published; their names, sorted.
+fn copy_flamegraphs(from: &std::path::Path, to: &std::path::Path) -> Result<Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "svg")
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+            std::fs::copy(&path, to.join(name))
+                .with_context(|| format!("copying {}", path.display()))?;
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// `baselines/annotations.toml`.
@@ -83,7 +107,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     all.extend(baselines);
     warnings.extend(more);
     let annotations = load_annotations(&shell::root().join("baselines/annotations.toml"))?;
-    let report = Report::build(&commits, all, &annotations, &mut warnings, now());
+    let mut report = Report::build(&commits, all, &annotations, &mut warnings, now());
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
@@ -101,6 +125,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         .unwrap_or_else(|| shell::target_dir().join("xtask").join("report"));
     std::fs::create_dir_all(out.join("badges"))
         .with_context(|| format!("creating {}", out.display()))?;
+    report.flamegraphs = copy_flamegraphs(&crate::profile::dir(), &out.join("flamegraphs"))?;
     let index = out.join("index.html");
     std::fs::write(&index, page::render(&report)?)
         .with_context(|| format!("writing {}", index.display()))?;
@@ -177,6 +202,7 @@ impl Report {
             annotations: placed,
             generated,
             runs: run_count,
+            flamegraphs: Vec::new(),
         }
     }
 }

@@ -233,6 +233,7 @@ pub(crate) fn render(report: &Report) -> Result<String> {
         environments = environments,
         moves = moves_table(report),
         notes = notes_list(report),
+        flamegraphs = flamegraph_list(report),
         options = options,
         sections = sections,
         data = json,
@@ -288,6 +289,29 @@ fn moves_table(report: &Report) -> String {
     format!(
         "<table class=\"moves\"><tr><th>figure</th><th>commits</th><th>before</th>\
          <th>after</th><th>change</th></tr>{body}</table>"
+    )
+}
+
+/// Links to the flamegraphs beside the page (navigations, not loads: the page still
+/// fetches nothing).
+fn flamegraph_list(report: &Report) -> String {
+    if report.flamegraphs.is_empty() {
+        return String::new();
+    }
+    let items: String = report
+        .flamegraphs
+        .iter()
+        .map(|name| {
+            format!(
+                "<li><a href=\"flamegraphs/{0}\">{1}</a></li>",
+                escape(name),
+                escape(name.trim_end_matches(".svg"))
+            )
+        })
+        .collect();
+    format!(
+        "<section id=\"profiles\"><h2>Where the time goes</h2><p>Flamegraphs of \
+         <code>cargo xtask profile</code>.</p><ul class=\"notes\">{items}</ul></section>"
     )
 }
 

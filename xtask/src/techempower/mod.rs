@@ -9,7 +9,7 @@
 //! the load generator saturates its own core before hyper-based servers do, so req/s alone
 //! would compare load generators.
 
-mod database;
+pub(crate) mod database;
 mod load;
 mod report;
 pub(crate) mod servers;

@@ -131,6 +131,10 @@ impl Server {
         Ok(server)
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// CPU time (user + system, all threads) the server has used so far, in clock ticks.
     pub(crate) fn cpu_ticks(&self) -> Result<u64> {
         let path = format!("/proc/{}/stat", self.child.id());
