@@ -347,6 +347,10 @@ fn table(load: &Load, title: &str, results: &[Figures]) -> Table {
                     Some(by @ ("latency" | "errors")) => format!(
                         "within the SLO up to {rate}, then broke by {by}; recovered: {recovered}"
                     ),
+                    Some("generator") => format!(
+                        "within the SLO up to {rate}, where the generator's core ran out; \
+                         recovered: {recovered}"
+                    ),
                     _ => format!("within the SLO at every step, up to {rate}"),
                 }
             }

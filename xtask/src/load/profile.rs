@@ -64,7 +64,7 @@ pub(crate) fn run(
         }
         eprintln!("load {}: {}", profile.name(), flags.join(" "));
         let run = generator.run(server.as_ref(), flags)?;
-        broke |= profile == Profile::Stress && i < last && broken(load, &run).is_some();
+        broke |= profile == Profile::Stress && i < last && stress_stop(load, &run).is_some();
         runs.push((*rate, run));
     }
     server.stop()?;
@@ -183,14 +183,25 @@ pub(crate) fn broken(load: &Load, run: &Run) -> Option<&'static str> {
     }
 }
 
+/// Why a stress stops stepping up after `run`: the server broke, or the generator could
+/// not keep to the step's schedule (`"generator"`: this machine cannot offer more, and the
+/// server's breaking point is above the step before).
+fn stress_stop(load: &Load, run: &Run) -> Option<&'static str> {
+    broken(load, run).or((!run.generator.valid).then_some("generator"))
+}
+
 fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], timing: Timing) -> Figures {
     let smoke = matches!(timing, Timing::Smoke);
     let slo_us = (load.slo_p99_ms * 1000.0) as u64;
-    // A stress's figures are those of its last step before the recovery run.
-    let (_, run) = if profile == Profile::Stress && runs.len() > 1 {
-        &runs[runs.len() - 2]
-    } else {
-        &runs[0]
+    // A stress's figures are those of its last step before the recovery run, or of the step
+    // before that when the generator is what stopped it (its figures are not the server's).
+    let generator_stopped = profile == Profile::Stress
+        && runs.len() > 2
+        && stress_stop(load, &runs[runs.len() - 2].1) == Some("generator");
+    let (_, run) = match profile {
+        Profile::Stress if generator_stopped => &runs[runs.len() - 3],
+        Profile::Stress if runs.len() > 1 => &runs[runs.len() - 2],
+        _ => &runs[0],
     };
     let errors = run.failed();
     let error_rate = errors as f64 / run.scheduled.max(1) as f64;
@@ -257,7 +268,9 @@ fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], timing: Timing) -> 
         }
         Profile::Stress => {
             let (steps, recovery) = runs.split_at(runs.len() - 1);
-            let first_broken = steps.iter().position(|(_, r)| broken(load, r).is_some());
+            let first_broken = steps
+                .iter()
+                .position(|(_, r)| stress_stop(load, r).is_some());
             figures.breaking_rate = match first_broken {
                 Some(0) => None,
                 Some(k) => Some(steps[k - 1].0),
@@ -265,10 +278,19 @@ fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], timing: Timing) -> 
             };
             figures.broke_by = Some(
                 first_broken
-                    .and_then(|k| broken(load, &steps[k].1))
+                    .and_then(|k| stress_stop(load, &steps[k].1))
                     .unwrap_or("nothing")
                     .to_owned(),
             );
+            if let Some(k) = first_broken.filter(|_| generator_stopped) {
+                let note = format!(
+                    "the generator could not offer {:.0} req/s here: the server's breaking \
+                         point is above {:.0} req/s",
+                    steps[k].0,
+                    figures.breaking_rate.unwrap_or(0.0)
+                );
+                warn(&mut figures, note);
+            }
             figures.recovered = recovery.first().map(|(_, r)| broken(load, r).is_none());
             if figures.recovered == Some(false) {
                 warn(
@@ -302,11 +324,17 @@ fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], timing: Timing) -> 
         let note = format!("p99 {} µs over the SLO of {} µs", figures.p99_us, slo_us);
         warn(&mut figures, note);
     }
-    if !run.generator.valid {
+    // Any run whose generator fell behind fails the profile, but the step that stopped a
+    // stress that way: it is where this machine's generator ends, not a figure of the server.
+    let invalid = runs.iter().enumerate().find(|(i, (_, r))| {
+        let stopped_a_stress = generator_stopped && *i == runs.len() - 2;
+        !r.generator.valid && !stopped_a_stress
+    });
+    if let Some((_, (_, r))) = invalid {
         figures.level = Level::Failure;
         figures.notes.push(format!(
             "INVALID run: {}",
-            run.generator
+            r.generator
                 .invalid_because
                 .as_deref()
                 .unwrap_or("the generator fell behind")
@@ -328,4 +356,54 @@ fn judge(load: &Load, profile: Profile, runs: &[(f64, Run)], timing: Timing) -> 
         figures.level = Level::Ok;
     }
     figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: f64, p99_us: u64, valid: bool) -> (f64, Run) {
+        let json = format!(
+            r#"{{"scheduled": 1000, "dropped": 0, "errors": {{}}, "non_2xx": 0,
+                "achieved_rate": {rate}, "corrected_us": {{"p50": 900, "p95": 1500, "p99": {p99_us}, "p999": {p99_us}}},
+                "uncorrected_us": {{"p50": 800, "p95": 1000, "p99": 1200, "p999": 1300}},
+                "generator": {{"valid": {valid}, "invalid_because": {}}},
+                "intervals": [], "server_rss_slope_mib_per_hour": null}}"#,
+            if valid { "null" } else { r#""late""# }
+        );
+        (rate, serde_json::from_str(&json).unwrap())
+    }
+
+    fn load() -> Load {
+        let text = std::fs::read_to_string(crate::shell::root().join("quality.toml")).unwrap();
+        crate::config::parse(&text).unwrap().load.unwrap()
+    }
+
+    #[test]
+    fn a_stress_the_generator_cannot_drive_further_ends_there_with_a_warning() {
+        let runs = [
+            run(100.0, 2_000, true),
+            run(200.0, 3_000, true),
+            run(400.0, 4_000, false),
+            run(100.0, 2_000, true),
+        ];
+        let figures = judge(&load(), Profile::Stress, &runs, Timing::Full);
+        assert_eq!(
+            figures.broke_by.as_deref(),
+            Some("generator"),
+            "{figures:?}"
+        );
+        assert_eq!(figures.breaking_rate, Some(200.0));
+        // The figures are the last step the generator kept to, and it is not a failure.
+        assert_eq!(figures.achieved_rate, 200.0);
+        assert_eq!(figures.level, Level::Warning, "{figures:?}");
+
+        // A generator behind at a step that did not stop the stress (its recovery) fails.
+        let mut late_recovery = runs;
+        late_recovery[2] = run(400.0, 90_000, true);
+        late_recovery[3] = run(100.0, 2_000, false);
+        let figures = judge(&load(), Profile::Stress, &late_recovery, Timing::Full);
+        assert_eq!(figures.broke_by.as_deref(), Some("latency"));
+        assert_eq!(figures.level, Level::Failure, "{figures:?}");
+    }
 }
