@@ -82,7 +82,14 @@ pub fn slug(title: &str, id: &str) -> String {
         .map(str::to_lowercase)
         .collect();
     let mut slug = words.join("-");
-    slug.truncate(80);
+    // At most 80 bytes, cut where a character starts (a title in Chinese has three bytes a
+    // character), and not after a dash.
+    let end = (0..=slug.len().min(80))
+        .rev()
+        .find(|&i| slug.is_char_boundary(i))
+        .unwrap_or(0);
+    slug.truncate(end);
+    slug.truncate(slug.trim_end_matches('-').len());
     if !slug.is_empty() {
         slug.push('-');
     }
@@ -313,4 +320,25 @@ pub async fn app(
     let info = allframe::openapi::Info::new("cms", env!("CARGO_PKG_VERSION"));
     let router = router().with_openapi(info).with_state(state);
     Ok(RequestIdLayer::new().layer(router))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn a_long_title_is_cut_at_a_character_and_never_after_a_dash() {
+        let id = "3fa9c1d2e3f4a5b6";
+        // 27 three-byte characters: the 80th byte is inside the 27th.
+        let chinese = "龍".repeat(27);
+        assert_eq!(slug(&chinese, id), format!("{}-3fa9c1", "龍".repeat(26)));
+        // `abc-` twenty times is 80 bytes: the cut there would end in a dash.
+        let cut = slug(&["abc"; 30].join(" "), id);
+        assert!(!cut.contains("--"), "{cut}");
+        assert_eq!(cut, format!("{}-3fa9c1", ["abc"; 20].join("-")));
+        assert_eq!(
+            slug("How to train your dragon", id),
+            "how-to-train-your-dragon-3fa9c1"
+        );
+    }
 }
