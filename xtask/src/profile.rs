@@ -205,10 +205,12 @@ fn benchmarks(
     Ok(recordings)
 }
 
-/// Folds the recordings' stacks (written beside `svg` as `.folded`) and draws them; the
-/// number of samples.
+/// Folds the recordings' stacks (written beside `svg` as `.folded`, each stack weighed by
+/// its samples' periods: CPU nanoseconds for perf's cpu-clock) and draws them; the number of
+/// samples.
 fn flamegraph(recordings: &[PathBuf], title: &str, svg: &Path) -> Result<usize> {
     let mut folded = Vec::new();
+    let mut samples = 0;
     for data in recordings {
         let script = Command::new("perf")
             .arg("script")
@@ -225,16 +227,18 @@ fn flamegraph(recordings: &[PathBuf], title: &str, svg: &Path) -> Result<usize> 
                 script.status
             );
         }
+        // A sample is a header line (command, pid, time, event) and its indented frames.
+        samples += script
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|line| line.first().is_some_and(|b| !b.is_ascii_whitespace()))
+            .count();
         inferno::collapse::perf::Folder::default()
             .collapse(BufReader::new(&script.stdout[..]), &mut folded)
             .with_context(|| format!("folding the stacks of {}", data.display()))?;
     }
     let folded = String::from_utf8(folded).context("folded stacks are not UTF-8")?;
-    let samples: usize = folded
-        .lines()
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<usize>().ok())
-        .sum();
-    if samples == 0 {
+    if samples == 0 || folded.is_empty() {
         bail!(
             "perf recorded no samples of {title} (is `/proc/sys/kernel/perf_event_paranoid` \
              above 2? try as root, or lower it)"

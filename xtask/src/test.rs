@@ -8,9 +8,11 @@ use xshell::cmd;
 
 use crate::{config, shell};
 
-/// The gates' self-tests: each builds release binaries and injects a regression to see it
-/// caught, and runs A against A to see nothing (their names say so).
-pub(crate) const GATE_SELF_TESTS: &str = "test(/and_a_against_a/)";
+/// The gates' self-tests, each tens of seconds: bench's and load's inject a regression to see
+/// it caught and run A against A to see nothing, load's stress finds a fixture's knee, and
+/// profile samples a release benchmark.
+pub(crate) const GATE_SELF_TESTS: &str =
+    "(test(/and_a_against_a/) | test(/^load::tests::/) | test(/^profile::tests::/))";
 
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct Args {
