@@ -42,20 +42,44 @@ struct Login {
     password: String,
 }
 
+/// Left out, a field is unchanged. The spec types username, email and password as strings:
+/// `null` for them is refused (422); bio and image are nullable: `null` or `""` clears them.
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct UpdateUser {
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String")]
     #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     username: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String")]
     #[garde(length(max = 254), pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$"))]
     email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String")]
     #[garde(length(chars, min = 8, max = 128))]
     password: Option<String>,
-    /// An empty string clears it.
-    #[garde(length(chars, max = 2000))]
-    bio: Option<String>,
-    /// An empty string clears it.
-    #[garde(length(max = 2000))]
-    image: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
+    #[garde(inner(length(chars, max = 2000)))]
+    bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
+    #[garde(inner(length(max = 2000)))]
+    image: Option<Option<String>>,
+}
+
+/// A field that may be left out but, when sent, holds a value: `null` is a 422.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    value: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(value).map(Some)
+}
+
+/// A field that may be left out (`None`), sent as `null` (`Some(None)`) or hold a value.
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    value: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(value).map(Some)
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
@@ -88,6 +112,9 @@ struct UpdateArticle {
     description: Option<String>,
     #[garde(length(chars, min = 1, max = 60_000))]
     body: Option<String>,
+    /// Left out, the tags are kept; `[]` removes them; `null` is a 422.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Vec<String>")]
     #[garde(length(max = 20), inner(inner(length(chars, min = 1, max = 64))))]
     tagList: Option<Vec<String>>,
 }
@@ -366,7 +393,7 @@ async fn login(
     let refused = || {
         Problem::new(StatusCode::UNAUTHORIZED)
             .with_detail("no user has this email and password")
-            .with_field_error("email or password", "is invalid")
+            .with_field_error("credentials", "invalid")
     };
     let (id, hash) = found.ok_or_else(refused)?;
     if !verify_password(&password, &hash).await {
@@ -385,7 +412,7 @@ async fn update_user(
     Valid(Json(body)): Valid<Json<UserBody<UpdateUser>>>,
 ) -> Reply<UserReply> {
     let u = body.user;
-    let clearable = |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.is_empty()));
+    let clearable = |v: Option<Option<String>>| v.map(|v| v.filter(|v| !v.is_empty()));
     let change = UserChange {
         username: u.username,
         email: u.email,
@@ -770,10 +797,10 @@ async fn grant_role(
     Json(body): Json<RoleBody>,
 ) -> Reply<RoleReply> {
     let role = app.cms.role(&claims.sub).await?;
-    role.at_least(Role::Admin, "only an admin grants roles")?;
+    role.at_least(Role::Admin, "role", "only an admin grants roles")?;
     let id = user_id(&app, &username).await?;
     if id == claims.sub {
-        return Err(CmsError::Forbidden("nobody changes their own role").into());
+        return Err(CmsError::Forbidden("role", "nobody changes their own role").into());
     }
     let grant = UserCommand::Grant { role: body.role };
     app.cms.user(&id, grant).await?;

@@ -38,12 +38,18 @@ pub enum Role {
 }
 
 impl Role {
-    /// `Ok` when `self` is at least `needed`, else 403 saying what it takes to `act`.
-    pub fn at_least(self, needed: Role, act: &'static str) -> Result<(), CmsError> {
+    /// `Ok` when `self` is at least `needed`, else 403 on `resource` saying what it takes
+    /// to `act`.
+    pub fn at_least(
+        self,
+        needed: Role,
+        resource: &'static str,
+        act: &'static str,
+    ) -> Result<(), CmsError> {
         if self >= needed {
             Ok(())
         } else {
-            Err(CmsError::Forbidden(act))
+            Err(CmsError::Forbidden(resource, act))
         }
     }
 }
@@ -102,7 +108,9 @@ pub enum CmsEvent {
         username: Option<String>,
         email: Option<String>,
         password_hash: Option<String>,
+        #[serde(with = "cleared_as_empty")]
         bio: Option<Option<String>>,
+        #[serde(with = "cleared_as_empty")]
         image: Option<Option<String>>,
     },
     Followed {
@@ -415,7 +423,7 @@ impl Aggregate for Article {
             } else {
                 needed
             };
-            role.at_least(needed, act)
+            role.at_least(needed, "article", act)
         };
         Ok(match command {
             Write {
@@ -426,7 +434,11 @@ impl Aggregate for Article {
                 content,
                 draft,
             } => {
-                role.at_least(Role::Author, "writing articles takes the author role")?;
+                role.at_least(
+                    Role::Author,
+                    "article",
+                    "writing articles takes the author role",
+                )?;
                 vec![if draft {
                     CmsEvent::DraftWritten {
                         id,
@@ -445,9 +457,12 @@ impl Aggregate for Article {
             }
             Submit { by, role, id } => {
                 if Some(&by) != author {
-                    return Err(CmsError::Forbidden("only its author submits an article"));
+                    return Err(CmsError::Forbidden(
+                        "article",
+                        "only its author submits an article",
+                    ));
                 }
-                role.at_least(Role::Author, "submitting takes the author role")?;
+                role.at_least(Role::Author, "article", "submitting takes the author role")?;
                 self.in_stage(Stage::Draft, "only a draft is submitted for review")?;
                 vec![CmsEvent::Submitted { id }]
             }
@@ -457,9 +472,12 @@ impl Aggregate for Article {
                 id,
                 verdict,
             } => {
-                role.at_least(Role::Editor, "reviewing takes the editor role")?;
+                role.at_least(Role::Editor, "article", "reviewing takes the editor role")?;
                 if Some(&by) == author {
-                    return Err(CmsError::Forbidden("nobody reviews their own article"));
+                    return Err(CmsError::Forbidden(
+                        "article",
+                        "nobody reviews their own article",
+                    ));
                 }
                 self.in_stage(Stage::InReview, "the article is not in review")?;
                 vec![match verdict {
@@ -586,7 +604,7 @@ impl Aggregate for Thread {
                 None => Err(CmsError::NotFound("comment")),
                 Some(author) if *author != by => {
                     let act = "only the comment's author or an editor may delete it";
-                    role.at_least(Role::Editor, act)?;
+                    role.at_least(Role::Editor, "comment", act)?;
                     Ok(vec![CmsEvent::CommentDeleted { article, id }])
                 }
                 Some(_) => Ok(vec![CmsEvent::CommentDeleted { article, id }]),
@@ -605,5 +623,60 @@ impl Aggregate for Thread {
             }
             _ => {}
         }
+    }
+}
+
+/// A field that may be unchanged (`None`, stored `null`), cleared (`Some(None)`, stored `""`)
+/// or set. JSON's `null` cannot tell the first two apart: written as `null`, a cleared bio
+/// came back unchanged after a restart. Events written before kept `null` for both, and
+/// read back as unchanged, as they always were.
+mod cleared_as_empty {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Option<String>>,
+        out: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            None => out.serialize_none(),
+            Some(None) => out.serialize_str(""),
+            Some(Some(text)) => out.serialize_str(text),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        input: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Option::<String>::deserialize(input)?.map(|text| Some(text).filter(|t| !t.is_empty())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CmsEvent;
+
+    fn changed(bio: Option<Option<String>>) -> CmsEvent {
+        CmsEvent::UserChanged {
+            id: "u".into(),
+            username: None,
+            email: None,
+            password_hash: None,
+            bio,
+            image: None,
+        }
+    }
+
+    #[test]
+    fn a_cleared_bio_is_still_cleared_when_read_back_and_an_old_null_is_unchanged() {
+        for bio in [None, Some(None), Some(Some("I write.".to_owned()))] {
+            let json = serde_json::to_string(&changed(bio.clone())).unwrap();
+            let back: CmsEvent = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, changed(bio), "{json}");
+        }
+        let old = r#"{"UserChanged":{"id":"u","username":null,"email":null,"password_hash":null,"bio":null,"image":null}}"#;
+        assert_eq!(
+            serde_json::from_str::<CmsEvent>(old).unwrap(),
+            changed(None)
+        );
     }
 }

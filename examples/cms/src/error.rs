@@ -11,8 +11,9 @@ use allframe::http::StatusCode;
 pub enum CmsError {
     /// 404: no such thing (`user`, `article`, `comment`, `profile`).
     NotFound(&'static str),
-    /// 403: it is someone else's.
-    Forbidden(&'static str),
+    /// 403: the resource (`article`, `comment`, `role`, `media`: the key under `errors`, as
+    /// RealWorld says) is not the caller's to change, and why.
+    Forbidden(&'static str, &'static str),
     /// 409: the username, email or slug belongs to someone else.
     Taken(String),
     /// 409: the article is not where its workflow allows this (submitting what is in review).
@@ -23,7 +24,7 @@ impl fmt::Display for CmsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotFound(what) => write!(f, "no such {what}"),
-            Self::Forbidden(why) | Self::Stage(why) => f.write_str(why),
+            Self::Forbidden(_, why) | Self::Stage(why) => f.write_str(why),
             Self::Taken(field) => write!(f, "the {field} has already been taken"),
         }
     }
@@ -35,7 +36,9 @@ impl From<CmsError> for Problem {
     fn from(err: CmsError) -> Self {
         let (status, field, message) = match &err {
             CmsError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_string(), "not found"),
-            CmsError::Forbidden(_) => (StatusCode::FORBIDDEN, "body".into(), "forbidden"),
+            CmsError::Forbidden(resource, _) => {
+                (StatusCode::FORBIDDEN, resource.to_string(), "forbidden")
+            }
             CmsError::Stage(_) => (StatusCode::CONFLICT, "status".into(), "does not allow it"),
             CmsError::Taken(field) => (
                 StatusCode::CONFLICT,

@@ -83,7 +83,7 @@ async fn review_queue(
         .cms
         .read(|m| {
             let role = m.role(Some(me)).unwrap_or(Role::Reader);
-            role.at_least(Role::Editor, "the review queue is the editors'")?;
+            role.at_least(Role::Editor, "article", "the review queue is the editors'")?;
             let mut waiting: Vec<&ArticleRow> = m
                 .articles
                 .values()

@@ -116,8 +116,13 @@ impl JwtKeys {
         jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => AuthRejection::Expired,
-                _ => AuthRejection::Invalid(err.to_string()),
+                ErrorKind::ExpiredSignature => AuthRejection::Expired {
+                    expected: self.0.scheme,
+                },
+                _ => AuthRejection::Invalid {
+                    expected: self.0.scheme,
+                    why: err.to_string(),
+                },
             })
     }
 
@@ -171,7 +176,9 @@ impl std::error::Error for InvalidKey {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth(pub Claims);
 
-/// Why [`Auth`] refused a request: `401`, with the reason under `errors.authorization`.
+/// Why [`Auth`] refused a request: `401` with a `WWW-Authenticate` challenge naming the
+/// scheme, the reason in `detail`, and a short one under `errors.token` (`is missing`, `is
+/// malformed`, `is invalid`, `has expired`: RealWorld's shape, which its clients read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthRejection {
     /// No `Authorization` header.
@@ -185,9 +192,38 @@ pub enum AuthRejection {
         expected: &'static str,
     },
     /// A token these keys did not sign, or that does not parse.
-    Invalid(String),
+    Invalid {
+        /// The scheme word the server expects.
+        expected: &'static str,
+        /// What was wrong with it.
+        why: String,
+    },
     /// A token past its `exp`.
-    Expired,
+    Expired {
+        /// The scheme word the server expects.
+        expected: &'static str,
+    },
+}
+
+impl AuthRejection {
+    /// The short reason under `errors.token`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing { .. } => "is missing",
+            Self::WrongScheme { .. } => "is malformed",
+            Self::Invalid { .. } => "is invalid",
+            Self::Expired { .. } => "has expired",
+        }
+    }
+
+    fn expected(&self) -> &'static str {
+        match self {
+            Self::Missing { expected }
+            | Self::WrongScheme { expected }
+            | Self::Invalid { expected, .. }
+            | Self::Expired { expected } => expected,
+        }
+    }
 }
 
 impl fmt::Display for AuthRejection {
@@ -202,8 +238,8 @@ impl fmt::Display for AuthRejection {
             Self::WrongScheme { expected } => {
                 write!(f, "the `Authorization` header must be `{expected} <token>`")
             }
-            Self::Invalid(why) => write!(f, "the token is not valid: {why}"),
-            Self::Expired => f.write_str("the token has expired: log in again"),
+            Self::Invalid { why, .. } => write!(f, "the token is not valid: {why}"),
+            Self::Expired { .. } => f.write_str("the token has expired: log in again"),
         }
     }
 }
@@ -212,15 +248,11 @@ impl std::error::Error for AuthRejection {}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let scheme = match &self {
-            Self::Missing { expected } | Self::WrongScheme { expected } => expected,
-            Self::Invalid(_) | Self::Expired => "Bearer",
-        };
         let mut res = Problem::new(StatusCode::UNAUTHORIZED)
             .with_detail(self.to_string())
-            .with_field_error("authorization", self.to_string())
+            .with_field_error("token", self.reason())
             .into_response();
-        if let Ok(challenge) = HeaderValue::from_str(scheme) {
+        if let Ok(challenge) = HeaderValue::from_str(self.expected()) {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
@@ -313,10 +345,43 @@ mod tests {
         assert!(JwtKeys::hs256(b"short").is_err());
         assert!(matches!(
             other.verify(&token),
-            Err(AuthRejection::Invalid(_))
+            Err(AuthRejection::Invalid { .. })
         ));
         let expired = keys.clone().ttl(Duration::ZERO).issue("user-7").unwrap();
         std::thread::sleep(Duration::from_millis(1100));
-        assert_eq!(keys.verify(&expired), Err(AuthRejection::Expired));
+        assert_eq!(
+            keys.verify(&expired),
+            Err(AuthRejection::Expired { expected: "Token" })
+        );
+    }
+
+    /// RealWorld's 401: `errors.token` says why in a word, and the challenge names the
+    /// scheme the keys take for every reason (an expired token was challenged `Bearer`).
+    #[test]
+    fn a_refusal_names_the_token_and_challenges_with_the_keys_scheme() {
+        let keys = JwtKeys::hs256(b"0123456789abcdef0123456789abcdef")
+            .unwrap()
+            .scheme("Token");
+        let expired = keys.clone().ttl(Duration::ZERO).issue("user-7").unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        let refusals = [
+            (
+                keys.claims(&parts(Some("Token"))).unwrap_err(),
+                "is malformed",
+            ),
+            (keys.verify("not.a.token").unwrap_err(), "is invalid"),
+            (keys.verify(&expired).unwrap_err(), "has expired"),
+            (AuthRejection::Missing { expected: "Token" }, "is missing"),
+        ];
+        for (refusal, reason) in refusals {
+            let res = refusal.clone().into_response();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{refusal:?}");
+            assert_eq!(
+                res.headers()[header::WWW_AUTHENTICATE],
+                "Token",
+                "{refusal:?}"
+            );
+            assert_eq!(refusal.reason(), reason);
+        }
     }
 }

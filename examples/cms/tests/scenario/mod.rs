@@ -72,16 +72,19 @@ pub(crate) async fn run(c: &mut Contract) {
         .send(post.clone(), "/api/users/login", Some(&wrong), 401)
         .await
         .json();
-    assert!(refused["errors"].is_object(), "{refused}");
+    assert_eq!(refused["errors"]["credentials"][0], "invalid", "{refused}");
     let right = json!({"user": {"email": "ann@example.com", "password": "password1"}});
     c.send(post.clone(), "/api/users/login", Some(&right), 200)
         .await;
 
-    // The current user needs a valid token.
+    // The current user needs a valid token; the 401 says so as the spec's example does.
     let missing = c.send(get.clone(), "/api/user", None, 401).await;
     assert_eq!(missing.header("www-authenticate"), Some("Token"));
+    assert_eq!(missing.json()["errors"]["token"][0], "is missing");
     c.set_header("authorization", Some("Token not.a.jwt"));
-    c.send(get.clone(), "/api/user", None, 401).await;
+    let invalid = c.send(get.clone(), "/api/user", None, 401).await;
+    assert_eq!(invalid.header("www-authenticate"), Some("Token"));
+    assert_eq!(invalid.json()["errors"]["token"][0], "is invalid");
     sign_in(c, &ann);
     let bio = json!({"user": {"bio": "I write."}});
     let me = c
@@ -89,6 +92,29 @@ pub(crate) async fn run(c: &mut Contract) {
         .await
         .json();
     assert_eq!(me["user"]["bio"], "I write.");
+    // Bio and image are nullable: `null` and `""` clear them, leaving one out keeps it.
+    for clear in [json!(null), json!("")] {
+        let cleared = json!({"user": {"bio": clear, "image": clear}});
+        let me = c
+            .send(put.clone(), "/api/user", Some(&cleared), 200)
+            .await
+            .json();
+        assert!(
+            me["user"]["bio"].is_null() && me["user"]["image"].is_null(),
+            "{me}"
+        );
+        c.send(put.clone(), "/api/user", Some(&bio), 200).await;
+    }
+    let untouched = c
+        .send(put.clone(), "/api/user", Some(&json!({"user": {}})), 200)
+        .await
+        .json();
+    assert_eq!(untouched["user"]["bio"], "I write.");
+    // Username, email and password are strings: `null` for one is refused, not ignored.
+    for field in ["username", "email", "password"] {
+        let null = json!({"user": {field: null}});
+        c.send(put.clone(), "/api/user", Some(&null), 422).await;
+    }
 
     // An article: tags kept sorted and once; a missing title is 422.
     let draft = json!({"article": {"title": "How to train your dragon", "description": "Ever wonder how?",
@@ -128,7 +154,11 @@ pub(crate) async fn run(c: &mut Contract) {
     let path = format!("/api/articles/{slug}");
     let retitle = json!({"article": {"title": "Mine now"}});
     let forbidden = c.send(put.clone(), &path, Some(&retitle), 403).await.json();
-    assert!(forbidden["errors"].is_object(), "{forbidden}");
+    // The key names the resource, as the spec says.
+    assert_eq!(
+        forbidden["errors"]["article"][0], "forbidden",
+        "{forbidden}"
+    );
     c.send(delete.clone(), &path, None, 403).await;
     let favorited = c
         .send(post.clone(), &format!("{path}/favorite"), None, 200)
@@ -198,8 +228,11 @@ pub(crate) async fn run(c: &mut Contract) {
         .json();
     let id = comment["comment"]["id"].as_u64().expect("an integer id");
     sign_in(c, &ann);
-    c.send(delete.clone(), &format!("{path}/comments/{id}"), None, 403)
-        .await;
+    let refused = c
+        .send(delete.clone(), &format!("{path}/comments/{id}"), None, 403)
+        .await
+        .json();
+    assert_eq!(refused["errors"]["comment"][0], "forbidden", "{refused}");
     c.send(delete.clone(), &format!("{path}/comments/999"), None, 404)
         .await;
     sign_in(c, &bob);
@@ -213,6 +246,9 @@ pub(crate) async fn run(c: &mut Contract) {
 
     // The author retitles (a new slug; the old one is gone) and deletes.
     sign_in(c, &ann);
+    // `tagList: null` is refused (the spec types it an array; `[]` removes the tags).
+    let null_tags = json!({"article": {"tagList": null}});
+    c.send(put.clone(), &path, Some(&null_tags), 422).await;
     let edited = c.send(put.clone(), &path, Some(&retitle), 200).await.json();
     let new_slug = edited["article"]["slug"]
         .as_str()
