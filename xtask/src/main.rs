@@ -65,8 +65,9 @@ enum Command {
     /// directory, exercised by its contract scenario and stopped with SIGTERM; start-up,
     /// memory, latencies and code lines against quality.toml.
     Demos(demos::Args),
-    /// A demo under open-model load: sustained, spike, stress and soak profiles, latency
-    /// corrected for coordinated omission, the server's RSS beside it, SLOs and leak budget.
+    /// A demo or the TechEmpower server under open-model load: sustained, spike, stress and
+    /// soak profiles, latency corrected for coordinated omission, the server's RSS beside it,
+    /// SLOs and leak budget; `--against REV` is the paired regression gate.
     Load(load::Args),
     /// Where the time goes: a CPU profile (Linux perf) of a load target's server or of the
     /// benchmarks matching a filter, drawn as a flamegraph SVG.

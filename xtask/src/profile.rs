@@ -44,8 +44,9 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     }
     if !perf_available() {
         bail!(
-            "Linux `perf` is not installed or does not run; on Debian `apt-get install \
-             linux-perf` (`.ci/run` installs it)"
+            "Linux `perf` cannot record here: on Debian `apt-get install linux-perf` (`.ci/run` \
+             installs it), and a `/proc/sys/kernel/perf_event_paranoid` above 2 needs root or \
+             a lower value"
         );
     }
     let out = dir();
@@ -88,14 +89,20 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Whether `perf` runs here.
+/// Whether `perf` records here: installed, and allowed to (`perf_event_paranoid`, a
+/// container's seccomp filter).
 pub(crate) fn perf_available() -> bool {
-    Command::new("perf")
-        .arg("--version")
+    let probe = std::env::temp_dir().join(format!("allframe-perf-probe-{}", std::process::id()));
+    let recorded = Command::new("perf")
+        .args(["record", "--quiet", "-o"])
+        .arg(&probe)
+        .args(["--", "true"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    let _ = std::fs::remove_file(&probe);
+    recorded
 }
 
 /// `perf record` of the process `pid`, or of the command after `--`.
@@ -135,12 +142,26 @@ fn load_target(target: &str, args: &Args, stem: &Path) -> Result<Vec<PathBuf>> {
         .arg(server.pid().to_string())
         .spawn()
         .context("starting `perf record`")?;
-    // perf attaches before the first sample; give it that moment.
+    // perf attaches before the first sample; give it that moment, and see that it did.
     std::thread::sleep(Duration::from_millis(200));
+    if let Some(status) = perf.try_wait()? {
+        bail!(
+            "`perf record -p {}` exited with {status} before the load began",
+            server.pid()
+        );
+    }
     let timing = Timing::lasting(load, args.load_profile, args.seconds);
     let figures =
-        crate::load::profile::run(load, args.load_profile, timing, server, &setup.generator)?;
+        crate::load::profile::run(load, args.load_profile, timing, server, &setup.generator);
+    // perf ends with the server, whatever the load's outcome.
     finish(&mut perf)?;
+    let figures = figures?;
+    if figures.level == crate::level::Level::Failure {
+        bail!(
+            "the load under the profile failed, so the flamegraph is not of a working server: {}",
+            figures.notes.join("; ")
+        );
+    }
     eprintln!(
         "profile: {} at {:.0} req/s, p99 {:.2} ms",
         args.load_profile.name(),
@@ -150,13 +171,13 @@ fn load_target(target: &str, args: &Args, stem: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![data])
 }
 
-/// `perf record -p` ends when its process exits; one still running after the server has
-/// stopped is interrupted, which makes it write its file.
+/// `perf record -p` ends when its process exits; one still running a few seconds after the
+/// server has stopped is interrupted, which makes it write its file (and wait for that).
 fn finish(perf: &mut Child) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(status) = perf.try_wait()? {
-            if !status.success() && status.code() != Some(130) {
+            if !status.success() {
                 bail!("`perf record` exited with {status}");
             }
             return Ok(());
@@ -165,6 +186,7 @@ fn finish(perf: &mut Child) -> Result<()> {
             let pid = perf.id().to_string();
             let sh = shell::at_root()?;
             cmd!(sh, "kill -INT {pid}").quiet().run()?;
+            // Interrupted, it writes its file and exits; its status is the signal's.
             perf.wait()?;
             return Ok(());
         }
@@ -280,7 +302,8 @@ mod tests {
             benchmarks(&fixture, "fixture", &args, &out.path().join("fixture")).unwrap();
         let svg = out.path().join("fixture.svg");
         let samples = flamegraph(&recordings, "bench:fixture", &svg).unwrap();
-        assert!(samples > 50, "{samples} samples in a second at 199 Hz");
+        // 199 a second of CPU; a second shared with other tests still gives a few dozen.
+        assert!(samples > 20, "{samples} samples in a second at 199 Hz");
         let drawn = std::fs::read_to_string(&svg).unwrap();
         assert!(drawn.starts_with("<?xml"), "{}", &drawn[..100]);
         assert!(

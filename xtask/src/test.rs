@@ -103,11 +103,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         eprintln!(
             "cargo-nextest is not installed (`cargo install cargo-nextest`): using cargo test"
         );
-        let skip: &[&str] = if args.quick {
-            &["--", "--skip", "and_a_against_a"]
-        } else {
-            &[]
-        };
+        // The same tests `leave_out` names for nextest, as `--skip` filters.
+        let mut skip: Vec<&str> = Vec::new();
+        if args.quick {
+            skip.extend(["--skip", "and_a_against_a", "--skip", "load::tests::"]);
+            skip.extend(["--skip", "profile::tests::"]);
+        } else if !crate::profile::perf_available() {
+            skip.extend(["--skip", "a_profile_of_the_fixture_benchmark"]);
+        }
+        if !skip.is_empty() {
+            skip.insert(0, "--");
+        }
         cmd!(
             sh,
             "{cargo} test --workspace --all-features --lib --bins --tests {filter...} {skip...}"

@@ -47,25 +47,31 @@ struct Login {
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct UpdateUser {
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", transform = no_default)]
     #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     username: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", transform = no_default)]
     #[garde(length(max = 254), pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$"))]
     email: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", transform = no_default)]
     #[garde(length(chars, min = 8, max = 128))]
     password: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", length(max = 2000), transform = no_default)]
     #[garde(inner(length(chars, max = 2000)))]
     bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", length(max = 2000), transform = no_default)]
     #[garde(inner(length(max = 2000)))]
     image: Option<Option<String>>,
+}
+
+/// The schema of a field that may be left out, without the `default: null` serde's
+/// `default` adds (a client reading it would send the `null` the field refuses).
+fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 /// A field that may be left out but, when sent, holds a value: `null` is a 422.
@@ -106,15 +112,21 @@ pub(crate) struct NewArticle {
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 #[allow(non_snake_case)]
 struct UpdateArticle {
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String", transform = no_default)]
     #[garde(length(chars, min = 1, max = 200))]
     title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String", transform = no_default)]
     #[garde(length(chars, min = 1, max = 1000))]
     description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String", transform = no_default)]
     #[garde(length(chars, min = 1, max = 60_000))]
     body: Option<String>,
     /// Left out, the tags are kept; `[]` removes them; `null` is a 422.
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "Vec<String>")]
+    #[schemars(with = "Vec<String>", transform = no_default)]
     #[garde(length(max = 20), inner(inner(length(chars, min = 1, max = 64))))]
     tagList: Option<Vec<String>>,
 }

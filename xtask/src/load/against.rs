@@ -19,6 +19,8 @@ use crate::paired::{self, Blocks, Comparison, Judging, Side};
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     pub(crate) title: String,
+    /// The command that runs this comparison again.
+    pub(crate) reproduce: String,
     /// Seconds of each run.
     pub(crate) seconds: f64,
     pub(crate) blocks: Blocks,
@@ -36,6 +38,7 @@ impl Options {
         let first = blocks.unwrap_or(a.blocks).max(2);
         Ok(Self {
             title: String::new(),
+            reproduce: String::new(),
             seconds: seconds.unwrap_or(a.seconds),
             blocks: Blocks {
                 first,
@@ -75,13 +78,9 @@ pub(crate) fn run(
     }
     if let Some(failed) = paired::conclude(&comparisons, options.minor_percent) {
         bail!(
-            "significant latency rises past {}%: {failed}. Reproduce with `cargo xtask load {} --against REV`",
+            "significant latency rises past {}%: {failed}. Reproduce with `{}`",
             options.judging.fail_at * 100.0,
-            profiles
-                .iter()
-                .map(|p| p.name())
-                .collect::<Vec<_>>()
-                .join(" ")
+            options.reproduce
         );
     }
     Ok(())
@@ -101,6 +100,18 @@ pub(crate) fn compare(
             "`{}` has no one latency to compare (its figure is a breaking point; `cargo xtask \
              report` draws it over time): compare sustained, spike or soak",
             stress.name()
+        );
+    }
+    // Each figure has two pairs a block, and the smallest one-sided p-value of n pairs is
+    // 2^-n, which Holm multiplies by the figures: too few blocks could never be significant.
+    let figures = 2 * profiles.len();
+    let pairs = 2 * options.blocks.first;
+    if figures as f64 * 0.5f64.powi(pairs as i32) >= options.judging.alpha {
+        bail!(
+            "{} blocks give {pairs} pairs a figure, too few for any of {figures} figures to \
+             be significant at alpha {}: give more `--blocks`",
+            options.blocks.first,
+            options.judging.alpha
         );
     }
     paired::interleave(options.blocks, &options.judging, |side, block, i| {

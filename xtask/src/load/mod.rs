@@ -13,15 +13,17 @@
 //! The server runs on core 0 and the generator on core 1 (as `techempower` does), a fresh
 //! server and data directory each profile. Absolute SLOs warn; a run whose generator fell
 //! behind is run again (a stall of the shared machine), and one that fell behind on every
-//! attempt is reported as invalid, never as the server's figure. `--smoke` (CI) runs each
-//! profile for a few seconds and fails only on errors or an invalid generator.
+//! attempt is reported as invalid, never as the server's figure (but in a stress, where a
+//! step the generator cannot keep to ends the steps: this machine offers no more).
+//! `--smoke` (CI) runs each profile for a few seconds and fails only on errors or an invalid
+//! generator; `--duration S` scales the profiles (not recorded in the history).
 //! `--against REV` is the paired regression gate ([`against`]).
 
 mod against;
 pub(crate) mod profile;
 mod target;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -211,6 +213,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         };
         let mut options = against::Options::from_config(load, args.duration, args.blocks)?;
         options.title = format!("{name}: head against {rev}");
+        options.reproduce = format!(
+            "cargo xtask load {} --target {name} --against {rev} --blocks {}{}",
+            profiles
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(" "),
+            options.blocks.first,
+            args.duration
+                .map_or_else(String::new, |s| format!(" --duration {s}"))
+        );
         return against::run(
             load,
             &profiles,
@@ -243,6 +256,44 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         results.push(profile::run(load, profile, timing, server, generator)?);
     }
     table(load, &format!("{name}: "), &results).publish()?;
+    if args.json {
+        crate::summary::print_json(&results)?;
+    }
+    let reproduce = format!(
+        "cargo xtask load {} --target {name}{}{}",
+        args.profiles
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(" "),
+        if args.smoke { " --smoke" } else { "" },
+        args.duration
+            .map_or_else(String::new, |s| format!(" --duration {s}"))
+    );
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.level == Level::Failure)
+        .map(|r| format!("{}: {}", r.profile.name(), r.notes.join("; ")))
+        .collect();
+    if args.duration.is_some() {
+        // Scaled runs are not the profile's figures: their history would mix with them.
+        eprintln!("load: a --duration run is not recorded in the history");
+    } else {
+        record(load, target, args.smoke, &results)?;
+    }
+    if !failed.is_empty() {
+        bail!(
+            "load failed: {}. Reproduce with `{}`",
+            failed.join(" | "),
+            reproduce.replace("  ", " ")
+        );
+    }
+    Ok(())
+}
+
+/// One history line: each profile's figures, keyed by profile (`/smoke` for CI's), and a
+/// target other than the default prefixed by its name.
+fn record(load: &Load, target: &LoadTarget, smoke: bool, results: &[Figures]) -> Result<()> {
     let fingerprint = crate::baseline::Fingerprint::current()?;
     // The default target's history keeps its bare keys; another's are prefixed by its name.
     let prefix = if target.name == load.target {
@@ -272,7 +323,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
                     format!(
                         "{prefix}{}{}",
                         r.profile.name(),
-                        if args.smoke { "/smoke" } else { "" }
+                        if smoke { "/smoke" } else { "" }
                     ),
                     r,
                 )
@@ -287,23 +338,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
                 )
             })
             .collect(),
-    )?;
-    if args.json {
-        crate::summary::print_json(&results)?;
-    }
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| r.level == Level::Failure)
-        .map(|r| format!("{}: {}", r.profile.name(), r.notes.join("; ")))
-        .collect();
-    if !failed.is_empty() {
-        bail!(
-            "load failed: {}. Reproduce with `cargo xtask load --target {name}{}`",
-            failed.join(" | "),
-            if args.smoke { " --smoke" } else { "" }
-        );
-    }
-    Ok(())
+    )
 }
 
 fn table(load: &Load, title: &str, results: &[Figures]) -> Table {

@@ -100,7 +100,7 @@ fn serve(mut stream: TcpStream, delay: Duration, places: &(Mutex<usize>, Condvar
 }
 
 /// `[load]` for the fixtures: 50 ms SLO, stress steps of x1.25 from 100 req/s.
-fn load() -> Load {
+pub(super) fn load() -> Load {
     toml::from_str(
         r#"
         target = "fixture"
@@ -233,6 +233,26 @@ fn the_paired_comparison_of_a_server_with_itself_raises_nothing() {
         assert_eq!(c.verdict, Verdict::NoRegression, "A against A: {c:?}");
         assert!(!c.fails, "{c:?}");
     }
+}
+
+#[test]
+fn blocks_too_few_for_any_figure_to_be_significant_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = load();
+    // 2 blocks are 4 pairs: the smallest p-value, 1/16, is above alpha 0.05 before Holm.
+    let options = Options::from_config(&load, None, Some(2)).unwrap();
+    let refused = against::compare(
+        &load,
+        &[Profile::Sustained],
+        &options,
+        &generator(&dir),
+        |_, _| Ok(Fixture::start(Duration::from_millis(1), 1)),
+    )
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("give more `--blocks`"),
+        "{refused:#}"
+    );
 }
 
 #[test]

@@ -543,7 +543,7 @@ fn samples(run: &Run) -> Vec<Sample> {
                         Noise::Timed,
                         number(&f[field]),
                         None,
-                        verdict(profile.split('/').next().unwrap_or_default()),
+                        verdict(profile.strip_suffix("/smoke").unwrap_or(profile)),
                     );
                 }
             }

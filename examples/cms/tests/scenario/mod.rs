@@ -247,8 +247,10 @@ pub(crate) async fn run(c: &mut Contract) {
     // The author retitles (a new slug; the old one is gone) and deletes.
     sign_in(c, &ann);
     // `tagList: null` is refused (the spec types it an array; `[]` removes the tags).
-    let null_tags = json!({"article": {"tagList": null}});
-    c.send(put.clone(), &path, Some(&null_tags), 422).await;
+    for field in ["tagList", "title", "description", "body"] {
+        let null = json!({"article": {field: null}});
+        c.send(put.clone(), &path, Some(&null), 422).await;
+    }
     let edited = c.send(put.clone(), &path, Some(&retitle), 200).await.json();
     let new_slug = edited["article"]["slug"]
         .as_str()
@@ -1081,6 +1083,21 @@ async fn document(c: &mut Contract) {
         "{user}"
     );
     assert!(register["responses"]["422"].is_object(), "{register}");
+    // An update's fields may be left out; the strings are not nullable and have no `null`
+    // default a client would send, bio and image are nullable with their limit.
+    let update = &paths["/api/user"]["put"]["requestBody"]["content"]["application/json"];
+    let body = resolve(&doc, &update["schema"]);
+    let user = resolve(&doc, &body["properties"]["user"]);
+    assert!(user.get("required").is_none(), "{user}");
+    let fields = &user["properties"];
+    for field in ["username", "email", "password"] {
+        assert_eq!(fields[field]["type"], "string", "{user}");
+        assert!(fields[field].get("default").is_none(), "{user}");
+    }
+    for field in ["bio", "image"] {
+        assert_eq!(fields[field]["type"], json!(["string", "null"]), "{user}");
+        assert_eq!(fields[field]["maxLength"], 2000, "{user}");
+    }
     let upload = &paths["/api/cms/media"]["post"]["requestBody"];
     assert!(
         upload["content"]["multipart/form-data"].is_object(),
