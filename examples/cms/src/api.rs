@@ -4,10 +4,11 @@
 
 use allframe::auth::{Auth, verify_password};
 use allframe::extract::Pagination;
+use allframe::extract::fields::{nullable, present};
 use allframe::graphql::GraphQL;
 use allframe::http::StatusCode;
 use allframe::openapi::routing::{delete, get, post};
-use allframe::openapi::{JsonSchema, schemars};
+use allframe::openapi::{JsonSchema, schemars, without_default};
 use allframe::validate::Valid;
 use allframe::{Json, Path, Problem, Query, Router, State};
 use async_graphql::SimpleObject;
@@ -47,45 +48,25 @@ struct Login {
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct UpdateUser {
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String", transform = no_default)]
+    #[schemars(with = "String", transform = without_default)]
     #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
     username: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String", transform = no_default)]
+    #[schemars(with = "String", transform = without_default)]
     #[garde(length(max = 254), pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$"))]
     email: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String", transform = no_default)]
+    #[schemars(with = "String", transform = without_default)]
     #[garde(length(chars, min = 8, max = 128))]
     password: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schemars(with = "Option<String>", length(max = 2000), transform = no_default)]
+    #[schemars(with = "Option<String>", length(max = 2000), transform = without_default)]
     #[garde(inner(length(chars, max = 2000)))]
     bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schemars(with = "Option<String>", length(max = 2000), transform = no_default)]
+    #[schemars(with = "Option<String>", length(max = 2000), transform = without_default)]
     #[garde(inner(length(max = 2000)))]
     image: Option<Option<String>>,
-}
-
-/// The schema of a field that may be left out, without the `default: null` serde's
-/// `default` adds (a client reading it would send the `null` the field refuses).
-fn no_default(schema: &mut schemars::Schema) {
-    schema.remove("default");
-}
-
-/// A field that may be left out but, when sent, holds a value: `null` is a 422.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    value: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(value).map(Some)
-}
-
-/// A field that may be left out (`None`), sent as `null` (`Some(None)`) or hold a value.
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    value: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(value).map(Some)
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
@@ -113,20 +94,20 @@ pub(crate) struct NewArticle {
 #[allow(non_snake_case)]
 struct UpdateArticle {
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String", transform = no_default)]
+    #[schemars(with = "String", transform = without_default)]
     #[garde(length(chars, min = 1, max = 200))]
     title: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String", transform = no_default)]
+    #[schemars(with = "String", transform = without_default)]
     #[garde(length(chars, min = 1, max = 1000))]
     description: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "String", transform = no_default)]
+    #[schemars(with = "String", transform = without_default)]
     #[garde(length(chars, min = 1, max = 60_000))]
     body: Option<String>,
     /// Left out, the tags are kept; `[]` removes them; `null` is a 422.
     #[serde(default, deserialize_with = "present")]
-    #[schemars(with = "Vec<String>", transform = no_default)]
+    #[schemars(with = "Vec<String>", transform = without_default)]
     #[garde(length(max = 20), inner(inner(length(chars, min = 1, max = 64))))]
     tagList: Option<Vec<String>>,
 }

@@ -321,24 +321,3 @@ pub async fn app(
     let router = router().with_openapi(info).with_state(state);
     Ok(RequestIdLayer::new().layer(router))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::slug;
-
-    #[test]
-    fn a_long_title_is_cut_at_a_character_and_never_after_a_dash() {
-        let id = "3fa9c1d2e3f4a5b6";
-        // 27 three-byte characters: the 80th byte is inside the 27th.
-        let chinese = "龍".repeat(27);
-        assert_eq!(slug(&chinese, id), format!("{}-3fa9c1", "龍".repeat(26)));
-        // `abc-` twenty times is 80 bytes: the cut there would end in a dash.
-        let cut = slug(&["abc"; 30].join(" "), id);
-        assert!(!cut.contains("--"), "{cut}");
-        assert_eq!(cut, format!("{}-3fa9c1", ["abc"; 20].join("-")));
-        assert_eq!(
-            slug("How to train your dragon", id),
-            "how-to-train-your-dragon-3fa9c1"
-        );
-    }
-}

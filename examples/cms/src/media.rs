@@ -141,11 +141,7 @@ async fn upload(
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<MediumReply>), Problem> {
     let role = app.cms.role(&claims.sub).await?;
-    role.at_least(
-        Role::Author,
-        "media",
-        "uploading media takes the author role",
-    )?;
+    role.at_least(Role::Author, "media", "uploading takes the author role")?;
     let mut file = None;
     while let Some(field) = form.next_field().await? {
         if field.name() == Some("file") {

@@ -6,6 +6,7 @@
 //! [`Request`]). When an extractor fails, its `Rejection` is the response and the handler
 //! does not run.
 
+pub mod fields;
 mod json;
 #[cfg(feature = "multipart")]
 mod multipart;

@@ -25,6 +25,13 @@ mod router;
 pub mod routing;
 
 pub use schemars::{self, JsonSchema, Schema, SchemaGenerator};
+
+/// For `#[schemars(transform = without_default)]` on a field that may be left out: removes
+/// the `default: null` serde's `default` puts in its schema, which a client would send to a
+/// field that refuses `null` (see [`crate::extract::fields`]).
+pub fn without_default(schema: &mut Schema) {
+    schema.remove("default");
+}
 use serde_json::Value;
 
 pub use self::describe::{OperationInput, OperationOutput};
