@@ -235,41 +235,27 @@ fn the_paired_comparison_of_a_server_with_itself_raises_nothing() {
     }
 }
 
-#[test]
-fn blocks_too_few_for_any_figure_to_be_significant_are_refused() {
+/// Why the comparison refuses `profiles` with `blocks`, before any run.
+fn refusal(profiles: &[Profile], blocks: Option<usize>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let load = load();
-    // 2 blocks are 4 pairs: the smallest p-value, 1/16, is above alpha 0.05 before Holm.
-    let options = Options::from_config(&load, None, Some(2)).unwrap();
-    let refused = against::compare(
-        &load,
-        &[Profile::Sustained],
-        &options,
-        &generator(&dir),
-        |_, _| Ok(Fixture::start(Duration::from_millis(1), 1)),
-    )
+    let options = Options::from_config(&load, None, blocks).unwrap();
+    let refused = against::compare(&load, profiles, &options, &generator(&dir), |_, _| {
+        Ok(Fixture::start(Duration::from_millis(1), 1))
+    })
     .unwrap_err();
-    assert!(
-        refused.to_string().contains("give more `--blocks`"),
-        "{refused:#}"
-    );
+    format!("{refused:#}")
+}
+
+#[test]
+fn blocks_too_few_for_any_figure_to_be_significant_are_refused() {
+    // 2 blocks are 4 pairs: the smallest p-value, 1/16, is above alpha 0.05 before Holm.
+    let refused = refusal(&[Profile::Sustained], Some(2));
+    assert!(refused.contains("give more `--blocks`"), "{refused}");
 }
 
 #[test]
 fn a_stress_profile_is_refused_by_the_comparison() {
-    let dir = tempfile::tempdir().unwrap();
-    let load = load();
-    let options = Options::from_config(&load, None, None).unwrap();
-    let refused = against::compare(
-        &load,
-        &[Profile::Stress],
-        &options,
-        &generator(&dir),
-        |_, _| Ok(Fixture::start(Duration::from_millis(1), 1)),
-    )
-    .unwrap_err();
-    assert!(
-        refused.to_string().contains("breaking point"),
-        "{refused:#}"
-    );
+    let refused = refusal(&[Profile::Stress], None);
+    assert!(refused.contains("breaking point"), "{refused}");
 }
