@@ -56,6 +56,27 @@ macro_rules! checked {
 
 checked!(Json, Query, Path);
 
+/// A garde rule for text a client must fill in: `""` is refused with "can't be blank", the
+/// wording Rails-style clients (RealWorld's among them) expect. Pair it with
+/// `length(min = 1)`, which writes the same bound into the schema; a custom rule runs first,
+/// so its message is the field's first.
+///
+/// ```
+/// #[derive(garde::Validate)]
+/// struct Comment {
+///     #[garde(custom(allframe_core::validate::filled), length(chars, min = 1, max = 500))]
+///     body: String,
+/// }
+/// let report = garde::Validate::validate(&Comment { body: String::new() }).unwrap_err();
+/// assert_eq!(report.iter().next().unwrap().1.message(), "can't be blank");
+/// ```
+pub fn filled<C>(value: &str, _: &C) -> garde::Result {
+    if value.is_empty() {
+        return Err(garde::Error::new("can't be blank"));
+    }
+    Ok(())
+}
+
 /// Why a [`Valid`] extractor refused the request.
 #[derive(Debug)]
 pub enum ValidRejection<R> {

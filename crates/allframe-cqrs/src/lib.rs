@@ -41,6 +41,7 @@ mod projection;
 mod saga;
 mod storage;
 mod store;
+mod unique;
 mod upcast;
 #[cfg(feature = "wal")]
 mod wal;
@@ -60,6 +61,7 @@ pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 pub use crate::storage::{AnyBackend, Storage};
 pub use crate::store::{EventStore, Subscription};
+pub use crate::unique::{UniqueError, UniqueEvent, UniqueValues};
 pub use crate::upcast::{RawEvent, UpcastError, Upcasters};
 #[cfg(feature = "wal")]
 pub use crate::wal::{SyncMode, Truncation, TruncationCause, WalBackend, WalOptions};

@@ -10,6 +10,7 @@ use crate::aggregate::ExecuteError;
 use crate::backend::StoreError;
 use crate::command::ValidationError;
 use crate::saga::SagaError;
+use crate::unique::UniqueError;
 
 /// `422` naming the field (`body` when the command as a whole is wrong).
 impl From<ValidationError> for Problem {
@@ -54,6 +55,19 @@ impl From<SagaError> for Problem {
                 Problem::new(StatusCode::CONFLICT).with_detail(claimed.to_string())
             }
             other => Problem::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail(other.to_string()),
+        }
+    }
+}
+
+/// A value someone else holds: `409` naming its kind, `{"errors": {"email": ["has already
+/// been taken"]}}`; the store's errors as above.
+impl From<UniqueError> for Problem {
+    fn from(err: UniqueError) -> Self {
+        match err {
+            UniqueError::Taken { kind } => Problem::new(StatusCode::CONFLICT)
+                .with_detail(format!("the {kind} has already been taken"))
+                .with_field_error(kind, "has already been taken"),
+            UniqueError::Store(err) => err.into(),
         }
     }
 }

@@ -9,7 +9,7 @@ use allframe::graphql::GraphQL;
 use allframe::http::StatusCode;
 use allframe::openapi::routing::{delete, get, post};
 use allframe::openapi::{JsonSchema, schemars, without_default};
-use allframe::validate::Valid;
+use allframe::validate::{Valid, filled};
 use allframe::{Json, Path, Problem, Query, Router, State};
 use async_graphql::SimpleObject;
 use chrono::{DateTime, SecondsFormat};
@@ -27,19 +27,27 @@ type Created<T> = Result<(StatusCode, Json<T>), Problem>;
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct NewUser {
-    #[garde(length(chars, min = 1, max = 64), pattern(r"^[A-Za-z0-9_.-]+$"))]
+    #[garde(
+        custom(filled),
+        length(chars, min = 1, max = 64),
+        pattern(r"^[A-Za-z0-9_.-]+$")
+    )]
     username: String,
-    #[garde(length(max = 254), pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$"))]
+    #[garde(
+        custom(filled),
+        length(max = 254),
+        pattern(r"^[^@ \t\r\n]+@[^@ \t\r\n]+$")
+    )]
     email: String,
-    #[garde(length(chars, min = 8, max = 128))]
+    #[garde(custom(filled), length(chars, min = 8, max = 128))]
     password: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct Login {
-    #[garde(length(min = 1, max = 254))]
+    #[garde(custom(filled), length(min = 1, max = 254))]
     email: String,
-    #[garde(length(min = 1, max = 128))]
+    #[garde(custom(filled), length(min = 1, max = 128))]
     password: String,
 }
 
@@ -69,7 +77,9 @@ struct UpdateUser {
     image: Option<Option<String>>,
 }
 
+// `transparent`: a 422 names `username`, not `user.username`, as the spec's clients expect.
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
+#[garde(transparent)]
 struct UserBody<T: Validate<Context = ()>> {
     #[garde(dive)]
     user: T,
@@ -78,11 +88,11 @@ struct UserBody<T: Validate<Context = ()>> {
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 #[allow(non_snake_case)]
 pub(crate) struct NewArticle {
-    #[garde(length(chars, min = 1, max = 200))]
+    #[garde(custom(filled), length(chars, min = 1, max = 200))]
     title: String,
-    #[garde(length(chars, min = 1, max = 1000))]
+    #[garde(custom(filled), length(chars, min = 1, max = 1000))]
     description: String,
-    #[garde(length(chars, min = 1, max = 60_000))]
+    #[garde(custom(filled), length(chars, min = 1, max = 60_000))]
     body: String,
     /// Named as on the wire, since garde's `errors` use the Rust name.
     #[serde(default)]
@@ -113,6 +123,7 @@ struct UpdateArticle {
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
+#[garde(transparent)]
 pub(crate) struct ArticleBody<T: Validate<Context = ()>> {
     #[garde(dive)]
     pub(crate) article: T,
@@ -120,11 +131,12 @@ pub(crate) struct ArticleBody<T: Validate<Context = ()>> {
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 struct NewComment {
-    #[garde(length(chars, min = 1, max = 10_000))]
+    #[garde(custom(filled), length(chars, min = 1, max = 10_000))]
     body: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
+#[garde(transparent)]
 struct CommentBody {
     #[garde(dive)]
     comment: NewComment,
@@ -379,7 +391,7 @@ async fn login(
     let found = app
         .cms
         .read(|m| {
-            let id = m.user_by_email.get(&email)?;
+            let id = m.user_by_email.get(&email.to_lowercase())?;
             Some((id.clone(), m.users[id].password_hash.clone()))
         })
         .await?;

@@ -1,5 +1,4 @@
-//! The CMS's events and its aggregates: claims (a username or an email held by one user),
-//! users (with whom they follow), articles (with who favorited them) and each article's
+//! The CMS's events and its aggregates: users (with whom they follow), articles (with who favorited them) and each article's
 //! comment thread. One event type, so the read model sees every fact in order.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,14 +79,6 @@ pub enum Verdict {
 /// Everything that happens in the CMS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CmsEvent {
-    /// `key` (`username:ann`, `email:ann@example.com`) now belongs to user `owner`.
-    Claimed {
-        key: String,
-        owner: String,
-    },
-    Released {
-        key: String,
-    },
     UserRegistered {
         id: String,
         username: String,
@@ -185,8 +176,6 @@ pub enum CmsEvent {
 impl Event for CmsEvent {
     fn event_type(&self) -> &'static str {
         match self {
-            Self::Claimed { .. } => "Claimed",
-            Self::Released { .. } => "Released",
             Self::UserRegistered { .. } => "UserRegistered",
             Self::UserChanged { .. } => "UserChanged",
             Self::RoleGranted { .. } => "RoleGranted",
@@ -203,52 +192,6 @@ impl Event for CmsEvent {
             Self::Unfavorited { .. } => "Unfavorited",
             Self::CommentAdded { .. } => "CommentAdded",
             Self::CommentDeleted { .. } => "CommentDeleted",
-        }
-    }
-}
-
-/// A unique name (username or email): held by at most one user, so two registrations racing
-/// for one name cannot both win (the second append conflicts and is decided again).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Claim {
-    owner: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum ClaimCommand {
-    /// Take `key` for `owner`; taking it again for the same owner changes nothing.
-    Take { key: String, owner: String },
-    /// Give `key` back, if `owner` holds it.
-    Release { key: String, owner: String },
-}
-
-impl Aggregate for Claim {
-    type Event = CmsEvent;
-    type Command = ClaimCommand;
-    type Error = CmsError;
-
-    fn handle(&self, command: ClaimCommand) -> Result<Vec<CmsEvent>, CmsError> {
-        match command {
-            ClaimCommand::Take { key, owner } => match &self.owner {
-                Some(held) if *held == owner => Ok(vec![]),
-                Some(_) => {
-                    let field = key.split(':').next().unwrap_or("name").to_owned();
-                    Err(CmsError::Taken(field))
-                }
-                None => Ok(vec![CmsEvent::Claimed { key, owner }]),
-            },
-            ClaimCommand::Release { key, owner } => Ok(match &self.owner {
-                Some(held) if *held == owner => vec![CmsEvent::Released { key }],
-                _ => vec![],
-            }),
-        }
-    }
-
-    fn apply(&mut self, event: &CmsEvent) {
-        match event {
-            CmsEvent::Claimed { owner, .. } => self.owner = Some(owner.clone()),
-            CmsEvent::Released { .. } => self.owner = None,
-            _ => {}
         }
     }
 }

@@ -17,14 +17,15 @@ mod workflow;
 use std::sync::Arc;
 
 use allframe::auth::{JwtKeys, hash_password};
-use allframe::cqrs::{Aggregate, Aggregates, AnyBackend, Projections, Storage};
+use allframe::cqrs::{
+    Aggregate, Aggregates, AnyBackend, Projections, Storage, UniqueError, UniqueEvent, UniqueValues,
+};
 use allframe::extract::FromRef;
 use allframe::middleware::{Layer, RequestIdLayer, RequestIdService};
 use allframe::{Problem, RouterService, ServerConfig};
 
 use crate::domain::{
-    Article, ArticleCommand, Claim, ClaimCommand, CmsEvent, Role, Thread, ThreadCommand, User,
-    UserCommand,
+    Article, ArticleCommand, CmsEvent, Role, Thread, ThreadCommand, User, UserCommand,
 };
 use crate::views::ReadModel;
 
@@ -33,10 +34,11 @@ pub use crate::api::router;
 /// The backend every store of the CMS uses: whichever `Storage` picked.
 pub type Backend = AnyBackend<CmsEvent>;
 
-/// The CMS: its aggregates over one store, and the read model folded from it.
+/// The CMS: its aggregates over one store, the read model folded from it, and the names
+/// (usernames, emails) each held by one user, in a store of their own.
 #[derive(Debug)]
 pub struct Cms {
-    claims: Aggregates<Claim, Backend>,
+    names: UniqueValues<AnyBackend<UniqueEvent>>,
     users: Aggregates<User, Backend>,
     articles: Aggregates<Article, Backend>,
     threads: Aggregates<Thread, Backend>,
@@ -112,7 +114,7 @@ impl Cms {
     pub async fn open(storage: &Storage) -> Result<Self, Problem> {
         let events = storage.open::<CmsEvent>("events").await?;
         let cms = Self {
-            claims: Aggregates::new(events.clone()),
+            names: UniqueValues::new(storage.open("names").await?),
             users: Aggregates::new(events.clone()),
             articles: Aggregates::new(events.clone()),
             threads: Aggregates::new(events.clone()),
@@ -124,7 +126,6 @@ impl Cms {
     }
 
     execute_on! {
-        claim: Claim => claims, "claim-";
         user: User => users, "user-";
         article: Article => articles, "article-";
         thread: Thread => threads, "thread-";
@@ -152,7 +153,7 @@ impl Cms {
 
     /// Registers a user; the username and the email are claimed first, so a taken one is
     /// 409 and nothing of the registration is kept. The first user to register is the
-    /// admin (the claim `role:admin` decides who was first); everyone after is an author.
+    /// admin (whoever holds `role:admin` was first); everyone after is an author.
     pub async fn register(
         &self,
         username: &str,
@@ -161,51 +162,30 @@ impl Cms {
     ) -> Result<String, Problem> {
         let id = new_id();
         let password_hash = hash_password(password).await?;
-        let keys = [
-            format!("username:{username}"),
-            format!("email:{}", email.to_lowercase()),
-        ];
-        self.take(&keys, &id).await?;
-        let first = match self.take(&["role:admin".to_owned()], &id).await {
-            Ok(()) => true,
-            Err(taken) if taken.status() == allframe::http::StatusCode::CONFLICT => false,
-            Err(failed) => return Err(failed),
-        };
-        let register = UserCommand::Register {
-            id: id.clone(),
-            username: username.to_owned(),
-            email: email.to_owned(),
-            password_hash,
-            role: if first { Role::Admin } else { Role::Author },
-        };
-        self.user(&id, register).await?;
+        let email = email.to_lowercase();
+        let names = [("username", username), ("email", email.as_str())];
+        // Boxed: two aggregates' commands nested make a future too large for the stack.
+        Box::pin(self.names.holding(&names, &id, async {
+            let admin = [("role", "admin")];
+            let first = match self.names.claim(&admin, &id).await {
+                Ok(()) => true,
+                Err(UniqueError::Taken { .. }) => false,
+                Err(failed) => return Err(failed.into()),
+            };
+            let register = UserCommand::Register {
+                id: id.clone(),
+                username: username.to_owned(),
+                email: email.clone(),
+                password_hash,
+                role: if first { Role::Admin } else { Role::Author },
+            };
+            let held = if first { &admin[..] } else { &[] };
+            self.names
+                .holding(held, &id, self.user(&id, register))
+                .await
+        }))
+        .await?;
         Ok(id)
-    }
-
-    /// Claims every key for `owner`, or none of them.
-    async fn take(&self, keys: &[String], owner: &str) -> Result<(), Problem> {
-        for (taken, key) in keys.iter().enumerate() {
-            let take = ClaimCommand::Take {
-                key: key.clone(),
-                owner: owner.to_owned(),
-            };
-            if let Err(refused) = self.claim(key, take).await {
-                self.release(&keys[..taken], owner).await?;
-                return Err(refused);
-            }
-        }
-        Ok(())
-    }
-
-    async fn release(&self, keys: &[String], owner: &str) -> Result<(), Problem> {
-        for key in keys {
-            let release = ClaimCommand::Release {
-                key: key.clone(),
-                owner: owner.to_owned(),
-            };
-            self.claim(key, release).await?;
-        }
-        Ok(())
     }
 
     /// Changes user `id`'s profile; a new username or email is claimed before the change
@@ -215,40 +195,40 @@ impl Cms {
             .read(|m| {
                 m.users
                     .get(id)
-                    .map(|u| (u.username.clone(), u.email.to_lowercase()))
+                    .map(|u| (u.username.clone(), u.email.clone()))
             })
             .await?
             .ok_or(error::CmsError::NotFound("user"))?;
         let username = change.username.filter(|name| *name != old_name);
         let email = change
             .email
-            .filter(|email| email.to_lowercase() != old_email);
+            .map(|email| email.to_lowercase())
+            .filter(|email| *email != old_email);
         let mut claimed = Vec::new();
         let mut released = Vec::new();
         if let Some(name) = &username {
-            claimed.push(format!("username:{name}"));
-            released.push(format!("username:{old_name}"));
+            claimed.push(("username", name.as_str()));
+            released.push(("username", old_name.as_str()));
         }
         if let Some(email) = &email {
-            claimed.push(format!("email:{}", email.to_lowercase()));
-            released.push(format!("email:{old_email}"));
+            claimed.push(("email", email.as_str()));
+            released.push(("email", old_email.as_str()));
         }
-        self.take(&claimed, id).await?;
         let password_hash = match change.password {
             Some(password) => Some(hash_password(&password).await?),
             None => None,
         };
         let changed = CmsEvent::UserChanged {
             id: id.to_owned(),
-            username,
-            email,
+            username: username.clone(),
+            email: email.clone(),
             password_hash,
             bio: change.bio,
             image: change.image,
         };
-        self.user(id, UserCommand::Change(Box::new(changed)))
-            .await?;
-        self.release(&released, id).await
+        let change = self.user(id, UserCommand::Change(Box::new(changed)));
+        self.names.holding(&claimed, id, change).await?;
+        Ok(self.names.release(&released, id).await?)
     }
 
     /// User `id`'s role.

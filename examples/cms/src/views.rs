@@ -60,6 +60,7 @@ pub struct CommentRow {
 pub struct ReadModel {
     pub users: HashMap<String, UserRow>,
     pub user_by_name: HashMap<String, String>,
+    /// Keyed by the lowercased email, as it is held unique: `Ann@X` and `ann@x` are one user.
     pub user_by_email: HashMap<String, String>,
     pub articles: HashMap<String, ArticleRow>,
     pub article_by_slug: HashMap<String, String>,
@@ -79,7 +80,6 @@ impl Projection<CmsEvent> for ReadModel {
         let at = event.timestamp_ms;
         self.position = event.position;
         match &event.payload {
-            Claimed { .. } | Released { .. } => {}
             UserRegistered {
                 id,
                 username,
@@ -88,7 +88,7 @@ impl Projection<CmsEvent> for ReadModel {
                 role,
             } => {
                 self.user_by_name.insert(username.clone(), id.clone());
-                self.user_by_email.insert(email.clone(), id.clone());
+                self.user_by_email.insert(email.to_lowercase(), id.clone());
                 self.users.insert(
                     id.clone(),
                     UserRow {
@@ -124,8 +124,8 @@ impl Projection<CmsEvent> for ReadModel {
                     user.username = username.clone();
                 }
                 if let Some(email) = email {
-                    self.user_by_email.remove(&user.email);
-                    self.user_by_email.insert(email.clone(), id.clone());
+                    self.user_by_email.remove(&user.email.to_lowercase());
+                    self.user_by_email.insert(email.to_lowercase(), id.clone());
                     user.email = email.clone();
                 }
                 if let Some(hash) = password_hash {

@@ -1,6 +1,6 @@
-//! The real binary: the public RealWorld suite (its Postman collection, unchanged, run by
-//! newman) against `cms` on a fresh data directory, and a restart that keeps users,
-//! articles and tokens.
+//! The real binary: the public RealWorld suites, unchanged (today's Hurl files, run by hurl,
+//! and the Postman collection before them, run by newman) against `cms` on a fresh data
+//! directory and on PostgreSQL, and a restart that keeps users, articles and tokens.
 
 use std::process::Command;
 
@@ -24,6 +24,49 @@ fn newman_runs(test: &str) -> bool {
         eprintln!("SKIPPED: {test}: `npx --yes {NEWMAN}` does not run: {probe:?}");
     }
     runs
+}
+
+/// Whether the `hurl` CLI runs here; if not, says SKIPPED for `test` and why (`.ci/run`
+/// installs it with `cargo install hurl`).
+fn hurl_runs(test: &str) -> bool {
+    let probe = Command::new("hurl").arg("--version").output();
+    let runs = probe.as_ref().is_ok_and(|o| o.status.success());
+    if !runs {
+        eprintln!("SKIPPED: {test}: `hurl --version` does not run: {probe:?}");
+    }
+    runs
+}
+
+/// The README's hurl command, every file of the suite in its order, against the CMS binary
+/// started with `env`.
+async fn hurl_suite_passes_against(env: &[(&str, &str)]) {
+    let cms = RunningBinary::start_with_env(CMS, env).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/realworld/hurl");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the suite's directory")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "hurl"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 13, "the suite's files: {files:?}");
+    let out = Command::new("hurl")
+        .args(["--test", "--jobs", "1", "--no-color"])
+        .args(["--variable", &format!("host=http://{}", cms.addr())])
+        // Not newman's `conduit`: both suites register `celeb_<name>` in one store.
+        .args(["--variable", "uid=hurl"])
+        .args(&files)
+        .output()
+        .expect("running hurl");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the RealWorld Hurl suite failed:\n{report}"
+    );
+    // hurl aligns its summary with spaces: `Succeeded files:   13 (100.0%)`.
+    let summary = report.split_whitespace().collect::<Vec<_>>().join(" ");
+    let all = format!("Succeeded files: {} (100.0%)", files.len());
+    assert!(summary.contains(&all), "not every file ran: {report}");
+    cms.terminate().await;
 }
 
 /// The README's newman command against the CMS binary started with `env`.
@@ -62,15 +105,26 @@ async fn the_public_realworld_suite_passes() {
     suite_passes_against(&[("ALLFRAME_DATA", data_dir), ("DATABASE_URL", "")]).await;
 }
 
-/// The same on PostgreSQL, in schemas of this test's own (`ALLFRAME_SCHEMA_PREFIX`),
+#[tokio::test]
+async fn the_public_realworld_hurl_suite_passes() {
+    if !hurl_runs("the_public_realworld_hurl_suite_passes") {
+        return;
+    }
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let data_dir = data.path().to_str().expect("a UTF-8 path");
+    hurl_suite_passes_against(&[("ALLFRAME_DATA", data_dir), ("DATABASE_URL", "")]).await;
+}
+
+/// Both suites on PostgreSQL, in schemas of this test's own (`ALLFRAME_SCHEMA_PREFIX`),
 /// removed at the end.
 #[tokio::test]
 async fn the_public_realworld_suite_passes_on_postgres() {
     let test = "the_public_realworld_suite_passes_on_postgres";
-    let Some(storage) = TestPostgres::connect(test, &["events"]).await else {
+    let Some(storage) = TestPostgres::connect(test, &["events", "names"]).await else {
         return;
     };
-    if !newman_runs(test) {
+    let (newman, hurl) = (newman_runs(test), hurl_runs(test));
+    if !newman && !hurl {
         return;
     }
     let Storage::Postgres { url, schema_prefix } = &*storage else {
@@ -83,7 +137,13 @@ async fn the_public_realworld_suite_passes_on_postgres() {
         ("DATABASE_URL", url.as_str()),
         ("ALLFRAME_SCHEMA_PREFIX", schema_prefix.as_str()),
     ];
-    suite_passes_against(&env).await;
+    // One suite after the other on the same store: the second starts on the first's events.
+    if newman {
+        suite_passes_against(&env).await;
+    }
+    if hurl {
+        hurl_suite_passes_against(&env).await;
+    }
     // The events are in this test's schema, not in the CMS's default one.
     let events = storage
         .open::<cms::domain::CmsEvent>("events")

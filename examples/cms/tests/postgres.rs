@@ -9,7 +9,9 @@ use allframe_test::{Contract, TestPostgres};
 
 #[tokio::test]
 async fn contract_scenario_on_postgres() {
-    let Some(storage) = TestPostgres::connect("cms_contract_on_postgres", &["events"]).await else {
+    let Some(storage) =
+        TestPostgres::connect("cms_contract_on_postgres", &["events", "names"]).await
+    else {
         return;
     };
     let keys = JwtKeys::hs256(&[7; 32])
