@@ -215,12 +215,22 @@ mod tests {
 
     #[test]
     fn quick_runs_the_steps_without_release_builds() {
-        let quick: Vec<&str> = crate::config::Step::ALL
-            .into_iter()
+        let quick: Vec<&str> = <Step as strum::VariantArray>::VARIANTS
+            .iter()
+            .copied()
             .filter(|s| in_quick(*s))
             .map(|s| s.name())
             .collect();
         assert_eq!(quick, ["fmt", "clippy", "features", "test"]);
+    }
+
+    #[test]
+    fn quality_toml_reads_each_step_by_the_name_ci_shows() {
+        for &step in <Step as strum::VariantArray>::VARIANTS {
+            let read: Step = serde_json::from_value(step.name().into()).expect(step.name());
+            assert_eq!(read, step);
+        }
+        assert_eq!(Step::BenchTest.name(), "bench-test");
     }
 
     #[test]

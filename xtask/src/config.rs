@@ -371,8 +371,13 @@ pub(crate) struct Ci {
 }
 
 /// A step of `cargo xtask ci`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Its name is the variant's kebab-case (`BenchTest` is `bench-test`) for serde and strum
+/// alike; `Step::VARIANTS` lists them all.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, strum::IntoStaticStr, strum::VariantArray,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub(crate) enum Step {
     Fmt,
     Clippy,
@@ -394,22 +399,6 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    /// Every step `quality.toml [ci]` may list.
-    #[cfg(test)]
-    pub(crate) const ALL: [Step; 11] = [
-        Step::Fmt,
-        Step::Clippy,
-        Step::Features,
-        Step::Test,
-        Step::Size,
-        Step::Memory,
-        Step::BenchTest,
-        Step::Instructions,
-        Step::Techempower,
-        Step::Demos,
-        Step::Load,
-    ];
-
     /// The gate this step runs, if it is one.
     pub(crate) fn gate(self) -> Option<crate::gates::Gate> {
         use crate::gates::Gate;
@@ -425,19 +414,7 @@ impl Step {
     }
 
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Step::Fmt => "fmt",
-            Step::Clippy => "clippy",
-            Step::Features => "features",
-            Step::Test => "test",
-            Step::Size => "size",
-            Step::Memory => "memory",
-            Step::BenchTest => "bench-test",
-            Step::Instructions => "instructions",
-            Step::Techempower => "techempower",
-            Step::Demos => "demos",
-            Step::Load => "load",
-        }
+        self.into()
     }
 }
 

@@ -5,11 +5,16 @@
 //! reproduces a failure.
 
 use anyhow::Result;
+use strum::VariantArray;
 
 use crate::{bench, demos, load, memory, size, techempower};
 
-/// A quality gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// A quality gate. Its name (kebab-case, the same for clap, strum and `quality.toml`) and
+/// the list of all (`Gate::VARIANTS`) are derived, not kept by hand.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub(crate) enum Gate {
     /// Stripped size of every feature configuration (`baselines/size.json`).
     Size,
@@ -28,24 +33,8 @@ pub(crate) enum Gate {
 }
 
 impl Gate {
-    pub(crate) const ALL: [Gate; 6] = [
-        Gate::Size,
-        Gate::Memory,
-        Gate::Instructions,
-        Gate::Techempower,
-        Gate::Demos,
-        Gate::Load,
-    ];
-
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Gate::Size => "size",
-            Gate::Memory => "memory",
-            Gate::Instructions => "instructions",
-            Gate::Techempower => "techempower",
-            Gate::Demos => "demos",
-            Gate::Load => "load",
-        }
+        self.into()
     }
 
     /// Runs the gate as CI does.
@@ -110,7 +99,7 @@ pub(crate) struct BaselineArgs {
 /// Rewrites the baselines of the gates named (all by default), atomically each.
 pub(crate) fn baseline(args: &BaselineArgs) -> Result<()> {
     let gates = if args.gates.is_empty() {
-        Gate::ALL.to_vec()
+        Gate::VARIANTS.to_vec()
     } else {
         args.gates.clone()
     };
@@ -133,7 +122,7 @@ mod tests {
 
     #[test]
     fn gate_names_are_the_names_baseline_and_ci_use() {
-        for gate in Gate::ALL {
+        for &gate in Gate::VARIANTS {
             let value = gate.to_possible_value().expect("every gate can be named");
             assert_eq!(value.get_name(), gate.name());
             let step: crate::config::Step =
