@@ -7,9 +7,10 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use xshell::cmd;
 
+use crate::changed::{self, Reach};
 use crate::config::{self, Step};
 use crate::summary::Table;
-use crate::{bench, features, shell, test};
+use crate::{bench, features, shell, test, worktree};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -27,6 +28,16 @@ pub(crate) struct Args {
     /// on main.
     #[arg(long)]
     quick: bool,
+    /// Run only the steps whose packages the changes since `--base` reach (a changed package
+    /// and every package depending on it, from cargo metadata), the tests of those packages
+    /// only; the rest are listed as skipped. fmt and clippy always run; a change to xtask or
+    /// to a file outside the packages (quality.toml, Cargo.lock, baselines) reaches all.
+    #[arg(long)]
+    changed: bool,
+    /// With `--changed`: the revision to diff against (default: the merge base with main,
+    /// else HEAD~1).
+    #[arg(long, requires = "changed", value_name = "REV")]
+    base: Option<String>,
     /// With `--list`: print the list as JSON (a CI job matrix).
     #[arg(long, requires = "list")]
     json: bool,
@@ -47,6 +58,8 @@ enum Status {
     Skipped,
     /// Not run by `--quick`.
     Quick,
+    /// Not run by `--changed`: the diff reaches none of its packages.
+    Unreached,
 }
 
 /// How to fix or reproduce a failed step, printed under its error.
@@ -73,7 +86,8 @@ fn in_quick(step: Step) -> bool {
     matches!(step, Step::Fmt | Step::Clippy | Step::Features | Step::Test)
 }
 
-fn run_step(step: Step, quick: bool) -> Result<()> {
+/// Runs `step`; `tests_of` narrows the `test` step to those packages' tests (all when empty).
+fn run_step(step: Step, quick: bool, tests_of: &[String]) -> Result<()> {
     if let Some(gate) = step.gate() {
         return gate.check();
     }
@@ -91,6 +105,7 @@ fn run_step(step: Step, quick: bool) -> Result<()> {
         Step::Features => features::run(&features::Args::default())?,
         Step::Test => test::run(&test::Args {
             quick,
+            packages: tests_of.to_vec(),
             ..test::Args::default()
         })?,
         Step::BenchTest => bench::run(&bench::Args {
@@ -131,6 +146,39 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         eprint!("{}", table.to_text());
         return Ok(());
     }
+    let reach = if args.changed {
+        let base = match &args.base {
+            Some(base) => base.clone(),
+            None => worktree::default_base()?,
+        };
+        let reach = changed::since(&base)?;
+        match &reach {
+            Reach::Everything(file) => eprintln!(
+                "--changed since {base}: {} reaches every step",
+                file.display()
+            ),
+            Reach::Packages(packages) => eprintln!(
+                "--changed since {base}: reaches {}",
+                if packages.is_empty() {
+                    "no package".to_owned()
+                } else {
+                    packages.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ),
+        }
+        Some(reach)
+    } else {
+        None
+    };
+    let workspace = if args.changed {
+        changed::names()?
+    } else {
+        Vec::new()
+    };
+    let tests_of: Vec<String> = match &reach {
+        Some(Reach::Packages(packages)) => packages.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
     let started = Instant::now();
     let mut outcomes: Vec<(Step, Status, f64)> = Vec::new();
     let mut failed = false;
@@ -139,13 +187,19 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             outcomes.push((step, Status::Quick, 0.0));
             continue;
         }
+        if let Some(reach) = &reach
+            && !reach.reaches(changed::packages_of(step, &quality, &workspace).as_deref())
+        {
+            outcomes.push((step, Status::Unreached, 0.0));
+            continue;
+        }
         if failed && !args.keep_going {
             outcomes.push((step, Status::Skipped, 0.0));
             continue;
         }
         eprintln!("\n==> [{}/{}] {}", i + 1, steps.len(), step.name());
         let start = Instant::now();
-        let status = match run_step(step, args.quick) {
+        let status = match run_step(step, args.quick, &tests_of) {
             Ok(()) => Status::Passed,
             Err(err) => {
                 eprintln!("\n✗ {} failed: {err:#}\n  {}", step.name(), remedy(step));
@@ -175,6 +229,7 @@ fn table(outcomes: &[(Step, Status, f64)], total: f64) -> Table {
             Status::Failed => "FAILED",
             Status::Skipped => "skipped",
             Status::Quick => "skipped (--quick: the full set runs on main)",
+            Status::Unreached => "skipped (--changed: the diff reaches none of its packages)",
         };
         table.row(vec![
             step.name().to_owned(),
@@ -201,6 +256,7 @@ mod tests {
             (Step::Clippy, Status::Failed, 10.0),
             (Step::Test, Status::Skipped, 0.0),
             (Step::Size, Status::Quick, 0.0),
+            (Step::Demos, Status::Unreached, 0.0),
         ];
         let md = table(&outcomes, 10.5).to_markdown();
         assert!(md.contains("| fmt | ok | 0.4 |"), "{md}");
@@ -208,6 +264,10 @@ mod tests {
         assert!(md.contains("| test | skipped | 0.0 |"), "{md}");
         assert!(
             md.contains("| size | skipped (--quick: the full set runs on main) | 0.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| demos | skipped (--changed: the diff reaches none of its packages) |"),
             "{md}"
         );
         assert!(md.contains("| total |  | 10.5 |"), "{md}");
@@ -227,7 +287,8 @@ mod tests {
     #[test]
     fn quality_toml_reads_each_step_by_the_name_ci_shows() {
         for &step in <Step as strum::VariantArray>::VARIANTS {
-            let read: Step = serde_json::from_value(step.name().into()).expect(step.name());
+            let read: Step = serde_json::from_value(step.name().into())
+                .unwrap_or_else(|err| panic!("{}: {err}", step.name()));
             assert_eq!(read, step);
         }
         assert_eq!(Step::BenchTest.name(), "bench-test");

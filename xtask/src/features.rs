@@ -24,7 +24,7 @@ pub(crate) struct Args {
 }
 
 /// The facade whose features are checked.
-const FACADE: &str = "allframe";
+pub(crate) const FACADE: &str = "allframe";
 /// The two crates of `tests/additivity`: one turns `openapi` on, one uses `Json<T>` whose
 /// `T` has no `JsonSchema`. Checked in one build, so cargo unifies their features.
 const ADDITIVITY: [&str; 2] = ["additivity-openapi-on", "additivity-plain-json"];

@@ -5,6 +5,7 @@
 
 mod baseline;
 mod bench;
+mod changed;
 mod ci;
 mod config;
 mod demos;

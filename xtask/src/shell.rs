@@ -63,6 +63,36 @@ pub(crate) fn build_release(
     Ok(target_dir.join("release").join(bin))
 }
 
+/// Builds `packages` in release in one cargo call in the workspace at `root` into
+/// `target_dir`, so what they share builds once, with the features they need between them;
+/// each package's binary (named after it), in order.
+pub(crate) fn build_release_together(
+    root: &Path,
+    target_dir: &Path,
+    packages: &[&str],
+) -> Result<Vec<PathBuf>> {
+    let sh = at_root()?;
+    sh.change_dir(root);
+    sh.set_var("CARGO_TARGET_DIR", target_dir);
+    let cargo = cargo();
+    let selected: Vec<String> = packages.iter().map(|p| format!("--package={p}")).collect();
+    let line = format!("cargo build --release {} --bins", selected.join(" "));
+    eprintln!("{line} (in {})", root.display());
+    xshell::cmd!(sh, "{cargo} build --release {selected...} --bins")
+        .quiet()
+        .run()
+        .with_context(|| {
+            format!(
+                "building failed; reproduce with `{line}` in {}",
+                root.display()
+            )
+        })?;
+    Ok(packages
+        .iter()
+        .map(|p| target_dir.join("release").join(p))
+        .collect())
+}
+
 /// Whether cargo-nextest is installed (the tests fall back to `cargo test` without it).
 pub(crate) fn nextest_available() -> Result<bool> {
     let sh = at_root()?;

@@ -26,6 +26,10 @@ pub(crate) struct Args {
     /// Nightly depth: a million cases per property test, 100,000 power-loss crash points.
     #[arg(long)]
     pub(crate) long: bool,
+    /// Run only the tests of these packages (repeatable; all by default). The doctests stay
+    /// the workspace's: narrowing them would build the libraries with other features.
+    #[arg(long = "package", short = 'p', value_name = "NAME")]
+    pub(crate) packages: Vec<String>,
     /// Run only tests whose name matches (passed to the test runner).
     pub(crate) filter: Vec<String>,
 }
@@ -87,6 +91,15 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         );
         leave_out.push(format!("not {GATE_SELF_TESTS}"));
     }
+    if !args.packages.is_empty() {
+        let of: Vec<String> = args
+            .packages
+            .iter()
+            .map(|p| format!("package(={p})"))
+            .collect();
+        eprintln!("the tests of {} only", args.packages.join(", "));
+        leave_out.push(format!("({})", of.join(" | ")));
+    }
     let expression: Vec<String> = if leave_out.is_empty() {
         vec![]
     } else {
@@ -114,9 +127,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         if !skip.is_empty() {
             skip.insert(0, "--");
         }
+        let selected: Vec<String> = if args.packages.is_empty() {
+            vec!["--workspace".to_owned()]
+        } else {
+            args.packages
+                .iter()
+                .map(|p| format!("--package={p}"))
+                .collect()
+        };
         cmd!(
             sh,
-            "{cargo} test --workspace --all-features --lib --bins --tests {filter...} {skip...}"
+            "{cargo} test {selected...} --all-features --lib --bins --tests {filter...} {skip...}"
         )
         .run()
         .context("tests failed; reproduce with `cargo test --workspace --all-features`")?;

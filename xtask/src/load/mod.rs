@@ -39,6 +39,9 @@ use crate::summary::Table;
 use crate::techempower::servers::Pinning;
 use crate::{history, shell};
 
+/// The open-model load generator's package (and binary).
+pub(crate) const LOADGEN: &str = "allframe-loadgen";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Profile {
@@ -156,12 +159,7 @@ pub(crate) fn prepare(quality: &Quality, load: &Load, name: Option<&str>) -> Res
     };
     let url = database.as_ref().map(|db| &db.url);
     let head = App::build(quality, target, url, &shell::root(), &shell::target_dir())?;
-    let program = shell::build_release(
-        &shell::root(),
-        &shell::target_dir(),
-        "allframe-loadgen",
-        "allframe-loadgen",
-    )?;
+    let program = shell::build_release(&shell::root(), &shell::target_dir(), LOADGEN, LOADGEN)?;
     let (pinning, pin_note) = Pinning::detect();
     eprintln!("load: {name}, {pin_note}");
     let generator = Generator {

@@ -60,7 +60,21 @@ impl App {
             let demo = demo(quality, &target.name)?;
             (demo.package.as_str(), demo.package.as_str(), Kind::Demo)
         };
-        let binary = shell::build_release(root, target_dir, package, bin)?;
+        let binary = match &kind {
+            // Built as `cargo xtask demos` builds it, so the two steps share one build.
+            Kind::Demo => {
+                let demos = quality
+                    .demos
+                    .as_ref()
+                    .context("quality.toml has no [demos]")?;
+                demos::build_all(demos, root, target_dir)?
+                    .remove(&target.name)
+                    .with_context(|| {
+                        format!("{package} is not in the workspace at {}", root.display())
+                    })?
+            }
+            Kind::Techempower(_) => shell::build_release(root, target_dir, package, bin)?,
+        };
         Ok(Self {
             target: target.clone(),
             binary,
