@@ -6,6 +6,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::event::{Envelope, Event, NewEvent};
 use crate::upcast::RawEvent;
 
@@ -207,5 +209,42 @@ pub trait Backend<E: Event>: Send + Sync + 'static {
     /// completes under its caller, in this process, and wakes subscriptions at once.
     fn poll_interval(&self) -> Option<Duration> {
         None
+    }
+
+    /// Wakes a live subscription when another process may have appended (PostgreSQL: a
+    /// `NOTIFY`), before its poll interval is up. Taken before the subscription reads, so a
+    /// wake-up between the read and the wait is not lost. Never, by default.
+    fn appended_elsewhere(&self) -> Wakeup {
+        Wakeup::never()
+    }
+}
+
+/// A wake-up from outside this process, from [`Backend::appended_elsewhere`].
+#[derive(Debug)]
+pub struct Wakeup(Option<watch::Receiver<u64>>);
+
+impl Wakeup {
+    /// One that never comes.
+    pub fn never() -> Self {
+        Self(None)
+    }
+
+    /// Comes at the next change of `woken` after this call.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "only PostgreSQL wakes")
+    )]
+    pub(crate) fn on(woken: &watch::Sender<u64>) -> Self {
+        Self(Some(woken.subscribe()))
+    }
+
+    /// Resolves when the wake-up comes.
+    pub async fn come(self) {
+        if let Some(mut woken) = self.0
+            && woken.changed().await.is_ok()
+        {
+            return;
+        }
+        std::future::pending().await
     }
 }

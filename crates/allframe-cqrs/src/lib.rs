@@ -49,14 +49,16 @@ mod wal;
 pub use crate::aggregate::{
     Aggregate, AggregateOutcome, AggregateTest, Aggregates, ExecuteError, RetryPolicy,
 };
-pub use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+pub use crate::backend::{
+    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, Wakeup,
+};
 pub use crate::command::{
     Command, CommandBus, CommandHandler, DEFAULT_IDEMPOTENCY_CAPACITY, ValidationError,
 };
 pub use crate::event::{Envelope, Event, Metadata, NewEvent};
 pub use crate::memory::InMemoryBackend;
 #[cfg(feature = "postgres")]
-pub use crate::postgres::PostgresBackend;
+pub use crate::postgres::{NotificationStats, PostgresBackend};
 pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 pub use crate::storage::{AnyBackend, Storage};

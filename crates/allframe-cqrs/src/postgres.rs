@@ -28,6 +28,12 @@
 //! [`StoreError::Unavailable`]) and an `idle_in_transaction_session_timeout` (PostgreSQL
 //! ends the session of a writer idle inside its append, releasing the lock), both
 //! [`PostgresBackend::STUCK_WRITER_TIMEOUT`].
+//!
+//! # Other processes' appends
+//!
+//! Each append notifies the others as it commits: see [`notify`].
+
+mod notify;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -39,11 +45,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::backend::{
-    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, check_stream_id,
+    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, Wakeup, check_stream_id,
 };
 use crate::codec::{Serialized, decode, serialize, serialize_raw};
 use crate::event::{Envelope, Event, Metadata, NewEvent, now_ms};
 use crate::upcast::{RawEvent, Upcasters};
+
+use self::notify::Listener;
+pub use self::notify::NotificationStats;
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -67,6 +76,9 @@ pub struct PostgresBackend<E> {
     pool: PgPool,
     upcasters: Upcasters,
     poll_interval: Duration,
+    /// The schema the tables are in (`current_schema()`), named in each notification.
+    schema: String,
+    listener: Listener,
     _events: PhantomData<fn() -> E>,
 }
 
@@ -76,6 +88,8 @@ impl<E> fmt::Debug for PostgresBackend<E> {
             .field("pool", &self.pool)
             .field("upcasters", &self.upcasters)
             .field("poll_interval", &self.poll_interval)
+            .field("schema", &self.schema)
+            .field("notifications", &self.listener.stats())
             .finish()
     }
 }
@@ -185,19 +199,32 @@ impl<E: Event> PostgresBackend<E> {
         MIGRATOR.run(&pool).await.map_err(|e| {
             StoreError::Backend(format!("PostgreSQL: migrating the event store: {e}"))
         })?;
+        let (schema,): (String,) = sqlx::query_as("select current_schema()")
+            .fetch_one(&pool)
+            .await
+            .map_err(failed("reading the current schema"))?;
+        let listener = Listener::new((*pool.connect_options()).clone(), schema.clone());
         Ok(Self {
             pool,
             upcasters: E::upcasters(),
             poll_interval: DEFAULT_POLL_INTERVAL,
+            schema,
+            listener,
             _events: PhantomData,
         })
     }
 
-    /// How often live subscriptions look for events other processes appended (100 ms by
-    /// default; appends through this backend wake them at once).
+    /// How often live subscriptions look for events other processes appended while no
+    /// notification can reach them (100 ms by default; while the listening connection is
+    /// up, 50 times less often, and appends through this backend wake them at once).
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
+    }
+
+    /// What the connection that listens for other processes' appends has done.
+    pub fn notifications(&self) -> NotificationStats {
+        self.listener.stats()
     }
 
     /// The connection pool.
@@ -258,7 +285,8 @@ impl<E: Event> PostgresBackend<E> {
         };
         // The version check and the insert in one statement: one round trip fewer while
         // the head row is locked. No row comes back when the check fails.
-        let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
+        // Only a row that passes the check notifies (PostgreSQL delivers it at the commit).
+        let inserted: Result<Option<(i64, bool)>, sqlx::Error> = sqlx::query_as(
             "with current as (select coalesce(max(version), 0) as version \
                  from allframe_events where stream_id = $2), \
              inserted as (insert into allframe_events (position, stream_id, version, \
@@ -269,7 +297,8 @@ impl<E: Event> PostgresBackend<E> {
                  with ordinality as e(event_type, schema_version, metadata, payload, n) \
                where $8::bigint is null or current.version = $8 \
                returning version) \
-             select max(version) from inserted having count(*) > 0",
+             select max(version), pg_notify($9, $10) is null from inserted \
+             having count(*) > 0",
         )
         .bind(first_position)
         .bind(stream)
@@ -279,10 +308,12 @@ impl<E: Event> PostgresBackend<E> {
         .bind(metadata)
         .bind(payloads)
         .bind(required)
+        .bind(notify::CHANNEL)
+        .bind(notify::payload(last_position, &self.schema))
         .fetch_optional(&mut *tx)
         .await;
         let version = match inserted {
-            Ok(Some((version,))) => version as u64,
+            Ok(Some((version, _notified))) => version as u64,
             Ok(None) => {
                 tx.rollback().await.map_err(failed(doing))?;
                 return Err(StoreError::Conflict {
@@ -445,7 +476,11 @@ impl<E: Event> Backend<E> for PostgresBackend<E> {
     }
 
     fn poll_interval(&self) -> Option<Duration> {
-        Some(self.poll_interval)
+        Some(self.listener.poll_interval(self.poll_interval))
+    }
+
+    fn appended_elsewhere(&self) -> Wakeup {
+        self.listener.wakeup()
     }
 
     async fn stats(&self) -> Result<BackendStats, StoreError> {

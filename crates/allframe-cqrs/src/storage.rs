@@ -7,7 +7,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+use crate::backend::{
+    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, Wakeup,
+};
 use crate::event::{Envelope, Event, NewEvent};
 use crate::memory::InMemoryBackend;
 use crate::store::EventStore;
@@ -95,6 +97,10 @@ impl<E: Event> Backend<E> for AnyBackend<E> {
 
     fn poll_interval(&self) -> Option<Duration> {
         each_backend!(self, b => Backend::<E>::poll_interval(b))
+    }
+
+    fn appended_elsewhere(&self) -> Wakeup {
+        each_backend!(self, b => Backend::<E>::appended_elsewhere(b))
     }
 }
 

@@ -4,13 +4,15 @@
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
-
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::backend::{Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError};
+use crate::backend::{
+    Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, Wakeup,
+};
 use crate::event::{Envelope, Event, NewEvent};
 use crate::memory::InMemoryBackend;
 use crate::upcast::RawEvent;
@@ -157,6 +159,7 @@ impl<E: Event, B: Backend<E>> Subscription<E, B> {
                 self.after = event.position;
                 return Ok(event);
             }
+            let elsewhere = self.store.backend.appended_elsewhere();
             let batch = self.store.read_all(self.after, CATCH_UP_BATCH).await?;
             if !batch.is_empty() {
                 self.buffered.extend(batch);
@@ -164,7 +167,7 @@ impl<E: Event, B: Backend<E>> Subscription<E, B> {
             }
             let after = self.after;
             let poll = self.store.backend.poll_interval();
-            self.store.head.wait_past(after, poll).await;
+            self.store.head.wait_past(after, poll, elsewhere).await;
         }
     }
 
@@ -195,9 +198,9 @@ impl Head {
         }
     }
 
-    /// Returns once the position is past `after`, or after `poll` (appends by other
-    /// processes wake nobody here).
-    async fn wait_past(&self, after: u64, poll: Option<Duration>) {
+    /// Returns once the position is past `after`, when `elsewhere` comes (an append by
+    /// another process), or after `poll`.
+    async fn wait_past(&self, after: u64, poll: Option<Duration>, elsewhere: Wakeup) {
         let notified = self.notify.notified();
         tokio::pin!(notified);
         // Registered before the check, so a notification between the two is not lost.
@@ -207,9 +210,18 @@ impl Head {
         if self.position.load(Ordering::SeqCst) > after {
             return;
         }
+        let elsewhere = elsewhere.come();
+        tokio::pin!(elsewhere);
+        let either = std::future::poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() || elsewhere.as_mut().poll(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
         match poll {
-            None => notified.await,
-            Some(interval) => drop(tokio::time::timeout(interval, notified).await),
+            None => either.await,
+            Some(interval) => drop(tokio::time::timeout(interval, either).await),
         }
     }
 }

@@ -420,8 +420,7 @@ async fn appends_expecting_any_version_never_conflict() {
     assert_eq!(versions, (1..=200).collect::<Vec<_>>());
 }
 
-/// Another process's appends wake nobody here; the backend's poll interval makes a live
-/// subscription find them anyway.
+/// Another process's appends reach a live subscription here (by NOTIFY, or by its poll).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_hears_appends_made_through_another_pool() {
     let Some(db) = TestDb::connect("a_subscription_hears_appends_made_through_another_pool").await
@@ -635,4 +634,137 @@ async fn appends_succeed_when_the_default_isolation_is_serializable() {
     }
     let all = store.read_all(0, 1000).await.expect("read all");
     assert_eq!(all.len(), 80);
+}
+
+/// Waits (a bounded hang, not a timing) until the backend's notification state satisfies
+/// `ready`.
+async fn until_notifications(
+    store: &EventStore<TestEvent, PostgresBackend<TestEvent>>,
+    what: &str,
+    ready: impl Fn(allframe_cqrs::NotificationStats) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !ready(store.backend().notifications()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {:?}",
+            store.backend().notifications()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The next position a subscription passed on, within `within` (a bounded hang).
+async fn next_heard(
+    hearing: &mut tokio::sync::mpsc::UnboundedReceiver<u64>,
+    within: Duration,
+) -> u64 {
+    tokio::time::timeout(within, hearing.recv())
+        .await
+        .expect("the subscription heard the append")
+        .expect("the subscription runs")
+}
+
+/// Another process's appends reach a live subscription by NOTIFY; while the listening
+/// connection is killed again and again the subscription polls, and once it listens again
+/// it is woken by NOTIFY once more. Across both switches it sees every event once, in
+/// position order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_wake_subscriptions_and_polling_covers_their_loss() {
+    let test = "notifications_wake_subscriptions_and_polling_covers_their_loss";
+    let Some(db) = TestDb::connect(test).await else {
+        return;
+    };
+    let schema = db.schema().await;
+    // Listening, it polls every 50 x 200 ms = 10 s: an event heard within 5 s came by
+    // NOTIFY.
+    let here = EventStore::with_backend(
+        db.backend(&schema, 2)
+            .await
+            .with_poll_interval(Duration::from_millis(200)),
+    );
+    let elsewhere = EventStore::with_backend(db.backend(&schema, 2).await);
+    let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+    let mut subscription = here.subscribe(0);
+    tokio::spawn(async move {
+        loop {
+            let event = subscription.next().await.expect("next");
+            if heard.send(event.position).is_err() {
+                return;
+            }
+        }
+    });
+    let append = |n: u64| {
+        let elsewhere = elsewhere.clone();
+        async move {
+            elsewhere
+                .append(
+                    "s",
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new(TestEvent::Numbered(n))],
+                )
+                .await
+                .expect("append elsewhere")
+        }
+    };
+
+    until_notifications(&here, "the subscription's wait starts listening", |n| {
+        n.listening
+    })
+    .await;
+    append(1).await;
+    assert_eq!(next_heard(&mut hearing, Duration::from_secs(5)).await, 1);
+    assert!(here.backend().notifications().received >= 1);
+
+    // Kill every listening connection as soon as it appears, for a while, appending
+    // meanwhile: only polling (and the wake-up at each reconnection) can deliver these.
+    let application = format!("allframe-listener {schema}");
+    let killer = {
+        let admin = db.admin.clone();
+        let application = application.clone();
+        tokio::spawn(async move {
+            let mut killed = 0_u64;
+            let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+            while tokio::time::Instant::now() < until {
+                let (n,): (i64,) = sqlx::query_as(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+                     where application_name = $1",
+                )
+                .bind(&application)
+                .fetch_one(&admin)
+                .await
+                .expect("terminate the listener");
+                killed += n as u64;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            killed
+        })
+    };
+    for n in 2..=6 {
+        append(n).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let killed = killer.await.expect("killer");
+    assert!(killed >= 1, "the listening connection was killed");
+    let mut positions = vec![1];
+    for _ in 2..=6 {
+        positions.push(next_heard(&mut hearing, Duration::from_secs(30)).await);
+    }
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6]);
+
+    until_notifications(&here, "it listens again", |n| {
+        n.listening && n.connections >= 2
+    })
+    .await;
+    let received = here.backend().notifications().received;
+    append(7).await;
+    assert_eq!(next_heard(&mut hearing, Duration::from_secs(5)).await, 7);
+    assert!(here.backend().notifications().received > received);
+    // Nothing twice: no further event is delivered.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), hearing.recv())
+            .await
+            .is_err(),
+        "an event was delivered twice"
+    );
 }
