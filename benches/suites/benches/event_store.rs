@@ -152,14 +152,21 @@ fn durable(c: &mut Criterion) {
         });
     }
 
+    // One writer at a time (each append its own transaction), then writers whose appends
+    // queue behind each other's and commit in batches.
     match runtime.block_on(fresh_postgres()) {
         Ok(backend) => {
             let store = Arc::new(EventStore::with_backend(backend));
-            group.bench_function("append/postgres_16_writers", |b| {
-                b.iter_custom(|iters| runtime.block_on(concurrent_appends(&store, 16, iters)))
-            });
+            for writers in [1, 16, 64] {
+                let id = format!("append/postgres/{writers}_writers");
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        runtime.block_on(concurrent_appends(&store, writers, iters))
+                    })
+                });
+            }
         }
-        Err(error) => eprintln!("SKIPPED: event_store/append/postgres_16_writers: {error}"),
+        Err(error) => eprintln!("SKIPPED: event_store/append/postgres: {error}"),
     }
     group.finish();
 }

@@ -58,7 +58,7 @@ pub use crate::command::{
 pub use crate::event::{Envelope, Event, Metadata, NewEvent};
 pub use crate::memory::InMemoryBackend;
 #[cfg(feature = "postgres")]
-pub use crate::postgres::{NotificationStats, PostgresBackend};
+pub use crate::postgres::{GroupCommitStats, NotificationStats, PostgresBackend};
 pub use crate::projection::{Projection, ProjectionStatus, Projections};
 pub use crate::saga::{Saga, SagaError, SagaEvent, SagaOutcome, SagaStep, StepFuture, StepPolicy};
 pub use crate::storage::{AnyBackend, Storage};

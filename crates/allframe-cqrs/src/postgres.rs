@@ -11,7 +11,8 @@
 //! row locked until it commits. The next append waits on that lock, which PostgreSQL
 //! releases only once the committing transaction is visible, so no later position can be
 //! visible before an earlier one. The counter rolls back with a failed append, so positions
-//! are also gapless. The price is that appends are serialized, one commit at a time.
+//! are also gapless. The price is that appends are serialized, one transaction at a time,
+//! so a process commits its appends in batches, one commit for many: see [`commit`].
 //!
 //! The stream's version is read after the lock is taken: in PostgreSQL's default READ
 //! COMMITTED isolation each statement sees everything committed before it, and no other
@@ -33,6 +34,7 @@
 //!
 //! Each append notifies the others as it commits: see [`notify`].
 
+mod commit;
 mod notify;
 
 use std::fmt;
@@ -48,9 +50,11 @@ use crate::backend::{
     Appended, Backend, BackendStats, ExpectedVersion, Snapshot, StoreError, Wakeup, check_stream_id,
 };
 use crate::codec::{Serialized, decode, serialize, serialize_raw};
-use crate::event::{Envelope, Event, Metadata, NewEvent, now_ms};
+use crate::event::{Envelope, Event, Metadata, NewEvent};
 use crate::upcast::{RawEvent, Upcasters};
 
+use self::commit::GroupCommit;
+pub use self::commit::GroupCommitStats;
 use self::notify::Listener;
 pub use self::notify::NotificationStats;
 
@@ -65,9 +69,6 @@ const BEGIN_APPEND: &str = "begin isolation level read committed; \
                             set local lock_timeout = '5s'; \
                             set local idle_in_transaction_session_timeout = '5s'";
 
-/// PostgreSQL's `lock_not_available`: a lock wait passed `lock_timeout`.
-const LOCK_NOT_AVAILABLE: &str = "55P03";
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Events in PostgreSQL, in the tables of `migrations/` (created on first use, in the first
@@ -79,6 +80,7 @@ pub struct PostgresBackend<E> {
     /// The schema the tables are in (`current_schema()`), named in each notification.
     schema: String,
     listener: Listener,
+    group_commit: Arc<GroupCommit>,
     _events: PhantomData<fn() -> E>,
 }
 
@@ -90,6 +92,7 @@ impl<E> fmt::Debug for PostgresBackend<E> {
             .field("poll_interval", &self.poll_interval)
             .field("schema", &self.schema)
             .field("notifications", &self.listener.stats())
+            .field("group_commits", &self.group_commit.stats())
             .finish()
     }
 }
@@ -102,19 +105,6 @@ const COLUMNS: &str = "position, stream_id, version, event_type, schema_version,
 /// What a failed database call was doing.
 fn failed(doing: impl fmt::Display) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::Backend(format!("PostgreSQL: {doing}: {e}"))
-}
-
-/// As [`failed`], but a lock wait past its timeout is [`StoreError::Unavailable`].
-fn append_failed(doing: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
-            StoreError::Unavailable(format!(
-                "PostgreSQL: {doing}: the event log's head stayed locked for {STUCK_WRITER_TIMEOUT:?} \
-                 (lock_timeout): another writer is stuck in its append"
-            ))
-        }
-        _ => failed(doing)(e),
-    }
 }
 
 /// `schema` quoted, once it is known to be a plain name PostgreSQL keeps whole: lowercase
@@ -210,6 +200,7 @@ impl<E: Event> PostgresBackend<E> {
             poll_interval: DEFAULT_POLL_INTERVAL,
             schema,
             listener,
+            group_commit: Arc::default(),
             _events: PhantomData,
         })
     }
@@ -227,22 +218,17 @@ impl<E: Event> PostgresBackend<E> {
         self.listener.stats()
     }
 
+    /// How the appends through this backend were batched into transactions.
+    pub fn group_commits(&self) -> GroupCommitStats {
+        self.group_commit.stats()
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    async fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
-        let (version,): (i64,) = sqlx::query_as(
-            "select coalesce(max(version), 0) from allframe_events where stream_id = $1",
-        )
-        .bind(stream)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(failed(format_args!("reading the version of `{stream}`")))?;
-        Ok(version as u64)
-    }
-
+    /// Queues the append for the next batch (see [`commit`]).
     async fn append_rows(
         &self,
         stream: &str,
@@ -253,92 +239,12 @@ impl<E: Event> PostgresBackend<E> {
             return Err(StoreError::EmptyAppend);
         }
         check_stream_id(stream)?;
-        let doing = &format!("appending to `{stream}`");
-        let count = rows.len() as i64;
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_APPEND)
-            .await
-            .map_err(failed(doing))?;
-        // Taken first and held to the commit: see the module documentation.
-        let (last_position,): (i64,) =
-            sqlx::query_as("update allframe_head set position = position + $1 returning position")
-                .bind(count)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(append_failed(doing))?;
-        let first_position = last_position - count + 1;
-        let mut event_types = Vec::with_capacity(rows.len());
-        let mut schema_versions = Vec::with_capacity(rows.len());
-        let mut metadata = Vec::with_capacity(rows.len());
-        let mut payloads = Vec::with_capacity(rows.len());
-        for (i, row) in rows.into_iter().enumerate() {
-            event_types.push(row.event_type);
-            schema_versions.push(schema_version(row.schema_version, stream, i)?);
-            metadata.push(row.metadata);
-            payloads.push(row.payload);
+        for (i, row) in rows.iter().enumerate() {
+            schema_version(row.schema_version, stream, i)?;
         }
-        let required = match expected {
-            ExpectedVersion::Any => None,
-            ExpectedVersion::NoStream => Some(0),
-            ExpectedVersion::Exactly(version) => Some(bigint(version)),
-        };
-        // The version check and the insert in one statement: one round trip fewer while
-        // the head row is locked. No row comes back when the check fails.
-        // Only a row that passes the check notifies (PostgreSQL delivers it at the commit).
-        let inserted: Result<Option<(i64, bool)>, sqlx::Error> = sqlx::query_as(
-            "with current as (select coalesce(max(version), 0) as version \
-                 from allframe_events where stream_id = $2), \
-             inserted as (insert into allframe_events (position, stream_id, version, \
-                 event_type, schema_version, timestamp_ms, metadata, payload) \
-               select $1 + n - 1, $2, current.version + n, event_type, schema_version, $3, \
-                 metadata::json, payload::json \
-               from current, unnest($4::text[], $5::integer[], $6::text[], $7::text[]) \
-                 with ordinality as e(event_type, schema_version, metadata, payload, n) \
-               where $8::bigint is null or current.version = $8 \
-               returning version) \
-             select max(version), pg_notify($9, $10) is null from inserted \
-             having count(*) > 0",
-        )
-        .bind(first_position)
-        .bind(stream)
-        .bind(now_ms() as i64)
-        .bind(event_types)
-        .bind(schema_versions)
-        .bind(metadata)
-        .bind(payloads)
-        .bind(required)
-        .bind(notify::CHANNEL)
-        .bind(notify::payload(last_position, &self.schema))
-        .fetch_optional(&mut *tx)
-        .await;
-        let version = match inserted {
-            Ok(Some((version, _notified))) => version as u64,
-            Ok(None) => {
-                tx.rollback().await.map_err(failed(doing))?;
-                return Err(StoreError::Conflict {
-                    stream: stream.to_owned(),
-                    expected,
-                    actual: self.stream_version(stream).await?,
-                });
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                // Another writer added these versions first.
-                tx.rollback().await.map_err(failed(doing))?;
-                return Err(StoreError::Conflict {
-                    stream: stream.to_owned(),
-                    expected,
-                    actual: self.stream_version(stream).await?,
-                });
-            }
-            Err(e) => return Err(append_failed(doing)(e)),
-        };
-        tx.commit().await.map_err(failed(doing))?;
-        Ok(Appended {
-            version,
-            first_position: first_position as u64,
-            last_position: last_position as u64,
-        })
+        self.group_commit
+            .append(&self.pool, stream, expected, rows)
+            .await
     }
 
     fn envelope(&self, stored: Stored) -> Result<Envelope<E>, StoreError> {

@@ -768,3 +768,81 @@ async fn notifications_wake_subscriptions_and_polling_covers_their_loss() {
         "an event was delivered twice"
     );
 }
+
+/// Appends that queue while a batch commits go in one transaction together, each still
+/// checked on its own: a conflict fails its own append only, and an acknowledged append is
+/// committed (another connection reads it at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_commit_in_batches_and_a_conflict_fails_only_its_own() {
+    let Some(db) =
+        TestDb::connect("appends_commit_in_batches_and_a_conflict_fails_only_its_own").await
+    else {
+        return;
+    };
+    let schema = db.schema().await;
+    let backend = std::sync::Arc::new(db.backend(&schema, 4).await);
+    let first = vec![NewEvent::new(TestEvent::Numbered(0))];
+    backend
+        .append("contested", ExpectedVersion::NoStream, first)
+        .await
+        .expect("the first event");
+    let reader = db.pool(&schema, 2).await;
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 1..=64u64 {
+        let (backend, reader) = (backend.clone(), reader.clone());
+        writers.spawn(async move {
+            // Odd writers race for version 2 of one stream, even ones each start their own.
+            let (stream, expected) = if w % 2 == 1 {
+                ("contested".to_owned(), ExpectedVersion::Exactly(1))
+            } else {
+                (format!("own-{w}"), ExpectedVersion::NoStream)
+            };
+            let events = vec![NewEvent::new(TestEvent::Numbered(w))];
+            let appended = backend.append(&stream, expected, events).await;
+            if let Ok(appended) = &appended {
+                let (seen,): (i64,) =
+                    sqlx::query_as("select count(*) from allframe_events where position = $1")
+                        .bind(appended.last_position as i64)
+                        .fetch_one(&reader)
+                        .await
+                        .expect("read through another connection");
+                assert_eq!(seen, 1, "{stream}: acknowledged before its commit");
+            }
+            (w, appended)
+        });
+    }
+    let mut won = Vec::new();
+    while let Some(joined) = writers.join_next().await {
+        let (w, appended) = joined.expect("writer");
+        match (w % 2, appended) {
+            (0, Ok(appended)) => assert_eq!(appended.version, 1, "own-{w}"),
+            (1, Ok(appended)) => {
+                assert_eq!(appended.version, 2, "contested");
+                won.push(w);
+            }
+            (1, Err(StoreError::Conflict { stream, actual, .. })) => {
+                assert_eq!((stream.as_str(), actual), ("contested", 2), "writer {w}");
+            }
+            (_, other) => panic!("writer {w}: {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one writer gets version 2: {won:?}");
+    let positions: Vec<u64> = backend
+        .read_all(0, 100)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(
+        positions,
+        (1..=34).collect::<Vec<_>>(),
+        "gapless: 1 + 32 + 1"
+    );
+    let stats = backend.group_commits();
+    assert_eq!(stats.appends, 65, "{stats:?}");
+    assert!(
+        stats.batches < stats.appends,
+        "64 appends at once share transactions: {stats:?}"
+    );
+}

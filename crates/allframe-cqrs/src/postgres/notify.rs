@@ -1,8 +1,8 @@
 //! Live subscriptions woken by PostgreSQL's `LISTEN`/`NOTIFY`, so that several processes on
 //! one database hear each other's appends at once instead of at their next poll.
 //!
-//! Every append notifies [`CHANNEL`] in its own statement; PostgreSQL delivers it when the
-//! append commits, and only then (payload: the new head position and the schema). One
+//! Every batch of appends notifies [`CHANNEL`] in its transaction; PostgreSQL delivers it when
+//! the batch commits, and only then (payload: the new head position and the schema). One
 //! connection per backend, outside the application's pool and opened when a subscription
 //! first waits, listens and wakes the backend's waiting subscriptions. When that connection
 //! drops, the subscriptions poll again at the backend's poll interval until it is back, and
@@ -45,12 +45,9 @@ pub struct NotificationStats {
     pub received: u64,
 }
 
-/// The payload an append in `schema` sends when its last event is at `position`.
-pub(crate) fn payload(position: i64, schema: &str) -> String {
-    format!("{position} {schema}")
-}
-
-/// Whether `payload` came from an append in `schema`.
+/// Whether `payload` came from an append in `schema`. A batch of appends sends
+/// `"<position> <schema>"`, its last event's position and its schema (written by the
+/// `allframe_append` function of `migrations/0003_append_function.sql`).
 fn names_schema(payload: &str, schema: &str) -> bool {
     payload
         .split_once(' ')
@@ -203,10 +200,10 @@ mod tests {
 
     #[test]
     fn a_payload_is_heard_only_in_its_own_schema() {
-        let sent = payload(42, "shop_orders");
-        assert!(names_schema(&sent, "shop_orders"), "{sent}");
-        assert!(!names_schema(&sent, "shop"), "{sent}");
-        assert!(!names_schema(&sent, "shop_orders_archive"), "{sent}");
+        let sent = "42 shop_orders";
+        assert!(names_schema(sent, "shop_orders"), "{sent}");
+        assert!(!names_schema(sent, "shop"), "{sent}");
+        assert!(!names_schema(sent, "shop_orders_archive"), "{sent}");
         assert!(!names_schema("shop_orders", "shop_orders"), "no position");
     }
 }
