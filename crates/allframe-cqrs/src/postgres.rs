@@ -24,15 +24,15 @@
 //! # A stuck writer
 //!
 //! The head row is locked across round trips, so a writer that freezes mid-append (a
-//! stopped process, a lost network) would stall every writer in every process. Each append
-//! therefore sets, for its own transaction, a `lock_timeout` (a waiting writer gives up with
+//! stopped process, a lost network) would stall every writer in every process. Each batch of
+//! appends therefore sets, for its own transaction, a `lock_timeout` (a waiting writer gives up with
 //! [`StoreError::Unavailable`]) and an `idle_in_transaction_session_timeout` (PostgreSQL
 //! ends the session of a writer idle inside its append, releasing the lock), both
 //! [`PostgresBackend::STUCK_WRITER_TIMEOUT`].
 //!
 //! # Other processes' appends
 //!
-//! Each append notifies the others as it commits: see [`notify`].
+//! Each batch of appends notifies the others as it commits: see [`notify`].
 
 mod commit;
 mod notify;
